@@ -1,0 +1,50 @@
+import type { JobEventData, LogEntry } from '../protocol/log-entry.js';
+
+/**
+ * What travels between the node that committed an event and the nodes holding the user's sockets.
+ * A discriminated union keyed by `type`, as socket.io's cluster messages are. Every message belongs to
+ * one user; `seq` orders logs and clears in that user's stream (see LogStore).
+ */
+export type BusMessage =
+  | { type: 'log'; userId: string; seq: number; log: LogEntry; /** ms since epoch when ingested, for the fan-out latency metric */ at: number }
+  | { type: 'logs-cleared'; userId: string; seq: number; timestamp: string }
+  | { type: 'job-event'; userId: string; data: JobEventData }
+  /** The session was signed out or revoked: close the sockets opened with it. */
+  | { type: 'session-ended'; userId: string; sessionId: string };
+
+export interface BusListener {
+  /** Called for each message of a subscribed user. */
+  onMessage(message: BusMessage): void;
+  /**
+   * Called when messages may have been lost (the bus reconnected after a fault). The hub answers by
+   * catching every local user up from the store, the source of truth.
+   */
+  onResync(): void;
+}
+
+/**
+ * Carries published messages to every node subscribed to the message's user.
+ *
+ * Contract (tested by test/contract/bus.contract.ts against every implementation):
+ * - `publish` delivers to the listener of every node subscribed to the user when the message arrives,
+ *   including the publishing node itself: there is one delivery path.
+ * - Messages published by one node for one user arrive in publish order. Between nodes no order is
+ *   promised: the hub reorders logs by `seq` and fills gaps from the store.
+ * - Delivery is at most once: a fault may drop messages; the bus reports it through `onResync` when it
+ *   can tell, and the hub detects gaps in `seq` when it cannot.
+ * - `subscribe(userId)` resolves once messages published afterwards will be delivered; subscriptions are
+ *   counted by the hub, which calls subscribe on a user's first local socket and unsubscribe after the last.
+ * - A failed publish is reported (logged and counted by the implementation), never thrown into the caller.
+ */
+export interface Bus {
+  readonly kind: 'local' | 'redis';
+  /** Sets the single listener (the hub). */
+  attach(listener: BusListener): void;
+  publish(message: BusMessage): void;
+  subscribe(userId: string): Promise<void>;
+  unsubscribe(userId: string): Promise<void>;
+  /** Resolves when the bus answers (readiness); the local bus always does. */
+  ping(): Promise<void>;
+  /** Idempotent. */
+  close(): Promise<void>;
+}

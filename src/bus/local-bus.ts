@@ -1,0 +1,33 @@
+import type { Bus, BusListener, BusMessage } from './bus.js';
+
+/** The in-process bus of a single node: publish calls the listener synchronously for subscribed users. */
+export class LocalBus implements Bus {
+  readonly kind = 'local' as const;
+  private listener: BusListener | undefined;
+  private readonly subscribed = new Set<string>();
+  private closed = false;
+
+  attach(listener: BusListener): void {
+    this.listener = listener;
+  }
+
+  publish(message: BusMessage): void {
+    if (this.closed || !this.subscribed.has(message.userId)) return;
+    this.listener?.onMessage(message);
+  }
+
+  async subscribe(userId: string): Promise<void> {
+    this.subscribed.add(userId);
+  }
+
+  async unsubscribe(userId: string): Promise<void> {
+    this.subscribed.delete(userId);
+  }
+
+  async ping(): Promise<void> {}
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.subscribed.clear();
+  }
+}

@@ -1,0 +1,71 @@
+import { CLOSE_CODES } from './protocol/constants.js';
+
+/**
+ * The error catalog: every error livetail reports has a stable code, where it is reported
+ * (an HTTP status, a WebSocket close code, or a protocol `error` message) and a message a user can act on.
+ * docs/protocol.md lists them; tests assert on the codes.
+ */
+export const HTTP_ERRORS = {
+  UNAUTHENTICATED: { status: 401, message: 'Not signed in: send the session cookie, or Authorization: Bearer <INGEST_TOKEN>' },
+  SESSION_INVALID: { status: 401, message: 'No valid session: sign in again (the cookie is missing, invalid or expired)' },
+  ORIGIN_NOT_ALLOWED: { status: 403, message: 'Origin not allowed: add it to TRUSTED_ORIGINS' },
+  USER_MISMATCH: { status: 403, message: 'userId does not match the signed-in user: omit it, or use the service token' },
+  VALIDATION_FAILED: { status: 400, message: 'Invalid request body' },
+  INVALID_JSON: { status: 400, message: 'Request body is not valid JSON' },
+  INVALID_QUERY: { status: 400, message: 'Invalid query parameters' },
+  USER_ID_REQUIRED: { status: 400, message: 'userId is required with the service token' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json' },
+  BODY_TOO_LARGE: { status: 413, message: 'Request body too large' },
+  BATCH_TOO_LARGE: { status: 413, message: 'Too many entries in one batch' },
+  NOT_FOUND: { status: 404, message: 'Not found' },
+  TOO_MANY_CONNECTIONS: { status: 429, message: 'Too many open sockets for this user: close one first' },
+  UPGRADE_RATE_LIMITED: { status: 429, message: 'Too many connection attempts from this address: retry later' },
+  SHUTTING_DOWN: { status: 503, message: 'Server is shutting down: retry on another node' },
+  STORE_UNAVAILABLE: { status: 503, message: 'The store is unavailable: retry later' },
+  INTERNAL: { status: 500, message: 'Internal server error' },
+} as const satisfies Record<string, { status: number; message: string }>;
+export type HttpErrorCode = keyof typeof HTTP_ERRORS;
+
+/** Errors answered with a protocol `{ type: "error", error }` message; the socket stays open. */
+export const PROTOCOL_ERRORS = {
+  INVALID_MESSAGE_FORMAT: () => 'Invalid message format',
+  UNKNOWN_MESSAGE_TYPE: (type: string) => `Unknown message type: ${type}`,
+  INVALID_CHANNEL: (channel: string) => `Invalid channel: ${channel} (expected one of all, logs, jobs)`,
+  MISSING_CHANNEL: (type: string) => `${type} needs a channel: one of all, logs, jobs`,
+  INVALID_FIELDS: (type: string) => `Invalid ${type} message: unexpected or malformed fields`,
+  RATE_LIMITED: () => 'Rate limit exceeded',
+  INTERNAL: () => 'Internal error: try again',
+} as const;
+export type ProtocolErrorCode = keyof typeof PROTOCOL_ERRORS;
+
+/** Reasons a socket is closed by the server, with their close code and close reason text. */
+export const CLOSE_REASONS = {
+  SHUTTING_DOWN: { code: CLOSE_CODES.GOING_AWAY, reason: 'Server shutting down' },
+  RATE_LIMITED: { code: CLOSE_CODES.POLICY_VIOLATION, reason: 'rate limit exceeded' },
+  MESSAGE_TOO_BIG: { code: CLOSE_CODES.MESSAGE_TOO_BIG, reason: 'message too big' },
+  SLOW_CONSUMER: { code: CLOSE_CODES.TRY_AGAIN_LATER, reason: 'slow consumer' },
+  SESSION_ENDED: { code: CLOSE_CODES.SESSION_ENDED, reason: 'session ended' },
+  INTERNAL_ERROR: { code: CLOSE_CODES.INTERNAL_ERROR, reason: 'internal error: reconnect to resume' },
+} as const;
+export type CloseReason = keyof typeof CLOSE_REASONS;
+
+/** An error that maps to an HTTP answer from the catalog. */
+export class HttpError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: HttpErrorCode,
+    message?: string,
+    readonly details?: unknown,
+  ) {
+    super(message ?? HTTP_ERRORS[code].message);
+    this.name = 'HttpError';
+    this.status = HTTP_ERRORS[code].status;
+  }
+
+  /** The JSON body every HTTP error answers with. */
+  toJSON(): { error: string; code: HttpErrorCode; details?: unknown } {
+    return this.details === undefined
+      ? { error: this.message, code: this.code }
+      : { error: this.message, code: this.code, details: this.details };
+  }
+}

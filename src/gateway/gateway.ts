@@ -1,0 +1,236 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { type WebSocket, WebSocketServer } from 'ws';
+import { createOriginCheck } from '../auth/origin.js';
+import type { ResolvedSession, SessionResolver } from '../auth/session-resolver.js';
+import { HTTP_ERRORS, type HttpErrorCode } from '../errors.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { CHANNELS, type Channel, WS_PATH } from '../protocol/constants.js';
+import { Connection, type ConnectionContext } from './connection.js';
+import type { Hub, JoinFrom } from './hub.js';
+import { UpgradeRateLimiter } from './upgrade-rate-limiter.js';
+
+export interface GatewayOptions {
+  trustedOrigins: string[];
+  trustProxy: boolean;
+  heartbeatIntervalMs: number;
+  maxMessageBytes: number;
+  maxBufferedBytes: number;
+  maxSocketsPerUser: number;
+  rateLimit: { perSecond: number; burst: number };
+  upgradeRate: { limit: number; windowMs: number };
+  perMessageDeflate: boolean;
+}
+
+export interface GatewayDeps {
+  hub: Hub;
+  sessions: SessionResolver;
+  metrics: Metrics;
+  logger: Logger;
+  clearLogs(userId: string): Promise<void>;
+}
+
+/**
+ * The /ws endpoint. An upgrade is checked before any WebSocket exists, cheapest check first, each refusal
+ * a real HTTP status with a JSON body: path (404), draining (503), Origin (403), attempts per address
+ * (429), session (401), sockets per user (429), query (400). Then the hub takes the socket.
+ */
+export class Gateway {
+  private readonly wss: WebSocketServer;
+  private readonly originAllowed: (origin: string | undefined) => boolean;
+  private readonly upgradeLimiter: UpgradeRateLimiter;
+  private readonly heartbeat: NodeJS.Timeout;
+  private readonly connectionContext: ConnectionContext;
+  private draining = false;
+  private sweeping = false;
+
+  constructor(
+    private readonly deps: GatewayDeps,
+    private readonly options: GatewayOptions,
+  ) {
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: options.maxMessageBytes,
+      // Off by default: compressing each ~450-byte log separately for every socket costs far more CPU and
+      // memory (a zlib context per socket) than the bandwidth it saves. See docs/operations.md.
+      perMessageDeflate: options.perMessageDeflate,
+      clientTracking: false,
+    });
+    this.originAllowed = createOriginCheck(options.trustedOrigins);
+    this.upgradeLimiter = new UpgradeRateLimiter(options.upgradeRate.limit, options.upgradeRate.windowMs);
+    this.connectionContext = {
+      limits: { maxBufferedBytes: options.maxBufferedBytes, rateLimit: options.rateLimit },
+      metrics: deps.metrics,
+      clearLogs: deps.clearLogs,
+      onInternalError: (conn, error) => {
+        deps.logger.error({ err: error, userId: conn.userId }, 'client request failed');
+        conn.send({ type: 'error', error: 'Internal error: try again' });
+      },
+    };
+    this.heartbeat = setInterval(() => this.beat(), options.heartbeatIntervalMs).unref();
+  }
+
+  /** The `upgrade` listener of the HTTP server. */
+  readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    socket.on('error', () => {}); // a client resetting mid-handshake must not crash the process
+    this.upgrade(req, socket, head).catch((error) => {
+      this.deps.logger.error({ err: error }, 'upgrade failed');
+      reject(socket, 'INTERNAL');
+    });
+  };
+
+  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname !== WS_PATH) return this.refuse(socket, 'NOT_FOUND');
+    if (this.draining) return this.refuse(socket, 'SHUTTING_DOWN');
+    if (!this.originAllowed(req.headers.origin)) return this.refuse(socket, 'ORIGIN_NOT_ALLOWED');
+    if (!this.upgradeLimiter.allow(this.clientAddress(req))) return this.refuse(socket, 'UPGRADE_RATE_LIMITED');
+
+    const query = parseJoinQuery(url.searchParams);
+    if ('error' in query) return this.refuse(socket, 'INVALID_QUERY', query.error);
+
+    let session: ResolvedSession | undefined;
+    try {
+      session = await this.deps.sessions.resolve(req.headers);
+    } catch (error) {
+      this.deps.logger.error({ err: error }, 'session check failed');
+      return this.refuse(socket, 'STORE_UNAVAILABLE');
+    }
+    if (!session) return this.refuse(socket, 'SESSION_INVALID');
+    if (socket.destroyed) return;
+    if (this.draining) return this.refuse(socket, 'SHUTTING_DOWN');
+    // No await between this check and the hub taking the socket, so concurrent upgrades cannot overshoot.
+    if (this.deps.hub.socketCount(session.userId) >= this.options.maxSocketsPerUser) {
+      return this.refuse(socket, 'TOO_MANY_CONNECTIONS');
+    }
+    const accepted = session;
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, accepted, query.channels, query.from));
+  }
+
+  private accept(ws: WebSocket, session: ResolvedSession, channels: Channel[], from: JoinFrom): void {
+    const { hub, metrics, logger } = this.deps;
+    const conn = new Connection(ws, session.userId, session.sessionId, channels, this.connectionContext);
+    metrics.connects.inc();
+    logger.info({ event: 'ws-connect', userId: session.userId, resume: from.since !== undefined }, 'socket connected');
+    ws.on('error', (error) => logger.debug({ err: error, userId: session.userId }, 'socket error'));
+    ws.on('close', (code, reason) => {
+      conn.closed = true;
+      hub.leave(conn);
+      metrics.closes.labels(String(code)).inc();
+      if (code === 1009) metrics.protocolErrors.labels('MESSAGE_TOO_BIG').inc();
+      logger.info(
+        { event: 'ws-close', userId: session.userId, code, reason: reason.toString(), durationMs: Date.now() - conn.openedAt },
+        'socket closed',
+      );
+    });
+    void hub.join(conn, from);
+  }
+
+  /** Pings every socket, ends those that missed the last pong, and closes sockets of ended sessions. */
+  private beat(): void {
+    for (const conn of this.deps.hub.connections()) {
+      if (!conn.alive) {
+        conn.ws.terminate();
+        continue;
+      }
+      conn.alive = false;
+      conn.ws.ping();
+    }
+    void this.sweepSessions();
+  }
+
+  /** Finds sessions that expired or were deleted behind better-auth's back (no hook fired). */
+  async sweepSessions(): Promise<void> {
+    if (this.sweeping) return;
+    this.sweeping = true;
+    try {
+      const bySession = new Map<string, string>();
+      for (const conn of this.deps.hub.connections()) bySession.set(conn.sessionId, conn.userId);
+      const ids = [...bySession.keys()];
+      for (let i = 0; i < ids.length; i += 500) {
+        const chunk = ids.slice(i, i + 500);
+        const valid = await this.deps.sessions.stillValid(chunk);
+        for (const id of chunk) {
+          if (valid.has(id)) continue;
+          this.deps.sessions.forget(id);
+          this.deps.hub.endSession(bySession.get(id)!, id, 'sweep');
+        }
+      }
+    } catch (error) {
+      this.deps.logger.warn({ err: error }, 'session sweep failed; will retry at the next heartbeat');
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  /** New upgrades get 503 from now on (shutdown and drain). */
+  drain(): void {
+    this.draining = true;
+  }
+
+  /**
+   * Closes every socket with 1001 and stops the heartbeat. Waits for the close handshakes, at most
+   * `timeoutMs`, then cuts whatever is left.
+   */
+  async close(timeoutMs = 2000): Promise<void> {
+    this.draining = true;
+    clearInterval(this.heartbeat);
+    const conns = [...this.deps.hub.connections()];
+    const closed = conns.map((conn) => new Promise<void>((resolve) => {
+      if (conn.ws.readyState === conn.ws.CLOSED) return resolve();
+      conn.ws.once('close', () => resolve());
+    }));
+    for (const conn of conns) conn.close('SHUTTING_DOWN');
+    const timer = setTimeout(() => {
+      for (const conn of conns) conn.ws.terminate();
+    }, timeoutMs);
+    await Promise.all(closed);
+    clearTimeout(timer);
+    this.wss.close();
+  }
+
+  private clientAddress(req: IncomingMessage): string {
+    if (this.options.trustProxy) {
+      const forwarded = req.headers['x-forwarded-for'];
+      const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
+      if (first) return first;
+    }
+    return req.socket.remoteAddress ?? 'unknown';
+  }
+
+  private refuse(socket: Duplex, code: HttpErrorCode, message?: string): void {
+    this.deps.metrics.upgradeRejections.labels(String(HTTP_ERRORS[code].status), code).inc();
+    reject(socket, code, message);
+  }
+}
+
+/** Parses `?since=<log id>&channels=a,b`. */
+function parseJoinQuery(params: URLSearchParams): { from: JoinFrom; channels: Channel[] } | { error: string } {
+  const since = params.get('since');
+  if (since !== null && (since.length === 0 || since.length > 100)) return { error: 'since must be a log id' };
+  const raw = params.get('channels');
+  let channels: Channel[] = ['all'];
+  if (raw !== null) {
+    const names = raw.split(',').map((s) => s.trim()).filter(Boolean);
+    const bad = names.find((n) => !(CHANNELS as readonly string[]).includes(n));
+    if (bad !== undefined || names.length === 0) return { error: `channels must be a comma list of ${CHANNELS.join(', ')}` };
+    channels = [...new Set(names)] as Channel[];
+  }
+  return { from: since === null ? {} : { since }, channels };
+}
+
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable' };
+
+/** Answers an upgrade with an HTTP error and a JSON body, then closes the TCP connection. */
+function reject(socket: Duplex, code: HttpErrorCode, message?: string): void {
+  if (socket.destroyed) return;
+  const { status } = HTTP_ERRORS[code];
+  const body = JSON.stringify({ error: message ?? HTTP_ERRORS[code].message, code });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\n` +
+      'Connection: close\r\nContent-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+  socket.once('finish', () => socket.destroy());
+}

@@ -1,0 +1,295 @@
+import type { Logger } from 'pino';
+import type { Bus, BusListener, BusMessage } from '../bus/bus.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { JobEventData } from '../protocol/log-entry.js';
+import type { LogEntry } from '../protocol/log-entry.js';
+import type { LogPage, LogStore } from '../store/log-store.js';
+import type { Connection } from './connection.js';
+
+export interface HubOptions {
+  initialLogs: number;
+  maxLogsPerUser: number;
+  maxJobsPerUser: number;
+}
+
+export interface HubEvents {
+  /** A user has no socket left on this node (drop what was cached for them). */
+  onUserGone?(userId: string): void;
+  /** A session ended, reported on this node or another (drop what was cached for it). */
+  onSessionEnded?(sessionId: string): void;
+}
+
+/** How a socket asked to start: the newest logs, or resume after a log id. */
+export type JoinFrom = { since?: string };
+
+/** A user's sockets on this node, and the bus subscription they share. */
+interface Pool {
+  conns: Set<Connection>;
+  /** Resolves once the bus delivers this user's messages. */
+  subscribed: Promise<void>;
+  /** In-flight catch-up reads, shared by sockets at the same position. */
+  reads: Map<number, Promise<LogPage>>;
+}
+
+/**
+ * Per-user connection pools and the one delivery path: the bus hands every message back here and the hub
+ * writes it to the local sockets entitled to it. Each socket follows its user's stream by sequence number:
+ * a duplicate is skipped, a gap (a lost bus message, a reordering between nodes) is filled from the store
+ * before anything newer is sent, so every socket gets every log once and in order.
+ */
+export class Hub implements BusListener {
+  private readonly pools = new Map<string, Pool>();
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly store: LogStore,
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+    private readonly options: HubOptions,
+    private readonly events: HubEvents = {},
+  ) {
+    bus.attach(this);
+  }
+
+  socketCount(userId?: string): number {
+    if (userId !== undefined) return this.pools.get(userId)?.conns.size ?? 0;
+    let n = 0;
+    for (const pool of this.pools.values()) n += pool.conns.size;
+    return n;
+  }
+
+  *connections(): IterableIterator<Connection> {
+    for (const pool of this.pools.values()) yield* pool.conns;
+  }
+
+  /**
+   * Adds a socket and sends what it should start with: `initial-logs` (the newest INITIAL_LOGS, or every
+   * stored log after `since`), then `initial-jobs` if it follows jobs. Messages that arrive meanwhile are
+   * held and then delivered by sequence number, so none is lost or doubled between backlog and live stream.
+   */
+  async join(conn: Connection, from: JoinFrom): Promise<void> {
+    const pool = this.poolFor(conn.userId);
+    pool.conns.add(conn);
+    this.metrics.socketsOpen.inc();
+    try {
+      await pool.subscribed;
+      let page: LogPage;
+      if (from.since !== undefined) {
+        page = await this.store.readLogs(conn.userId, { from: 'id', id: from.since, limit: this.options.maxLogsPerUser });
+        // The client's view has a hole it cannot fill: give it everything that is stored to redraw from.
+        if (page.truncated) page = { ...(await this.store.readLogs(conn.userId, { from: 'tail', limit: this.options.maxLogsPerUser })), truncated: true };
+      } else {
+        page = await this.store.readLogs(conn.userId, { from: 'tail', limit: this.options.initialLogs });
+      }
+      const jobs = conn.wants('jobs') ? await this.store.latestJobs(conn.userId, this.options.maxJobsPerUser) : undefined;
+      if (conn.closed) return;
+      const timestamp = new Date().toISOString();
+      conn.send({
+        type: 'initial-logs',
+        logs: page.logs.map((l) => l.log),
+        ...(from.since !== undefined ? { truncated: page.truncated } : {}),
+        timestamp,
+      });
+      if (jobs) conn.send({ type: 'initial-jobs', jobs, timestamp });
+      conn.lastSeq = page.headSeq;
+      this.goLive(conn);
+      conn.processEarlyMessages();
+    } catch (error) {
+      this.failed(conn, error);
+    }
+  }
+
+  /** Removes a closed socket; the user's bus subscription goes with its last local socket. */
+  leave(conn: Connection): void {
+    const pool = this.pools.get(conn.userId);
+    if (!pool || !pool.conns.delete(conn)) return;
+    this.metrics.socketsOpen.dec();
+    if (pool.conns.size === 0) {
+      this.pools.delete(conn.userId);
+      this.events.onUserGone?.(conn.userId);
+      this.bus.unsubscribe(conn.userId).catch((error) => this.logger.warn({ err: error }, 'bus unsubscribe failed'));
+    }
+  }
+
+  onMessage(message: BusMessage): void {
+    this.metrics.busReceived.labels(message.type).inc();
+    const pool = this.pools.get(message.userId);
+    if (!pool) {
+      if (message.type === 'session-ended') this.events.onSessionEnded?.(message.sessionId);
+      return;
+    }
+    switch (message.type) {
+      case 'session-ended':
+        this.events.onSessionEnded?.(message.sessionId);
+        this.endSession(message.userId, message.sessionId, 'signal');
+        return;
+      case 'log': {
+        this.metrics.busLag.observe(Math.max(0, Date.now() - message.at) / 1000);
+        let delivered = 0;
+        let payload: Buffer | undefined;
+        for (const conn of pool.conns) {
+          if (conn.state !== 'live') {
+            conn.pending.push(message);
+          } else if (this.advance(conn, message.seq, message)) {
+            if (!conn.wants('logs')) continue;
+            payload ??= logPayload(message.log);
+            if (conn.sendRaw(payload, 'log', false)) delivered++;
+          }
+        }
+        if (delivered > 0) {
+          this.metrics.messagesSent.labels('log').inc(delivered);
+          this.metrics.fanoutLatency.observe(Math.max(0, Date.now() - message.at) / 1000);
+        }
+        return;
+      }
+      case 'logs-cleared': {
+        const payload = Buffer.from(JSON.stringify({ type: 'logs-cleared', timestamp: message.timestamp }));
+        for (const conn of pool.conns) {
+          if (conn.state !== 'live') conn.pending.push(message);
+          else if (this.advance(conn, message.seq, message)) conn.sendRaw(payload, 'logs-cleared');
+        }
+        return;
+      }
+      case 'job-event': {
+        const payload = jobPayload(message.data);
+        for (const conn of pool.conns) {
+          if (conn.state !== 'live') conn.pending.push(message);
+          else if (conn.wants('jobs')) conn.sendRaw(payload, 'job-event');
+        }
+        return;
+      }
+    }
+  }
+
+  /** The bus may have dropped messages: catch every local socket up from the store. */
+  onResync(): void {
+    this.metrics.busResyncs.inc();
+    for (const pool of this.pools.values()) {
+      for (const conn of pool.conns) if (conn.state === 'live') void this.catchUp(conn);
+    }
+  }
+
+  /** Closes every socket opened with the session (it was signed out or revoked). */
+  endSession(userId: string, sessionId: string, via: 'signal' | 'sweep'): number {
+    const pool = this.pools.get(userId);
+    let closed = 0;
+    for (const conn of pool?.conns ?? []) {
+      if (conn.sessionId === sessionId) {
+        this.metrics.sessionEndedDisconnects.labels(via).inc();
+        conn.close('SESSION_ENDED');
+        closed++;
+      }
+    }
+    return closed;
+  }
+
+  /**
+   * Moves a live socket along its stream. True when `seq` is the next one (deliver it); false for a
+   * duplicate, or for a gap, which starts a catch-up that will deliver this message too.
+   */
+  private advance(conn: Connection, seq: number, message: BusMessage): boolean {
+    if (seq <= conn.lastSeq) return false;
+    if (seq === conn.lastSeq + 1) {
+      conn.lastSeq = seq;
+      return true;
+    }
+    this.metrics.streamGaps.inc();
+    conn.pending.push(message);
+    void this.catchUp(conn);
+    return false;
+  }
+
+  /** Fills the socket's gap from the store, then delivers what arrived meanwhile. */
+  private async catchUp(conn: Connection): Promise<void> {
+    if (conn.state !== 'live' || conn.closed) return;
+    conn.state = 'catching-up';
+    try {
+      for (;;) {
+        const page = await this.read(conn.userId, conn.lastSeq);
+        if (conn.closed) return;
+        if (page.clearedSeq > conn.lastSeq) conn.send({ type: 'logs-cleared', timestamp: new Date().toISOString() });
+        for (const { seq, log } of page.logs) {
+          if (seq <= conn.lastSeq) continue;
+          conn.lastSeq = seq;
+          if (conn.wants('logs')) conn.sendRaw(logPayload(log), 'log');
+        }
+        if (!page.hasMore) {
+          // Every event up to headSeq is committed: what the page lacks was cleared or trimmed.
+          conn.lastSeq = Math.max(conn.lastSeq, page.headSeq);
+          break;
+        }
+      }
+      this.goLive(conn);
+    } catch (error) {
+      this.failed(conn, error);
+    }
+  }
+
+  private read(userId: string, afterSeq: number): Promise<LogPage> {
+    const pool = this.pools.get(userId);
+    const shared = pool?.reads.get(afterSeq);
+    if (shared) return shared;
+    const read = this.store.readLogs(userId, { from: 'seq', seq: afterSeq, limit: this.options.maxLogsPerUser });
+    if (pool) {
+      pool.reads.set(afterSeq, read);
+      void read.finally(() => pool.reads.delete(afterSeq)).catch(() => {});
+    }
+    return read;
+  }
+
+  /** Delivers what was held while the socket was joining or catching up, then follows the bus directly. */
+  private goLive(conn: Connection): void {
+    conn.state = 'live';
+    while (conn.pending.length > 0 && conn.state === 'live' && !conn.closed) {
+      const held = conn.pending;
+      conn.pending = [];
+      for (let i = 0; i < held.length; i++) {
+        if (conn.state !== 'live') {
+          // A new gap: keep the rest in order behind it.
+          conn.pending.push(...held.slice(i));
+          break;
+        }
+        this.deliverOne(conn, held[i]!);
+      }
+    }
+  }
+
+  private deliverOne(conn: Connection, message: BusMessage): void {
+    switch (message.type) {
+      case 'log':
+        if (this.advance(conn, message.seq, message) && conn.wants('logs')) conn.sendRaw(logPayload(message.log), 'log');
+        return;
+      case 'logs-cleared':
+        if (this.advance(conn, message.seq, message)) conn.send({ type: 'logs-cleared', timestamp: message.timestamp });
+        return;
+      case 'job-event':
+        if (conn.wants('jobs')) conn.sendRaw(jobPayload(message.data), 'job-event');
+        return;
+      case 'session-ended':
+        return;
+    }
+  }
+
+  private failed(conn: Connection, error: unknown): void {
+    this.logger.error({ err: error, userId: conn.userId }, 'could not read the stream from the store; closing the socket so the client resumes');
+    conn.close('INTERNAL_ERROR');
+  }
+
+  private poolFor(userId: string): Pool {
+    let pool = this.pools.get(userId);
+    if (!pool) {
+      pool = { conns: new Set(), subscribed: this.bus.subscribe(userId), reads: new Map() };
+      this.pools.set(userId, pool);
+    }
+    return pool;
+  }
+}
+
+/** `{"type":"log",...}` serialized once per message for every socket that gets it. */
+function logPayload(log: LogEntry): Buffer {
+  return Buffer.from(JSON.stringify({ type: 'log', log, timestamp: new Date().toISOString() }));
+}
+
+function jobPayload(data: JobEventData): Buffer {
+  return Buffer.from(JSON.stringify({ type: 'job-event', channel: 'jobs', data, timestamp: new Date().toISOString() }));
+}

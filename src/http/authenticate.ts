@@ -1,0 +1,53 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { Request, RequestHandler, Response } from 'express';
+import type { SessionResolver } from '../auth/session-resolver.js';
+import { HttpError } from '../errors.js';
+
+/** Who is calling: a signed-in user, or another service holding INGEST_TOKEN. */
+export type Caller = { kind: 'user'; userId: string; sessionId: string } | { kind: 'service' };
+
+/**
+ * Authenticates an /api request: `Authorization: Bearer <INGEST_TOKEN>` (when configured) or the
+ * better-auth session cookie. A wrong bearer token is refused outright rather than falling back to the cookie.
+ */
+export function createAuthenticator(sessions: SessionResolver, ingestToken: string | undefined) {
+  const expected = ingestToken ? Buffer.from(ingestToken) : undefined;
+  return async (req: Request): Promise<Caller> => {
+    const header = req.headers.authorization;
+    if (header !== undefined) {
+      const match = /^Bearer\s+(.+)$/i.exec(header);
+      const given = match ? Buffer.from(match[1]!.trim()) : undefined;
+      if (expected && given && given.length === expected.length && timingSafeEqual(given, expected)) return { kind: 'service' };
+      throw new HttpError('UNAUTHENTICATED', expected ? 'Invalid bearer token' : 'Bearer tokens are not accepted: INGEST_TOKEN is not set on the server');
+    }
+    const session = await sessions.resolve(req.headers);
+    if (!session) throw new HttpError('UNAUTHENTICATED');
+    return { kind: 'user', userId: session.userId, sessionId: session.sessionId };
+  };
+}
+export type Authenticate = ReturnType<typeof createAuthenticator>;
+
+/**
+ * The user a request acts for: the session's user (a different `userId` → 403), or with the service
+ * token the `userId` the caller names (missing → 400).
+ */
+export function ownerFor(caller: Caller, userId: unknown): string {
+  if (caller.kind === 'user') {
+    if (userId !== undefined && userId !== caller.userId) throw new HttpError('USER_MISMATCH');
+    return caller.userId;
+  }
+  if (typeof userId !== 'string' || userId.length === 0) throw new HttpError('USER_ID_REQUIRED');
+  return userId;
+}
+
+/** Middleware: authenticates the request and keeps the caller for the route (401 otherwise). */
+export function requireCaller(authenticate: Authenticate): RequestHandler {
+  return async (req, res, next) => {
+    res.locals.caller = await authenticate(req);
+    next();
+  };
+}
+
+export function callerOf(res: Response): Caller {
+  return res.locals.caller as Caller;
+}

@@ -1,0 +1,104 @@
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { toNodeHandler } from 'better-auth/node';
+import express, { type ErrorRequestHandler } from 'express';
+import helmet from 'helmet';
+import type { Logger } from 'pino';
+import { pinoHttp } from 'pino-http';
+import type { Auth } from '../auth/create-auth.js';
+import { HTTP_ERRORS, HttpError } from '../errors.js';
+import type { JobService } from '../jobs/job-service.js';
+import type { LogService } from '../logs/log-service.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { Authenticate } from './authenticate.js';
+import { FORBIDDEN_KEY_MESSAGE } from './json-body.js';
+import { healthRoutes, type Readiness } from './routes/health.js';
+import { jobRoutes } from './routes/jobs.js';
+import { type LogRoutesOptions, logRoutes } from './routes/logs.js';
+
+export interface HttpAppDeps {
+  auth: Auth;
+  authenticate: Authenticate;
+  logs: LogService;
+  jobs: JobService;
+  metrics: Metrics;
+  logger: Logger;
+  readiness: Readiness;
+  /** The built web console (dist/web); served at / when it exists. */
+  webDir: string | undefined;
+  options: LogRoutesOptions & { trustProxy: boolean };
+}
+
+/** The Express app: better-auth, the REST API, health, metrics and the console. Never listens. */
+export function createHttpApp(deps: HttpAppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', deps.options.trustProxy);
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      genReqId: (req, res) => {
+        const given = req.headers['x-request-id'];
+        const id = typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+        res.setHeader('x-request-id', id);
+        return id;
+      },
+      // Never log headers (cookies, bearer tokens) or bodies (log payloads): method, path, status, time.
+      serializers: {
+        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0] }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
+    }),
+  );
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        directives: { 'connect-src': ["'self'", 'ws:', 'wss:'], 'upgrade-insecure-requests': null },
+      },
+      // Plain-http deployments (the default on localhost) must not be told to upgrade to https.
+      strictTransportSecurity: false,
+    }),
+  );
+
+  // better-auth reads its own bodies: mounted before any body parser.
+  app.all('/api/auth/*splat', toNodeHandler(deps.auth));
+  app.use('/api/logs', logRoutes(deps.logs, deps.authenticate, deps.metrics, deps.options));
+  app.use('/api/jobs', jobRoutes(deps.jobs, deps.authenticate, deps.options.maxBodyBytes));
+  app.use(healthRoutes(deps.readiness, deps.metrics));
+  app.use('/api', (_req, _res, next) => next(new HttpError('NOT_FOUND')));
+
+  if (deps.webDir && fs.existsSync(path.join(deps.webDir, 'index.html'))) {
+    app.use(express.static(deps.webDir, { index: 'index.html', maxAge: '1h', setHeaders: noCacheForHtml }));
+  }
+  app.use((_req, _res, next) => next(new HttpError('NOT_FOUND')));
+  app.use(errorHandler(deps.logger));
+  return app;
+}
+
+function noCacheForHtml(res: express.Response, file: string): void {
+  if (file.endsWith('.html')) res.setHeader('Cache-Control', 'no-cache');
+}
+
+/** Every error becomes a JSON body from the catalog; nothing internal leaks to the client. */
+function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err, _req, res, _next) => {
+    let error: HttpError;
+    if (err instanceof HttpError) error = err;
+    else if (err?.type === 'entity.too.large') error = new HttpError('BODY_TOO_LARGE', `Request body too large: the limit is ${err.limit} bytes`);
+    else if (err?.type === 'entity.parse.failed') {
+      const forbidden = typeof err.message === 'string' && err.message.startsWith(FORBIDDEN_KEY_MESSAGE);
+      error = forbidden ? new HttpError('VALIDATION_FAILED', err.message) : new HttpError('INVALID_JSON');
+    }
+    else if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) {
+      error = new HttpError('VALIDATION_FAILED', typeof err.message === 'string' ? err.message : HTTP_ERRORS.VALIDATION_FAILED.message);
+    } else {
+      logger.error({ err }, 'request failed');
+      error = new HttpError('INTERNAL');
+    }
+    if (res.headersSent) return;
+    res.status(error.status).json(error.toJSON());
+  };
+}

@@ -1,0 +1,38 @@
+import { HttpError } from '../errors.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { type JobEventData, type JobEventInput, jobEventInputSchema } from '../protocol/log-entry.js';
+import type { LogStore } from '../store/log-store.js';
+import type { StreamWriter } from '../stream/stream-writer.js';
+
+/**
+ * Job state changes: each event is kept as the job's latest state (for `initial-jobs`) and sent as a
+ * `job-event` on channel `jobs` to the owner's sockets.
+ */
+export class JobService {
+  constructor(
+    private readonly writer: StreamWriter,
+    private readonly store: LogStore,
+    private readonly metrics: Metrics,
+    private readonly maxJobsPerUser: number,
+  ) {}
+
+  /**
+   * The in-process producer API. `event.userId` names the owner; `jobId` and `status` are required and
+   * everything else is carried through. Throws HttpError VALIDATION_FAILED for a bad event.
+   */
+  async publish(event: JobEventInput & { userId: string }, source = 'api'): Promise<JobEventData> {
+    const parsed = jobEventInputSchema.safeParse(event);
+    if (!parsed.success || !parsed.data.userId) {
+      throw new HttpError('VALIDATION_FAILED', undefined, parsed.success ? [{ path: ['userId'], message: 'userId is required' }] : parsed.error.issues);
+    }
+    const data = { ...parsed.data, userId: parsed.data.userId } as JobEventData;
+    await this.writer.submit([{ kind: 'job', userId: data.userId, data }]);
+    this.metrics.jobEvents.labels(source).inc();
+    return data;
+  }
+
+  /** The latest event of each of the user's recent jobs, most recent first. */
+  latest(userId: string): Promise<JobEventData[]> {
+    return this.store.latestJobs(userId, this.maxJobsPerUser);
+  }
+}

@@ -1,0 +1,91 @@
+import type { z } from 'zod';
+import { HttpError } from '../errors.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { LogLevel } from '../protocol/constants.js';
+import { type LogEntry, type LogEntryInput, type ParsedBounds, logEntryInputSchema } from '../protocol/log-entry.js';
+import type { LogPage, LogQuery, LogStore } from '../store/log-store.js';
+import type { StreamWriter } from '../stream/stream-writer.js';
+import { passesLevel } from './levels.js';
+import { sanitizeEntry } from './sanitizer.js';
+import { createUuidV7 } from './uuid-v7.js';
+
+export interface LogServiceOptions {
+  realtimeLogLevel: LogLevel;
+  parsedBounds: ParsedBounds;
+}
+
+/** The validated shape of one entry, with its owner resolved. */
+export type OwnedEntry = z.output<ReturnType<typeof logEntryInputSchema>> & { userId: string };
+
+/**
+ * The logger (the original's RealTimeLogger): drops entries under REALTIME_LOG_LEVEL, sanitizes,
+ * stamps id and timestamp, and hands them to the stream writer, which stores and then broadcasts.
+ */
+export class LogService {
+  readonly entrySchema: ReturnType<typeof logEntryInputSchema>;
+  private readonly newId = createUuidV7();
+
+  constructor(
+    private readonly writer: StreamWriter,
+    private readonly store: LogStore,
+    private readonly metrics: Metrics,
+    private readonly options: LogServiceOptions,
+  ) {
+    this.entrySchema = logEntryInputSchema(options.parsedBounds);
+  }
+
+  /**
+   * The in-process producer API: validates, then stores and broadcasts entries owned by `userId`.
+   * Resolves with the stored entries (those under the level threshold are dropped and not returned).
+   * Throws HttpError VALIDATION_FAILED, storing nothing, if any entry is invalid.
+   */
+  async log(userId: string, entry: LogEntryInput | LogEntryInput[]): Promise<LogEntry[]> {
+    const entries = Array.isArray(entry) ? entry : [entry];
+    const owned: OwnedEntry[] = [];
+    const issues: unknown[] = [];
+    entries.forEach((e, index) => {
+      const parsed = this.entrySchema.safeParse(e);
+      if (!parsed.success) issues.push(...parsed.error.issues.map((i) => ({ ...i, path: [index, ...i.path] })));
+      else if (parsed.data.userId !== undefined && parsed.data.userId !== userId) {
+        issues.push({ code: 'custom', path: [index, 'userId'], message: 'userId differs from the owner passed to log()' });
+      } else owned.push({ ...parsed.data, userId });
+    });
+    if (issues.length > 0) {
+      this.metrics.logsDropped.labels('validation').inc(entries.length);
+      throw new HttpError('VALIDATION_FAILED', undefined, issues);
+    }
+    return this.append(owned);
+  }
+
+  /** Stores and broadcasts entries that are already validated and owned (the HTTP route's path). */
+  async append(entries: OwnedEntry[]): Promise<LogEntry[]> {
+    const kept = entries.filter((e) => passesLevel(e.level, this.options.realtimeLogLevel));
+    if (kept.length < entries.length) this.metrics.logsDropped.labels('level').inc(entries.length - kept.length);
+    if (kept.length === 0) return [];
+    const timestamp = new Date().toISOString();
+    const logs: LogEntry[] = kept.map((e) => {
+      const clean = sanitizeEntry(e);
+      return {
+        id: this.newId(),
+        timestamp,
+        userId: e.userId,
+        emailAccountId: clean.emailAccountId,
+        level: clean.level,
+        command: clean.command,
+        data: clean.data as LogEntry['data'],
+      };
+    });
+    await this.writer.submit(logs.map((log) => ({ kind: 'log', log })));
+    this.metrics.logsIngested.inc(logs.length);
+    return logs;
+  }
+
+  /** Deletes the user's logs; every socket of the user gets `logs-cleared`. */
+  async clear(userId: string): Promise<void> {
+    await this.writer.submit([{ kind: 'clear', userId, timestamp: new Date().toISOString() }]);
+  }
+
+  read(userId: string, query: LogQuery): Promise<LogPage> {
+    return this.store.readLogs(userId, query);
+  }
+}

@@ -1,0 +1,50 @@
+import client from 'prom-client';
+
+/**
+ * Every metric livetail exports, on a registry of its own (no module-level singleton: each app instance,
+ * as in the tests, has its own). Names and meanings are documented in docs/operations.md.
+ * Hot paths count once per broadcast (`inc(n)`), never once per socket write.
+ */
+export function createMetrics(nodeId: string) {
+  const registry = new client.Registry();
+  registry.setDefaultLabels({ node: nodeId });
+  client.collectDefaultMetrics({ register: registry, prefix: 'livetail_process_' });
+
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
+    new client.Counter<L>({ name: `livetail_${name}`, help, labelNames, registers: [registry] });
+  const histogram = <L extends string>(name: string, help: string, buckets: number[], labelNames: readonly L[] = []) =>
+    new client.Histogram<L>({ name: `livetail_${name}`, help, buckets, labelNames, registers: [registry] });
+  const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+  return {
+    registry,
+    socketsOpen: new client.Gauge({ name: 'livetail_sockets_open', help: 'Open WebSocket connections on this node', registers: [registry] }),
+    connects: counter('connects_total', 'WebSocket connections accepted'),
+    upgradeRejections: counter('upgrade_rejections_total', 'WebSocket upgrades refused, by HTTP status and error code', ['status', 'code']),
+    closes: counter('socket_closes_total', 'WebSocket connections closed, by close code', ['code']),
+    messagesSent: counter('messages_sent_total', 'Messages sent to clients, by type', ['type']),
+    messagesReceived: counter('messages_received_total', 'Messages received from clients, by type (invalid when unparsable)', ['type']),
+    protocolErrors: counter('protocol_errors_total', 'Protocol error replies, by kind', ['kind']),
+    rateLimitDisconnects: counter('rate_limit_disconnects_total', 'Sockets closed with 1008 for exceeding the message rate'),
+    slowConsumerDisconnects: counter('slow_consumer_disconnects_total', 'Sockets closed with 1013 because their unsent buffer exceeded MAX_BUFFERED_BYTES'),
+    sessionEndedDisconnects: counter('session_ended_disconnects_total', 'Sockets closed with 4401 because their session ended, by how it was found', ['via']),
+    logsIngested: counter('logs_ingested_total', 'Log entries stored and published'),
+    logsDropped: counter('logs_dropped_total', 'Log entries not stored, by reason (level, validation)', ['reason']),
+    jobEvents: counter('job_events_total', 'Job events stored and published, by source', ['source']),
+    jobEventsIgnored: counter('job_events_ignored_total', 'Job events ignored, by reason', ['reason']),
+    storeWriteBatches: counter('store_write_batches_total', 'Store transactions committed by the group-commit writer'),
+    storeWriteErrors: counter('store_write_errors_total', 'Store transactions that failed'),
+    storeWriteDuration: histogram('store_write_duration_seconds', 'Duration of one store write transaction', latencyBuckets),
+    storeWriteOps: histogram('store_write_ops', 'Writes (logs, clears, job events) per store transaction', [1, 2, 5, 10, 50, 100, 500, 1000, 5000]),
+    busPublished: counter('bus_published_total', 'Messages published to the bus, by type', ['type']),
+    busPublishErrors: counter('bus_publish_errors_total', 'Bus publishes that failed'),
+    busReceived: counter('bus_received_total', 'Messages received from the bus, by type', ['type']),
+    busLag: histogram('bus_lag_seconds', 'Time from ingest to arrival from the bus (logs)', latencyBuckets),
+    busResyncs: counter('bus_resyncs_total', 'Times the bus reported possible loss and local users were caught up from the store'),
+    streamGaps: counter('stream_gaps_total', 'Gaps in a user stream detected by sequence number and filled from the store'),
+    fanoutLatency: histogram('fanout_latency_seconds', 'Time from ingest to the write of a log to its last local socket', latencyBuckets),
+    sessionCheckDuration: histogram('session_check_duration_seconds', 'Duration of a session check against better-auth (cache misses)', latencyBuckets),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,41 @@
+/**
+ * Protocol constants shared by the server, the SDK, the web console and the tests.
+ * This file has no runtime dependencies so the SDK can import it in a browser.
+ */
+
+/** Channels a socket can subscribe to; every socket starts subscribed to `all`. */
+export const CHANNELS = ['all', 'logs', 'jobs'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+/** Log levels in increasing severity; entries under REALTIME_LOG_LEVEL are dropped. */
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The WebSocket endpoint's path. */
+export const WS_PATH = '/ws';
+
+/**
+ * WebSocket close codes livetail uses. 1xxx are RFC 6455 codes; 4xxx are livetail's own.
+ * A client reconnects after every code except the terminal ones (see `TERMINAL_CLOSE_CODES`).
+ */
+export const CLOSE_CODES = {
+  /** The server is shutting down (or draining); reconnect, another node will answer. */
+  GOING_AWAY: 1001,
+  /** The server could not read the user's stream (the store failed); reconnect and resume. */
+  INTERNAL_ERROR: 1011,
+  /** The client kept sending after being told it exceeded its message rate. */
+  POLICY_VIOLATION: 1008,
+  /** An incoming frame was larger than MAX_MESSAGE_BYTES. */
+  MESSAGE_TOO_BIG: 1009,
+  /** The socket's unsent buffer exceeded MAX_BUFFERED_BYTES: the client reads too slowly. */
+  TRY_AGAIN_LATER: 1013,
+  /** The session the socket was opened with was signed out, revoked or expired. */
+  SESSION_ENDED: 4401,
+} as const;
+
+/** Close codes after which a client must not reconnect on its own. */
+export const TERMINAL_CLOSE_CODES: readonly number[] = [CLOSE_CODES.SESSION_ENDED];
+
+/** Message types a client may send. */
+export const CLIENT_MESSAGE_TYPES = ['ping', 'clear-logs', 'subscribe', 'unsubscribe'] as const;
+export type ClientMessageType = (typeof CLIENT_MESSAGE_TYPES)[number];

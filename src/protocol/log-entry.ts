@@ -1,0 +1,101 @@
+import { z } from 'zod';
+import { LOG_LEVELS } from './constants.js';
+
+/** Bounds on the free-form `parsed` field of a log entry (configurable: MAX_PARSED_DEPTH, MAX_PARSED_BYTES). */
+export interface ParsedBounds {
+  maxDepth: number;
+  maxBytes: number;
+}
+
+export const DEFAULT_PARSED_BOUNDS: ParsedBounds = { maxDepth: 16, maxBytes: 64 * 1024 };
+
+/** Depth of a JSON value: a scalar is 0, `{}` or `[]` is 1, `{a:{}}` is 2. Stops counting past `limit`. */
+export function jsonDepth(value: unknown, limit = Infinity): number {
+  if (value === null || typeof value !== 'object') return 0;
+  let max = 0;
+  for (const child of Object.values(value as Record<string, unknown>)) {
+    const d = jsonDepth(child, limit);
+    if (d > max) max = d;
+    if (max >= limit) break;
+  }
+  return max + 1;
+}
+
+const logLevel = z.enum(LOG_LEVELS);
+
+/** What an operation recorded: the raw line, what was parsed from it, the response, and how it went. */
+function logDataSchema(bounds: ParsedBounds) {
+  return z.strictObject({
+    raw: z.string().max(256 * 1024).optional(),
+    parsed: z
+      .unknown()
+      .optional()
+      .superRefine((value, ctx) => {
+        if (value === undefined) return;
+        if (jsonDepth(value, bounds.maxDepth + 1) > bounds.maxDepth) {
+          ctx.addIssue({ code: 'custom', message: `parsed is nested deeper than ${bounds.maxDepth} levels` });
+          return;
+        }
+        const bytes = Buffer.byteLength(JSON.stringify(value) ?? '');
+        if (bytes > bounds.maxBytes) {
+          ctx.addIssue({ code: 'custom', message: `parsed is ${bytes} bytes serialized; the limit is ${bounds.maxBytes}` });
+        }
+      }),
+    response: z.string().max(256 * 1024).optional(),
+    duration: z.number().finite().nonnegative().optional(),
+    error: z.string().max(64 * 1024).nullable().optional(),
+  });
+}
+
+/**
+ * A log entry as a producer sends it. The server adds `id` and `timestamp`.
+ * `userId` is required with the service token and must match the caller with a session.
+ */
+export function logEntryInputSchema(bounds: ParsedBounds = DEFAULT_PARSED_BOUNDS) {
+  return z.strictObject({
+    userId: z.string().min(1).max(256).optional(),
+    emailAccountId: z.string().min(1).max(256),
+    level: logLevel,
+    command: z.string().min(1).max(128),
+    data: logDataSchema(bounds).default({}),
+  });
+}
+export type LogEntryInput = z.input<ReturnType<typeof logEntryInputSchema>>;
+export type ValidLogEntryInput = z.output<ReturnType<typeof logEntryInputSchema>>;
+
+/** A stored log entry: what `initial-logs` and `log` carry and `GET /api/logs` returns. */
+export const logEntrySchema = z.strictObject({
+  id: z.uuid(),
+  timestamp: z.iso.datetime(),
+  userId: z.string(),
+  emailAccountId: z.string(),
+  level: logLevel,
+  command: z.string(),
+  data: z.strictObject({
+    raw: z.string().optional(),
+    parsed: z.unknown().optional(),
+    response: z.string().optional(),
+    duration: z.number().optional(),
+    error: z.string().nullable().optional(),
+  }),
+});
+export type LogEntry = z.infer<typeof logEntrySchema>;
+
+/**
+ * A job state change as a producer sends it: `jobId` and `status` are required, anything else is
+ * carried through untouched as the `data` of the `job-event` message.
+ */
+export const jobEventInputSchema = z.looseObject({
+  userId: z.string().min(1).max(256).optional(),
+  jobId: z.string().min(1).max(256),
+  status: z.string().min(1).max(64),
+});
+export type JobEventInput = z.input<typeof jobEventInputSchema>;
+
+/** The `data` of a `job-event`: the event object, with the owner's `userId`. */
+export const jobEventDataSchema = z.looseObject({
+  userId: z.string(),
+  jobId: z.string(),
+  status: z.string(),
+});
+export type JobEventData = z.infer<typeof jobEventDataSchema>;

@@ -1,0 +1,239 @@
+import { type Kysely, type Transaction, sql } from 'kysely';
+import type { JobEventData, LogEntry } from '../protocol/log-entry.js';
+import type {
+  CommittedEvent,
+  LogPage,
+  LogQuery,
+  LogStore,
+  LogStoreLimits,
+  StoredLog,
+  WriteOp,
+} from './log-store.js';
+import { migrateLogStore } from './migrations.js';
+
+interface LogRow {
+  user_id: string;
+  seq: number | string;
+  id: string;
+  ts: string;
+  level: string;
+  email_account_id: string;
+  command: string;
+  data: string;
+}
+
+interface StreamHead {
+  headSeq: number;
+  clearedSeq: number;
+  jobSeq: number;
+}
+
+/** Rows per INSERT statement: 8 columns each stays far below SQLite's and PostgreSQL's parameter limits. */
+const INSERT_CHUNK = 500;
+
+/**
+ * The log store in SQL through Kysely. SqliteLogStore and PostgresLogStore fill in only how a user's
+ * stream head is locked and how a consistent snapshot is read; everything else is shared.
+ */
+export abstract class KyselyLogStore implements LogStore {
+  abstract readonly kind: 'sqlite' | 'postgres';
+
+  constructor(
+    protected readonly db: Kysely<any>,
+    protected readonly limits: LogStoreLimits,
+  ) {}
+
+  /**
+   * Whether head rows must be locked explicitly (SELECT ... FOR UPDATE) so that writers of one user
+   * commit one after another, which the sequence contract needs.
+   */
+  protected abstract readonly lockHeadRows: boolean;
+
+  /** Runs `fn` on one consistent snapshot. */
+  protected abstract snapshot<T>(fn: (trx: Kysely<any>) => Promise<T>): Promise<T>;
+
+  async migrate(): Promise<void> {
+    await migrateLogStore(this.db);
+  }
+
+  async commit(ops: WriteOp[]): Promise<CommittedEvent[]> {
+    if (ops.length === 0) return [];
+    return this.db.transaction().execute(async (trx) => {
+      const userIds = [...new Set(ops.map(userOf))].sort();
+      const heads = await this.lockHeads(trx, userIds);
+      const events: CommittedEvent[] = [];
+      let rows: LogRow[] = [];
+      const clears = new Map<string, number>();
+      const jobs = new Map<string, { userId: string; jobId: string; jobSeq: number; data: JobEventData }>();
+
+      for (const op of ops) {
+        const head = heads.get(userOf(op))!;
+        if (op.kind === 'log') {
+          const seq = ++head.headSeq;
+          rows.push(toRow(op.log, seq));
+          events.push({ kind: 'log', userId: op.log.userId, seq, log: op.log });
+        } else if (op.kind === 'clear') {
+          const seq = ++head.headSeq;
+          head.clearedSeq = seq;
+          clears.set(op.userId, seq);
+          rows = rows.filter((r) => r.user_id !== op.userId); // logs of this batch committed before the clear
+          events.push({ kind: 'clear', userId: op.userId, seq, timestamp: op.timestamp });
+        } else {
+          const jobSeq = ++head.jobSeq;
+          jobs.set(`${op.userId}\u0000${op.data.jobId}`, { userId: op.userId, jobId: op.data.jobId, jobSeq, data: op.data });
+          events.push({ kind: 'job', userId: op.userId, data: op.data });
+        }
+      }
+
+      for (const [userId, seq] of clears) {
+        await trx.deleteFrom('livetail_log').where('user_id', '=', userId).where('seq', '<', seq).execute();
+      }
+      for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+        await trx.insertInto('livetail_log').values(rows.slice(i, i + INSERT_CHUNK)).execute();
+      }
+      for (const userId of new Set(rows.map((r) => r.user_id))) {
+        // After the last clear a user's log seqs are contiguous, so the retention cut is arithmetic.
+        const cutoff = heads.get(userId)!.headSeq - this.limits.maxLogsPerUser;
+        if (cutoff > 0) {
+          await trx.deleteFrom('livetail_log').where('user_id', '=', userId).where('seq', '<=', cutoff).execute();
+        }
+      }
+      for (const job of jobs.values()) {
+        await trx
+          .insertInto('livetail_job')
+          .values({ user_id: job.userId, job_id: job.jobId, job_seq: job.jobSeq, data: JSON.stringify(job.data) })
+          .onConflict((oc) => oc.columns(['user_id', 'job_id']).doUpdateSet({ job_seq: job.jobSeq, data: JSON.stringify(job.data) }))
+          .execute();
+      }
+      for (const userId of new Set([...jobs.values()].map((j) => j.userId))) {
+        await this.trimJobs(trx, userId);
+      }
+      for (const userId of userIds) {
+        const head = heads.get(userId)!;
+        await trx
+          .updateTable('livetail_stream')
+          .set({ head_seq: head.headSeq, cleared_seq: head.clearedSeq, job_seq: head.jobSeq })
+          .where('user_id', '=', userId)
+          .execute();
+      }
+      return events;
+    });
+  }
+
+  /** Returns the stream heads of `userIds` (sorted), creating missing ones, locked until the transaction ends. */
+  private async lockHeads(trx: Transaction<any>, userIds: string[]): Promise<Map<string, StreamHead>> {
+    await trx
+      .insertInto('livetail_stream')
+      .values(userIds.map((user_id) => ({ user_id })))
+      .onConflict((oc) => oc.column('user_id').doNothing())
+      .execute();
+    const select = trx.selectFrom('livetail_stream').selectAll().where('user_id', 'in', userIds).orderBy('user_id');
+    const rows = await (this.lockHeadRows ? select.forUpdate() : select).execute();
+    return new Map(
+      rows.map((r) => [r.user_id as string, { headSeq: Number(r.head_seq), clearedSeq: Number(r.cleared_seq), jobSeq: Number(r.job_seq) }]),
+    );
+  }
+
+  private async trimJobs(trx: Transaction<any>, userId: string): Promise<void> {
+    const boundary = await trx
+      .selectFrom('livetail_job')
+      .select('job_seq')
+      .where('user_id', '=', userId)
+      .orderBy('job_seq', 'desc')
+      .offset(this.limits.maxJobsPerUser - 1)
+      .limit(1)
+      .executeTakeFirst();
+    if (boundary) {
+      await trx.deleteFrom('livetail_job').where('user_id', '=', userId).where('job_seq', '<', boundary.job_seq).execute();
+    }
+  }
+
+  async readLogs(userId: string, query: LogQuery): Promise<LogPage> {
+    return this.snapshot(async (db) => {
+      const head = await db
+        .selectFrom('livetail_stream')
+        .select(['head_seq', 'cleared_seq'])
+        .where('user_id', '=', userId)
+        .executeTakeFirst();
+      const headSeq = Number(head?.head_seq ?? 0);
+      const clearedSeq = Number(head?.cleared_seq ?? 0);
+      const base = db.selectFrom('livetail_log').selectAll().where('user_id', '=', userId);
+
+      if (query.from === 'tail') {
+        const rows = (await base.orderBy('seq', 'desc').limit(query.limit + 1).execute()) as LogRow[];
+        const hasMore = rows.length > query.limit;
+        const logs = rows.slice(0, query.limit).reverse().map(fromRow);
+        return { logs, truncated: false, headSeq, clearedSeq, hasMore };
+      }
+
+      let after: number;
+      let truncated = false;
+      if (query.from === 'id') {
+        const found = await db
+          .selectFrom('livetail_log')
+          .select('seq')
+          .where('user_id', '=', userId)
+          .where('id', '=', query.id)
+          .executeTakeFirst();
+        truncated = !found;
+        after = found ? Number(found.seq) : 0;
+      } else {
+        after = query.seq;
+      }
+      const rows = (await base.where('seq', '>', after).orderBy('seq', 'asc').limit(query.limit + 1).execute()) as LogRow[];
+      const hasMore = rows.length > query.limit;
+      return { logs: rows.slice(0, query.limit).map(fromRow), truncated, headSeq, clearedSeq, hasMore };
+    });
+  }
+
+  async latestJobs(userId: string, limit: number): Promise<JobEventData[]> {
+    const rows = await this.db
+      .selectFrom('livetail_job')
+      .select('data')
+      .where('user_id', '=', userId)
+      .orderBy('job_seq', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => JSON.parse(r.data as string) as JobEventData);
+  }
+
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.db);
+  }
+
+  /** The store does not own the database: the composition root closes it. */
+  async close(): Promise<void> {}
+}
+
+function userOf(op: WriteOp): string {
+  return op.kind === 'log' ? op.log.userId : op.userId;
+}
+
+function toRow(log: LogEntry, seq: number): LogRow {
+  return {
+    user_id: log.userId,
+    seq,
+    id: log.id,
+    ts: log.timestamp,
+    level: log.level,
+    email_account_id: log.emailAccountId,
+    command: log.command,
+    data: JSON.stringify(log.data),
+  };
+}
+
+/** Rebuilds the entry with the same key order as the live `log` message. */
+function fromRow(row: LogRow): StoredLog {
+  return {
+    seq: Number(row.seq),
+    log: {
+      id: row.id,
+      timestamp: row.ts,
+      userId: row.user_id,
+      emailAccountId: row.email_account_id,
+      level: row.level as LogEntry['level'],
+      command: row.command,
+      data: JSON.parse(row.data) as LogEntry['data'],
+    },
+  };
+}

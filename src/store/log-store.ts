@@ -1,0 +1,78 @@
+import type { JobEventData, LogEntry } from '../protocol/log-entry.js';
+
+/**
+ * One write to a user's stream. Logs and clears are sequenced; job events update the job state.
+ * Ops are applied in array order.
+ */
+export type WriteOp =
+  | { kind: 'log'; log: LogEntry }
+  | { kind: 'clear'; userId: string; timestamp: string }
+  | { kind: 'job'; userId: string; data: JobEventData };
+
+/** What a committed op became. `seq` is the op's position in its user's stream. */
+export type CommittedEvent =
+  | { kind: 'log'; userId: string; seq: number; log: LogEntry }
+  | { kind: 'clear'; userId: string; seq: number; timestamp: string }
+  | { kind: 'job'; userId: string; data: JobEventData };
+
+export interface StoredLog {
+  seq: number;
+  log: LogEntry;
+}
+
+/** Where to start reading a user's logs. */
+export type LogQuery =
+  /** The newest `limit` logs. */
+  | { from: 'tail'; limit: number }
+  /** Logs after the log with this id; `truncated` when that id is no longer stored. */
+  | { from: 'id'; id: string; limit: number }
+  /** Logs with a sequence number above `seq` (the gateway's catch-up after a gap). */
+  | { from: 'seq'; seq: number; limit: number };
+
+export interface LogPage {
+  /** Oldest first. */
+  logs: StoredLog[];
+  /** With `from: 'id'`: the id is not stored (trimmed, cleared or unknown), so the reader's view has a hole. */
+  truncated: boolean;
+  /** The user's last sequence number (log or clear) committed when the page was read. */
+  headSeq: number;
+  /** The sequence number of the user's last clear, 0 if never cleared. */
+  clearedSeq: number;
+  /** True when more logs follow the page (the limit cut it short). */
+  hasMore: boolean;
+}
+
+/**
+ * The durable source of truth for logs and job state.
+ *
+ * Contract (tested by test/contract/log-store.contract.ts against every implementation):
+ * - `commit` applies all ops atomically: all are stored, or none and it throws.
+ * - Each user has one stream of sequence numbers, shared by logs and clears, assigned at commit and
+ *   strictly increasing in commit order: if a log with seq N is visible to a reader, every event of that
+ *   user with a smaller seq is committed too (implementations serialize a user's writers to keep this
+ *   true under concurrent writers on several nodes). A reader that resumes after seq N never misses an
+ *   event that commits later.
+ * - A user keeps at most `maxLogsPerUser` logs (oldest trimmed at commit) and the latest event of at most
+ *   `maxJobsPerUser` jobs (least recently updated trimmed).
+ * - A clear deletes every log of the user committed before it, in the same transaction.
+ * - A page is read from one consistent snapshot: `headSeq`, `clearedSeq` and `logs` agree.
+ * Out of scope: fan-out (the bus), validation and sanitizing (done before commit).
+ */
+export interface LogStore {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Creates or upgrades the store's tables; safe to run from several nodes at once. */
+  migrate(): Promise<void>;
+  commit(ops: WriteOp[]): Promise<CommittedEvent[]>;
+  readLogs(userId: string, query: LogQuery): Promise<LogPage>;
+  /** The latest event data of the user's most recently updated jobs, most recent first. */
+  latestJobs(userId: string, limit: number): Promise<JobEventData[]>;
+  /** Resolves when the store answers a trivial query (readiness). */
+  ping(): Promise<void>;
+  /** Closes the connection(s). Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface LogStoreLimits {
+  maxLogsPerUser: number;
+  maxJobsPerUser: number;
+}

@@ -1,0 +1,67 @@
+import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
+
+/**
+ * The log store's own tables (better-auth migrates its tables separately).
+ * Append new migrations; never edit one that has shipped.
+ */
+const migrations: Record<string, Migration> = {
+  '0001_streams_logs_jobs': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('livetail_stream')
+        .ifNotExists()
+        .addColumn('user_id', 'text', (c) => c.primaryKey())
+        .addColumn('head_seq', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addColumn('cleared_seq', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addColumn('job_seq', 'bigint', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .createTable('livetail_log')
+        .ifNotExists()
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addColumn('seq', 'bigint', (c) => c.notNull())
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('ts', 'text', (c) => c.notNull())
+        .addColumn('level', 'text', (c) => c.notNull())
+        .addColumn('email_account_id', 'text', (c) => c.notNull())
+        .addColumn('command', 'text', (c) => c.notNull())
+        .addColumn('data', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('livetail_log_pk', ['user_id', 'seq'])
+        .execute();
+      await db.schema.createIndex('livetail_log_id').ifNotExists().on('livetail_log').column('id').execute();
+      await db.schema
+        .createTable('livetail_job')
+        .ifNotExists()
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addColumn('job_id', 'text', (c) => c.notNull())
+        .addColumn('job_seq', 'bigint', (c) => c.notNull())
+        .addColumn('data', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('livetail_job_pk', ['user_id', 'job_id'])
+        .execute();
+      await db.schema
+        .createIndex('livetail_job_recent')
+        .ifNotExists()
+        .on('livetail_job')
+        .columns(['user_id', 'job_seq'])
+        .execute();
+    },
+  },
+};
+
+const provider: MigrationProvider = { getMigrations: async () => migrations };
+
+/**
+ * Runs pending migrations. Kysely's Migrator takes a lock row in a transaction, so several nodes
+ * starting at once run each migration exactly once.
+ */
+export async function migrateLogStore(db: Kysely<any>): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider,
+    migrationTableName: 'livetail_migration',
+    migrationLockTableName: 'livetail_migration_lock',
+  });
+  const { error } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+}
+

@@ -1,0 +1,64 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { loadConfig } from '../../src/config.js';
+import { type Livetail, startLivetail } from '../../src/main.js';
+
+export const TEST_ORIGIN = 'http://livetail.test';
+export const INGEST_TOKEN = 'test-ingest-token-0123456789abcdef';
+export const SECRET = 'test-secret-0123456789abcdef0123456789abcdef';
+
+export interface TestServer {
+  node: Livetail;
+  /** http://localhost:port */
+  url: string;
+  /** ws://localhost:port/ws */
+  wsUrl: string;
+  dir: string;
+  /** Everything the server logged, one JSON object per line. */
+  logLines: string[];
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a real livetail node on a free port with a fresh SQLite file, the same way main.ts does.
+ * BASE_URL is a fixed origin so tests need not know the port before start; requests send it as Origin.
+ */
+export async function startTestServer(env: Record<string, string> = {}, reuseDir?: string): Promise<TestServer> {
+  const dir = reuseDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'livetail-test-'));
+  const fullEnv: Record<string, string> = {
+    NODE_ENV: 'test',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_URL: `file:${path.join(dir, 'livetail.db')}`,
+    DATA_DIR: dir,
+    BETTER_AUTH_SECRET: SECRET,
+    BASE_URL: TEST_ORIGIN,
+    INGEST_TOKEN,
+    LOG_LEVEL: 'info',
+    // Generous defaults so unrelated tests never trip the limits; limit tests lower them.
+    UPGRADE_RATE_LIMIT: '100000',
+    RATE_LIMIT_PER_SECOND: '10000',
+    RATE_LIMIT_BURST: '10000',
+    ...env,
+  };
+  const logLines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      for (const line of String(chunk).split('\n')) if (line) logLines.push(line);
+      done();
+    },
+  });
+  const node = await startLivetail(loadConfig(fullEnv), { logDestination: sink });
+  return {
+    node,
+    url: `http://127.0.0.1:${node.port}`,
+    wsUrl: `ws://127.0.0.1:${node.port}/ws`,
+    dir,
+    logLines,
+    env: fullEnv,
+    close: () => node.close(),
+  };
+}

@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signOut, signUp, type TestUser } from '../helpers/http.js';
+import { type TestServer, TEST_ORIGIN, startTestServer } from '../helpers/server.js';
+import { refusedUpgrade, TestSocket } from '../helpers/ws-client.js';
+
+describe('WebSocket upgrade: authentication and origin', () => {
+  let server: TestServer;
+  let alice: TestUser;
+
+  beforeAll(async () => {
+    server = await startTestServer({ TRUSTED_ORIGINS: `${TEST_ORIGIN},http://console.example` });
+    alice = await signUp(server.url);
+  });
+  afterAll(() => server.close());
+
+  it('refuses an upgrade without a cookie with 401 and a JSON error', async () => {
+    const { status, body } = await refusedUpgrade(server.wsUrl);
+    expect(status).toBe(401);
+    expect(body).toMatchObject({ code: 'SESSION_INVALID', error: expect.stringContaining('sign in') });
+  });
+
+  it('refuses a forged cookie with 401', async () => {
+    const { status } = await refusedUpgrade(server.wsUrl, { cookie: 'better-auth.session_token=forged.value' });
+    expect(status).toBe(401);
+  });
+
+  it('refuses a cookie whose session was signed out with 401', async () => {
+    const bob = await signUp(server.url);
+    expect((await signOut(server.url, bob.cookie)).status).toBe(200);
+    const { status } = await refusedUpgrade(server.wsUrl, { cookie: bob.cookie });
+    expect(status).toBe(401);
+  });
+
+  it('refuses an Origin that is not trusted with 403, even with a valid cookie', async () => {
+    const { status, body } = await refusedUpgrade(server.wsUrl, { cookie: alice.cookie, origin: 'http://evil.example' });
+    expect(status).toBe(403);
+    expect(body.code).toBe('ORIGIN_NOT_ALLOWED');
+  });
+
+  it('accepts a trusted Origin and a request without Origin', async () => {
+    for (const origin of [TEST_ORIGIN, 'http://console.example', undefined]) {
+      const socket = await TestSocket.ready(server.wsUrl, { cookie: alice.cookie, origin });
+      await socket.close();
+    }
+  });
+
+  it('accepts the session cookie under its __Secure- name', async () => {
+    const secureCookie = `__Secure-${alice.cookie}`;
+    const socket = await TestSocket.ready(server.wsUrl, { cookie: `theme=dark; ${secureCookie}` });
+    await socket.close();
+  });
+
+  it('answers 404 for an upgrade on another path', async () => {
+    const { status } = await refusedUpgrade(server.wsUrl.replace('/ws', '/other'), { cookie: alice.cookie });
+    expect(status).toBe(404);
+  });
+
+  it('answers 400 for an unknown channel in the query', async () => {
+    const { status, body } = await refusedUpgrade(server.wsUrl, { cookie: alice.cookie, query: 'channels=nope' });
+    expect(status).toBe(400);
+    expect(body.code).toBe('INVALID_QUERY');
+  });
+});
