@@ -67,6 +67,24 @@ const list = z
       .filter(Boolean),
   );
 
+/** A short name (NODE_ID, key prefixes): 1 to `max` printable characters without spaces; empty means unset. */
+const name = (max: number, example: string) =>
+  z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    z
+      .string()
+      .regex(/^[\x21-\x7e]+$/, { error: `is not 1 to ${max} printable characters without spaces (e.g. ${example})` })
+      .max(max, { error: `is longer than ${max} characters (e.g. ${example})` })
+      .optional(),
+  );
+
+/** A string that falls back to `fallback` when unset or empty. */
+const text = (fallback: string) =>
+  z
+    .string()
+    .optional()
+    .transform((value) => (value === undefined || value.trim() === '' ? fallback : value));
+
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
@@ -74,14 +92,14 @@ const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test'], { error: 'is not development, production or test' }).default('development'),
   PORT: int(0, 65535, 3002, 'a TCP port'),
   HOST: z.string().optional(),
-  NODE_ID: z.string().min(1).max(128).optional(),
+  NODE_ID: name(128, 'web-1'),
   DATABASE_URL: z
     .string()
     .default('file:./data/livetail.db')
     .refine((v) => /^(file:|postgres:\/\/|postgresql:\/\/)/.test(v), {
       message: 'has an unsupported scheme (expected file:<path> for SQLite or postgres://user@host/db for PostgreSQL)',
     }),
-  DATA_DIR: z.string().default('./data'),
+  DATA_DIR: text('./data'),
   BETTER_AUTH_SECRET: z
     .string()
     .min(32, { message: 'is shorter than 32 characters (generate one with: openssl rand -base64 32)' })
@@ -112,9 +130,9 @@ const envSchema = z.object({
   MAX_JOBS_PER_USER: int(1, 100_000, 50, 'jobs'),
   PERMESSAGE_DEFLATE: bool(false),
   REDIS_URL: url(['redis:', 'rediss:'], 'redis://host:6379 or rediss://host:6380'),
-  REDIS_PREFIX: z.string().max(64).default('livetail:'),
+  REDIS_PREFIX: name(64, 'livetail:').transform((v) => v ?? 'livetail:'),
   BULLMQ_QUEUES: list,
-  BULLMQ_PREFIX: z.string().max(64).default('bull'),
+  BULLMQ_PREFIX: name(64, 'bull').transform((v) => v ?? 'bull'),
   LOG_FORMAT: z.enum(['json', 'pretty'], { error: 'is not json or pretty' }).default('json'),
   LOG_LEVEL: z
     .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], {
@@ -127,6 +145,9 @@ const envSchema = z.object({
 });
 
 export type Env = z.input<typeof envSchema>;
+
+/** Every environment variable livetail reads (docs/operations.md documents each; a test checks it). */
+export const ENV_VARIABLES = Object.keys(envSchema.shape) as ReadonlyArray<keyof Env>;
 
 /** Validated configuration. Names follow the environment variables, camel-cased. */
 export interface Config {
@@ -173,13 +194,19 @@ export class ConfigError extends Error {
     problem: string,
     value: string | undefined,
   ) {
-    const shown = value === undefined ? '' : `=${JSON.stringify(value.length > 80 ? value.slice(0, 77) + '...' : value)}`;
+    const safe = value === undefined ? undefined : withoutPassword(value);
+    const shown = safe === undefined ? '' : `=${JSON.stringify(safe.length > 80 ? safe.slice(0, 77) + '...' : safe)}`;
     super(`Invalid configuration: ${variable}${shown} ${problem}`);
     this.name = 'ConfigError';
   }
 }
 
 const SECRET_VARIABLES = new Set(['BETTER_AUTH_SECRET', 'INGEST_TOKEN']);
+
+/** `scheme://user:secret@host` → `scheme://user:****@host`: a bad DATABASE_URL or REDIS_URL is shown without its password. */
+function withoutPassword(value: string): string {
+  return value.replace(/^([a-z][\w+.-]*:\/\/[^:/@\s]*):[^@/\s]*@/i, '$1:****@');
+}
 
 /** Parses and validates the environment. Throws ConfigError on the first bad variable. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
@@ -197,6 +224,14 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
   if (e.BULLMQ_QUEUES.length > 0 && !e.REDIS_URL) {
     throw new ConfigError('BULLMQ_QUEUES', 'needs REDIS_URL (BullMQ queues live in Redis): set REDIS_URL=redis://host:6379', env.BULLMQ_QUEUES);
+  }
+  if (e.DRAIN_DELAY_MS >= e.SHUTDOWN_TIMEOUT_MS) {
+    // The shutdown timer runs from the signal, so it would cut the shutdown before the sockets are closed.
+    throw new ConfigError(
+      'DRAIN_DELAY_MS',
+      `must be less than SHUTDOWN_TIMEOUT_MS (${e.SHUTDOWN_TIMEOUT_MS}), which bounds the whole shutdown including the drain`,
+      env.DRAIN_DELAY_MS,
+    );
   }
   if (e.RATE_LIMIT_BURST < 1) {
     throw new ConfigError('RATE_LIMIT_BURST', 'must be at least 1', env.RATE_LIMIT_BURST);

@@ -38,11 +38,15 @@ export const PROTOCOL_ERRORS = {
 } as const;
 export type ProtocolErrorCode = keyof typeof PROTOCOL_ERRORS;
 
-/** Reasons a socket is closed by the server, with their close code and close reason text. */
+/**
+ * Reasons a socket is closed by the server, with their close code and close reason text.
+ * Not here: the closes ws makes by itself for a frame it cannot accept, with an empty reason text —
+ * 1009 (over MAX_MESSAGE_BYTES), 1007 (text that is not UTF-8), 1002 (a malformed frame), 1008 (too many
+ * fragments); CLOSE_CODES documents them.
+ */
 export const CLOSE_REASONS = {
   SHUTTING_DOWN: { code: CLOSE_CODES.GOING_AWAY, reason: 'Server shutting down' },
   RATE_LIMITED: { code: CLOSE_CODES.POLICY_VIOLATION, reason: 'rate limit exceeded' },
-  MESSAGE_TOO_BIG: { code: CLOSE_CODES.MESSAGE_TOO_BIG, reason: 'message too big' },
   SLOW_CONSUMER: { code: CLOSE_CODES.TRY_AGAIN_LATER, reason: 'slow consumer' },
   SESSION_ENDED: { code: CLOSE_CODES.SESSION_ENDED, reason: 'session ended' },
   INTERNAL_ERROR: { code: CLOSE_CODES.INTERNAL_ERROR, reason: 'internal error: reconnect to resume' },

@@ -10,14 +10,14 @@ import type { Bus } from './bus/bus.js';
 import { LocalBus } from './bus/local-bus.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
-import { createMetrics } from './metrics/metrics.js';
+import { type Metrics, createMetrics } from './metrics/metrics.js';
 import { type Database, openDatabase } from './store/database.js';
 import type { LogStore } from './store/log-store.js';
 import { withMigrationLock } from './store/migration-lock.js';
 import { PostgresLogStore } from './store/postgres-log-store.js';
 import { SqliteLogStore } from './store/sqlite-log-store.js';
 import { once } from './util/once.js';
-import { retryUntil } from './util/retry.js';
+import { describeError, retryUntil } from './util/retry.js';
 
 /** A running livetail node. */
 export interface Livetail {
@@ -26,6 +26,8 @@ export interface Livetail {
   /** http://host:port the node listens on. */
   readonly url: string;
   readonly port: number;
+  /** The SQL database (tests close it under a running node to see /readyz report the store down). */
+  readonly database: Database;
   /** Graceful shutdown of everything this node started. Idempotent. */
   close(): Promise<void>;
 }
@@ -63,7 +65,7 @@ export async function startLivetail(config: Config, options: StartOptions = {}):
         ? new SqliteLogStore(database.db, { maxLogsPerUser: config.maxLogsPerUser, maxJobsPerUser: config.maxJobsPerUser })
         : new PostgresLogStore(database.db, { maxLogsPerUser: config.maxLogsPerUser, maxJobsPerUser: config.maxJobsPerUser });
 
-    const bus: Bus = new LocalBus();
+    const bus: Bus = config.redis ? await connect('Redis', config, logger, () => openRedisBus(config.redis!, logger, metrics)) : new LocalBus();
     closers.push(() => bus.close());
 
     let sessions: BetterAuthSessionResolver | undefined;
@@ -89,6 +91,11 @@ export async function startLivetail(config: Config, options: StartOptions = {}):
 
     const app = createApp({ config, store, bus, auth, sessions, logger, metrics, webDir: WEB_DIR });
     closers.push(app.close);
+    if (config.redis && config.bullmq.queues.length > 0) {
+      // Closed before the app (closers run in reverse): no job event arrives after the writer's last flush.
+      const bullmq = await connect('Redis (BullMQ)', config, logger, () => startBullmq(config, config.redis!, app, metrics, logger));
+      closers.push(bullmq.close);
+    }
 
     await new Promise<void>((resolve, reject) => {
       app.server.once('error', reject);
@@ -101,11 +108,38 @@ export async function startLivetail(config: Config, options: StartOptions = {}):
     const url = `http://localhost:${port}`;
     logger.info({ event: 'listening', port, store: store.kind, bus: bus.kind }, `livetail listening on ${url} (WebSocket ${url.replace('http', 'ws')}/ws)`);
 
-    return { app, config, url, port, close: once(closeStarted) };
+    const close = once(async () => {
+      const started = Date.now();
+      logger.info({ event: 'shutdown', drainDelayMs: config.drainDelayMs, sockets: app.hub.socketCount() }, 'shutting down: not ready, refusing new sockets');
+      await closeStarted();
+      logger.info({ event: 'stopped', durationMs: Date.now() - started }, 'stopped: sockets closed, writes flushed, connections closed');
+    });
+    return { app, config, url, port, database, close };
   } catch (error) {
     await closeStarted();
     throw error;
   }
+}
+
+/** The bus across nodes (REDIS_URL); ioredis is loaded only when it is configured. */
+async function openRedisBus(redis: { url: string; prefix: string }, logger: Logger, metrics: Metrics): Promise<Bus> {
+  const { RedisBus } = await import('./bus/redis-bus.js');
+  return RedisBus.open({ ...redis, logger, onPublishError: () => metrics.busPublishErrors.inc() });
+}
+
+/** BULLMQ_QUEUES: job events from the application's queues; bullmq is loaded only when configured. */
+async function startBullmq(config: Config, redis: { url: string; prefix: string }, app: App, metrics: Metrics, logger: Logger) {
+  const { startBullmqBridge } = await import('./jobs/bullmq-bridge.js');
+  return startBullmqBridge({
+    redisUrl: redis.url,
+    redisPrefix: redis.prefix,
+    bullmqPrefix: config.bullmq.prefix,
+    queues: config.bullmq.queues,
+    nodeId: config.nodeId,
+    jobs: app.jobs,
+    metrics,
+    logger,
+  });
 }
 
 async function migrate(database: Database, store: LogStore, authOptions: AuthOptions): Promise<void> {
@@ -117,14 +151,17 @@ async function migrate(database: Database, store: LogStore, authOptions: AuthOpt
 
 /** Connects to a dependency, retrying for STARTUP_TIMEOUT_MS with one log line per failed attempt. */
 async function connect<T>(name: string, config: Config, logger: Logger, open: () => Promise<T>): Promise<T> {
+  let attempts = 0;
   try {
     return await retryUntil(open, config.startupTimeoutMs, (error, attempt, next) => {
-      const reason = error instanceof Error ? error.message : String(error);
-      if (next !== undefined) logger.warn({ event: 'startup-retry', dependency: name, attempt }, `${name} not answering (attempt ${attempt}: ${reason}); retrying in ${next} ms`);
+      attempts = attempt;
+      if (next !== undefined) logger.warn({ event: 'startup-retry', dependency: name, attempt, retryInMs: next }, `${name} not answering (attempt ${attempt}: ${describeError(error)}); retrying in ${next} ms`);
     });
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new StartupError(`Cannot reach the ${name} after ${Math.round(config.startupTimeoutMs / 1000)} s: ${reason}`);
+    const seconds = Number((config.startupTimeoutMs / 1000).toFixed(1));
+    throw new StartupError(
+      `Cannot reach the ${name} after ${attempts} attempt${attempts === 1 ? '' : 's'} in ${seconds} s (STARTUP_TIMEOUT_MS=${config.startupTimeoutMs}): ${describeError(error)}`,
+    );
   }
 }
 
@@ -145,8 +182,7 @@ async function run(): Promise<void> {
   try {
     node = await startLivetail(config);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`livetail could not start: ${message}\n`);
+    process.stderr.write(`livetail could not start: ${startFailure(error, config)}\n`);
     process.exit(2);
   }
 
@@ -174,6 +210,15 @@ async function run(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** One line saying why the node could not start, and what to do where that is clear. */
+function startFailure(error: unknown, config: Config): string {
+  const { code, syscall } = (error ?? {}) as { code?: unknown; syscall?: unknown };
+  if (syscall === 'listen' && code === 'EADDRINUSE') return `PORT=${config.port} is already in use: stop the other process or set PORT to a free port`;
+  if (syscall === 'listen' && code === 'EACCES') return `PORT=${config.port} needs privileges this process lacks: use a port above 1023`;
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/\s*\n\s*/g, ' ');
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {

@@ -26,7 +26,12 @@ function authOptions(o: AuthOptions) {
     trustedOrigins: o.trustedOrigins,
     emailAndPassword: { enabled: true, autoSignIn: true },
     telemetry: { enabled: false },
-    advanced: { useSecureCookies: o.baseUrl.startsWith('https://') },
+    advanced: {
+      useSecureCookies: o.baseUrl.startsWith('https://'),
+      // Explicit, because better-auth turns its Origin check off when NODE_ENV=test, and then no test
+      // could show that a sign-in from an untrusted page is refused.
+      disableOriginCheck: false,
+    },
     // cookieCache stays off: a cached session cookie would keep a signed-out session valid until maxAge.
     session: { cookieCache: { enabled: false } },
     logger: {

@@ -1,9 +1,11 @@
+import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { CLOSE_REASONS, type CloseReason, PROTOCOL_ERRORS, type ProtocolErrorCode } from '../errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { CHANNELS, CLIENT_MESSAGE_TYPES, type Channel } from '../protocol/constants.js';
 import type { ServerMessage } from '../protocol/messages.js';
 import type { BusMessage } from '../bus/bus.js';
+import { corkUntilBurstEnds, rawSocketOf } from './socket-writes.js';
 import { TokenBucket } from './token-bucket.js';
 
 export interface ConnectionLimits {
@@ -21,6 +23,12 @@ export interface ConnectionContext {
 }
 
 /**
+ * How long a client that broke the rules (too slow, too fast, a broken frame) gets to complete the close
+ * handshake before its TCP connection is cut: such a client may never answer, and ws would wait 30 s.
+ */
+export const CLOSE_GRACE_MS = 1000;
+
+/**
  * Where the socket is in its user's stream:
  * - joining: initial-logs not sent yet; bus messages wait in `pending`;
  * - catching-up: filling a gap from the store; bus messages wait in `pending`;
@@ -28,19 +36,40 @@ export interface ConnectionContext {
  */
 export type StreamState = 'joining' | 'catching-up' | 'live';
 
+/** The channels of a socket that asked for none in particular: one Set for all of them (memory per socket). */
+const ALL_CHANNELS: ReadonlySet<Channel> = new Set<Channel>(['all']);
+
+/** The Connection a ws WebSocket belongs to, for the shared listener functions. */
+const kConnection = Symbol('livetail.connection');
+type OwnedWebSocket = WebSocket & { [kConnection]: Connection };
+
 /** One authenticated WebSocket: its subscriptions, its place in the stream, its budgets. */
 export class Connection {
   readonly openedAt = Date.now();
-  readonly channels: Set<Channel>;
+  /** What the socket follows; the common `all` is one Set shared by every socket until it changes its own. */
+  private followed: ReadonlySet<Channel>;
   state: StreamState = 'joining';
   /** Sequence number of the last log or clear this socket has been sent (or skipped as unsubscribed). */
   lastSeq = 0;
   pending: BusMessage[] = [];
+  /** The bus reported a possible loss while this socket was joining or catching up: catch up again after. */
+  resyncNeeded = false;
   alive = true;
   closed = false;
-  private readonly bucket: TokenBucket;
-  private rejectedSinceError = -1;
+  /** The close code the server sent, when the server ended the socket (undefined when the client did). */
+  closeCode: number | undefined;
+  /** Made at the first frame the client sends (most never send one): it starts full either way. */
+  private bucket: TokenBucket | undefined;
+  /** Told "Rate limit exceeded" and not yet back within its rate. */
+  private warned = false;
+  private rejectedSinceWarning = 0;
   private early: Array<{ data: Buffer; isBinary: boolean }> = [];
+  /** The TCP socket, when prebuilt frames may be written to it directly (see socket-writes.ts). */
+  private readonly socket: Socket | undefined;
+  /** A synchronous run of sends is under way (the slow-consumer check is made at its start). */
+  private inBurst = false;
+  /** The connections in a burst now: one microtask ends all their bursts (a fan-out touches thousands). */
+  private static readonly bursting: Connection[] = [];
 
   constructor(
     readonly ws: WebSocket,
@@ -49,16 +78,36 @@ export class Connection {
     channels: Channel[],
     private readonly ctx: ConnectionContext,
   ) {
-    this.channels = new Set(channels);
-    this.bucket = new TokenBucket(ctx.limits.rateLimit.perSecond, ctx.limits.rateLimit.burst);
-    ws.on('message', (data: Buffer, isBinary: boolean) => this.onFrame(data, isBinary));
-    ws.on('pong', () => {
-      this.alive = true;
-    });
+    this.followed = channels.length === 1 && channels[0] === 'all' ? ALL_CHANNELS : new Set(channels);
+    this.socket = rawSocketOf(ws);
+    // Shared listener functions rather than three closures per socket (memory per socket, see bench/).
+    (ws as OwnedWebSocket)[kConnection] = this;
+    ws.on('message', Connection.onMessage);
+    ws.on('ping', Connection.onPing);
+    ws.on('pong', Connection.onPong);
+  }
+
+  private static onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
+    (this as OwnedWebSocket)[kConnection].onFrame(data, isBinary);
+  }
+
+  /** ws answers ping frames itself; they still spend the budget, or a ping flood would be free. */
+  private static onPing(this: WebSocket): void {
+    const conn = (this as OwnedWebSocket)[kConnection];
+    if (!conn.closed) conn.admit();
+  }
+
+  private static onPong(this: WebSocket): void {
+    (this as OwnedWebSocket)[kConnection].alive = true;
+  }
+
+  /** The channels this socket follows (subscribe and unsubscribe change them). */
+  get channels(): ReadonlySet<Channel> {
+    return this.followed;
   }
 
   wants(kind: 'logs' | 'jobs'): boolean {
-    return this.channels.has('all') || this.channels.has(kind);
+    return this.followed.has('all') || this.followed.has(kind);
   }
 
   /** Sends a message built by the server; never validated again (the server made it). */
@@ -67,31 +116,71 @@ export class Connection {
   }
 
   /**
-   * Sends an already serialized message (fan-out serializes once for all sockets). A socket whose unsent
-   * buffer passes MAX_BUFFERED_BYTES is closed as a slow consumer rather than buffered without bound.
+   * Sends an already serialized message (fan-out serializes once for all sockets, and may frame it once:
+   * `frame` is `textFrame(payload)`). A socket whose unsent buffer passes MAX_BUFFERED_BYTES is closed as
+   * a slow consumer rather than buffered without bound.
+   *
+   * The buffer is judged when a burst of sends begins (the messages one commit fans out, a backlog): what
+   * is still unsent then, the client failed to read since the last burst. Within a burst the buffer may
+   * pass the limit (the writes are corked until it ends, and one resume can be bigger than the limit) —
+   * a client that reads is not taken for a slow one, and a socket holds at most the limit plus one burst.
    */
-  sendRaw(payload: Buffer, type: ServerMessage['type'], count = true): boolean {
+  sendRaw(payload: Buffer, type: ServerMessage['type'], count = true, frame?: Buffer): boolean {
     if (this.closed) return false;
-    this.ws.send(payload, { binary: false });
-    if (count) this.ctx.metrics.messagesSent.labels(type).inc();
-    if (this.ws.bufferedAmount > this.ctx.limits.maxBufferedBytes) {
-      this.ctx.metrics.slowConsumerDisconnects.inc();
-      this.close('SLOW_CONSUMER');
-      return false;
+    if (!this.inBurst) {
+      Connection.startBurst(this);
+      if (this.ws.bufferedAmount > this.ctx.limits.maxBufferedBytes) {
+        this.ctx.metrics.slowConsumerDisconnects.inc();
+        this.close('SLOW_CONSUMER');
+        return false;
+      }
     }
+    const socket = this.socket;
+    if (socket) corkUntilBurstEnds(socket);
+    if (frame && socket && this.ws.readyState === this.ws.OPEN) socket.write(frame);
+    else this.ws.send(payload, { binary: false });
+    if (count) this.ctx.metrics.messagesSent.labels(type).inc();
     return true;
+  }
+
+  private static startBurst(conn: Connection): void {
+    conn.inBurst = true;
+    if (Connection.bursting.push(conn) > 1) return;
+    queueMicrotask(() => {
+      for (const c of Connection.bursting.splice(0)) c.inBurst = false;
+    });
   }
 
   /** Closes with the catalog's code and reason; later sends are dropped. */
   close(reason: CloseReason): void {
     if (this.closed) return;
-    this.closed = true;
     const { code, reason: text } = CLOSE_REASONS[reason];
+    this.markClosed(code);
     this.ws.close(code, text);
-    if (reason === 'SLOW_CONSUMER') {
-      // The client is not reading, so the close handshake may never complete: free the socket soon.
-      setTimeout(() => this.ws.terminate(), 1000).unref();
-    }
+    // A client that does not read (slow) or does not listen (flooding) may never complete the handshake.
+    if (reason === 'SLOW_CONSUMER' || reason === 'RATE_LIMITED') this.cutAfterGrace();
+  }
+
+  /**
+   * ws itself failed the connection for a frame it could not accept (1009 too big, 1007 invalid UTF-8,
+   * 1002 malformed) and stopped reading from it: record the code and free the socket soon.
+   */
+  closedByProtocol(code: number): void {
+    if (this.closed) return;
+    this.markClosed(code);
+    this.cutAfterGrace();
+  }
+
+  private markClosed(code: number): void {
+    this.closed = true;
+    this.closeCode = code;
+    // Nothing more will be sent: do not keep what was waiting to be.
+    this.pending = [];
+    this.early = [];
+  }
+
+  private cutAfterGrace(): void {
+    setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();
   }
 
   /** Marks the socket joined and handles what the client sent while it was joining. */
@@ -102,22 +191,33 @@ export class Connection {
   }
 
   private onFrame(data: Buffer, isBinary: boolean): void {
-    if (this.closed) return;
-    if (!this.bucket.take()) {
-      this.ctx.metrics.messagesReceived.labels('rate-limited').inc();
-      if (this.rejectedSinceError < 0) {
-        this.rejectedSinceError = 0;
-        this.error('RATE_LIMITED');
-      } else if (++this.rejectedSinceError > this.ctx.limits.rateLimit.perSecond) {
-        // Told once and still going after a second's worth of messages: disconnect.
-        this.ctx.metrics.rateLimitDisconnects.inc();
-        this.close('RATE_LIMITED');
-      }
-      return;
-    }
-    this.rejectedSinceError = -1;
+    if (this.closed || !this.admit()) return;
     if (this.state === 'joining') this.early.push({ data, isBinary });
     else this.handle(data, isBinary);
+  }
+
+  /**
+   * Spends a token for an incoming frame. Over the rate the frame is dropped; the first drop is answered
+   * with one "Rate limit exceeded", and a second's worth more drops before the client is back within its
+   * rate (its bucket full again) closes the socket with 1008. A client slightly over the rate is
+   * therefore closed too, after a few seconds, rather than told again and again.
+   */
+  private admit(): boolean {
+    const bucket = (this.bucket ??= new TokenBucket(this.ctx.limits.rateLimit.perSecond, this.ctx.limits.rateLimit.burst));
+    if (this.warned && bucket.isFull()) {
+      this.warned = false;
+      this.rejectedSinceWarning = 0;
+    }
+    if (bucket.take()) return true;
+    this.ctx.metrics.messagesReceived.labels('rate-limited').inc();
+    if (!this.warned) {
+      this.warned = true;
+      this.error('RATE_LIMITED');
+    } else if (++this.rejectedSinceWarning > this.ctx.limits.rateLimit.perSecond) {
+      this.ctx.metrics.rateLimitDisconnects.inc();
+      this.close('RATE_LIMITED');
+    }
+    return false;
   }
 
   private handle(data: Buffer, isBinary: boolean): void {
@@ -158,9 +258,11 @@ export class Connection {
           const shown = typeof channel === 'string' ? channel : JSON.stringify(channel) ?? String(channel);
           return this.error('INVALID_CHANNEL', shown.length > 100 ? `${shown.slice(0, 100)}...` : shown);
         }
-        if (type === 'subscribe') this.channels.add(channel as Channel);
-        else this.channels.delete(channel as Channel);
-        return this.send({ type: type === 'subscribe' ? 'subscribed' : 'unsubscribed', channel: channel as Channel, channels: [...this.channels] });
+        const own = new Set(this.followed); // copy on write: the shared default stays as it is
+        if (type === 'subscribe') own.add(channel as Channel);
+        else own.delete(channel as Channel);
+        this.followed = own;
+        return this.send({ type: type === 'subscribe' ? 'subscribed' : 'unsubscribed', channel: channel as Channel, channels: [...own] });
       }
     }
   }

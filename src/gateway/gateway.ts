@@ -5,8 +5,9 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import { createOriginCheck } from '../auth/origin.js';
 import type { ResolvedSession, SessionResolver } from '../auth/session-resolver.js';
 import { HTTP_ERRORS, type HttpErrorCode } from '../errors.js';
+import { securityHeaderLines } from '../http/security-headers.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { CHANNELS, type Channel, WS_PATH } from '../protocol/constants.js';
+import { CHANNELS, CLOSE_CODES, type Channel, WS_PATH } from '../protocol/constants.js';
 import { Connection, type ConnectionContext } from './connection.js';
 import type { Hub, JoinFrom } from './hub.js';
 import { UpgradeRateLimiter } from './upgrade-rate-limiter.js';
@@ -30,6 +31,9 @@ export interface GatewayDeps {
   logger: Logger;
   clearLogs(userId: string): Promise<void>;
 }
+
+/** helmet's headers as `Name: value` lines, for the responses the gateway writes itself. */
+const SECURITY_HEADER_LINES = securityHeaderLines();
 
 /**
  * The /ws endpoint. An upgrade is checked before any WebSocket exists, cheapest check first, each refusal
@@ -57,6 +61,8 @@ export class Gateway {
       perMessageDeflate: options.perMessageDeflate,
       clientTracking: false,
     });
+    // The same security headers as every other HTTP response, on the 101 too.
+    this.wss.on('headers', (headers: string[]) => headers.push(...SECURITY_HEADER_LINES));
     this.originAllowed = createOriginCheck(options.trustedOrigins);
     this.upgradeLimiter = new UpgradeRateLimiter(options.upgradeRate.limit, options.upgradeRate.windowMs);
     this.connectionContext = {
@@ -92,7 +98,10 @@ export class Gateway {
 
     let session: ResolvedSession | undefined;
     try {
-      session = await this.deps.sessions.resolve(req.headers);
+      // A cached answer only from a check made while this node followed the user: it would have heard the end.
+      session = await this.deps.sessions.resolve(req.headers, {
+        trustCached: (userId, checkedAt) => (this.deps.hub.followingSince(userId) ?? Infinity) < checkedAt,
+      });
     } catch (error) {
       this.deps.logger.error({ err: error }, 'session check failed');
       return this.refuse(socket, 'STORE_UNAVAILABLE');
@@ -113,14 +122,23 @@ export class Gateway {
     const conn = new Connection(ws, session.userId, session.sessionId, channels, this.connectionContext);
     metrics.connects.inc();
     logger.info({ event: 'ws-connect', userId: session.userId, resume: from.since !== undefined }, 'socket connected');
-    ws.on('error', (error) => logger.debug({ err: error, userId: session.userId }, 'socket error'));
+    ws.on('error', (error: Error & { code?: string }) => {
+      const code = protocolCloseCode(error.code);
+      if (code !== undefined) {
+        // ws has already sent the close frame and stopped reading; the client may never answer it.
+        conn.closedByProtocol(code);
+        if (code === CLOSE_CODES.MESSAGE_TOO_BIG) metrics.protocolErrors.labels('MESSAGE_TOO_BIG').inc();
+      }
+      logger.debug({ err: error, userId: session.userId }, 'socket error');
+    });
     ws.on('close', (code, reason) => {
       conn.closed = true;
       hub.leave(conn);
-      metrics.closes.labels(String(code)).inc();
-      if (code === 1009) metrics.protocolErrors.labels('MESSAGE_TOO_BIG').inc();
+      // Count what the server decided (1009, 1013, 4401...), not what a client echoed or 1006 after a cut.
+      const closedWith = conn.closeCode ?? code;
+      metrics.closes.labels(String(closedWith)).inc();
       logger.info(
-        { event: 'ws-close', userId: session.userId, code, reason: reason.toString(), durationMs: Date.now() - conn.openedAt },
+        { event: 'ws-close', userId: session.userId, code: closedWith, clientCode: code, reason: reason.toString(), durationMs: Date.now() - conn.openedAt },
         'socket closed',
       );
     });
@@ -190,11 +208,17 @@ export class Gateway {
     this.wss.close();
   }
 
+  /**
+   * The address upgrade attempts are counted against. Behind a trusted proxy (TRUST_PROXY) it is the last
+   * X-Forwarded-For entry, the one that proxy appended: the entries before it are whatever the client
+   * sent, and a limit keyed on them could be dodged by sending a new one each time.
+   */
   private clientAddress(req: IncomingMessage): string {
     if (this.options.trustProxy) {
       const forwarded = req.headers['x-forwarded-for'];
-      const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
-      if (first) return first;
+      const header = Array.isArray(forwarded) ? forwarded.join(',') : forwarded;
+      const last = header?.split(',').at(-1)?.trim();
+      if (last) return last;
     }
     return req.socket.remoteAddress ?? 'unknown';
   }
@@ -220,6 +244,19 @@ function parseJoinQuery(params: URLSearchParams): { from: JoinFrom; channels: Ch
   return { from: since === null ? {} : { since }, channels };
 }
 
+/**
+ * The close code ws sent when it failed a connection for a frame it could not accept (its error codes,
+ * lib/receiver.js): 1009 too big, 1007 text that is not UTF-8, 1008 too many fragments, 1002 any other
+ * malformed frame. Undefined for errors that are not about a frame (a reset connection).
+ */
+function protocolCloseCode(wsErrorCode: string | undefined): number | undefined {
+  if (!wsErrorCode?.startsWith('WS_ERR_')) return undefined;
+  if (wsErrorCode === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' || wsErrorCode === 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH') return CLOSE_CODES.MESSAGE_TOO_BIG;
+  if (wsErrorCode === 'WS_ERR_INVALID_UTF8') return CLOSE_CODES.INVALID_PAYLOAD;
+  if (wsErrorCode === 'WS_ERR_TOO_MANY_BUFFERED_PARTS') return CLOSE_CODES.POLICY_VIOLATION;
+  return CLOSE_CODES.PROTOCOL_ERROR;
+}
+
 const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable' };
 
 /** Answers an upgrade with an HTTP error and a JSON body, then closes the TCP connection. */
@@ -230,6 +267,7 @@ function reject(socket: Duplex, code: HttpErrorCode, message?: string): void {
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\n` +
       'Connection: close\r\nContent-Type: application/json; charset=utf-8\r\n' +
+      SECURITY_HEADER_LINES.map((line) => `${line}\r\n`).join('') +
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
   socket.once('finish', () => socket.destroy());

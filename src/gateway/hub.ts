@@ -5,6 +5,7 @@ import type { JobEventData } from '../protocol/log-entry.js';
 import type { LogEntry } from '../protocol/log-entry.js';
 import type { LogPage, LogStore } from '../store/log-store.js';
 import type { Connection } from './connection.js';
+import { textFrame } from './socket-writes.js';
 
 export interface HubOptions {
   initialLogs: number;
@@ -29,6 +30,8 @@ interface Pool {
   subscribed: Promise<void>;
   /** In-flight catch-up reads, shared by sockets at the same position. */
   reads: Map<number, Promise<LogPage>>;
+  /** When `subscribed` resolved (ms since epoch); undefined before. */
+  followingSince?: number;
 }
 
 /**
@@ -58,6 +61,15 @@ export class Hub implements BusListener {
     return n;
   }
 
+  /**
+   * Since when this node hears every message of the user's stream, `session-ended` included: its bus
+   * subscription is active and has stayed so (a pool and its subscription go with the user's last local
+   * socket). Undefined while the node does not follow the user.
+   */
+  followingSince(userId: string): number | undefined {
+    return this.pools.get(userId)?.followingSince;
+  }
+
   *connections(): IterableIterator<Connection> {
     for (const pool of this.pools.values()) yield* pool.conns;
   }
@@ -81,8 +93,12 @@ export class Hub implements BusListener {
       } else {
         page = await this.store.readLogs(conn.userId, { from: 'tail', limit: this.options.initialLogs });
       }
+      // Job events held so far were committed before the read below starts, so its answer already holds
+      // them: delivering them after initial-jobs would only move a job's progress back for a moment.
+      const heldBeforeJobsRead = conn.pending.length;
       const jobs = conn.wants('jobs') ? await this.store.latestJobs(conn.userId, this.options.maxJobsPerUser) : undefined;
       if (conn.closed) return;
+      if (jobs) conn.pending = conn.pending.filter((m, i) => i >= heldBeforeJobsRead || m.type !== 'job-event');
       const timestamp = new Date().toISOString();
       conn.send({
         type: 'initial-logs',
@@ -127,13 +143,17 @@ export class Hub implements BusListener {
         this.metrics.busLag.observe(Math.max(0, Date.now() - message.at) / 1000);
         let delivered = 0;
         let payload: Buffer | undefined;
+        let frame: Buffer | undefined;
         for (const conn of pool.conns) {
+          // A socket being closed stays in the pool until its close handshake ends: hold nothing for it.
+          if (conn.closed) continue;
           if (conn.state !== 'live') {
             conn.pending.push(message);
           } else if (this.advance(conn, message.seq, message)) {
             if (!conn.wants('logs')) continue;
             payload ??= logPayload(message.log);
-            if (conn.sendRaw(payload, 'log', false)) delivered++;
+            frame ??= textFrame(payload);
+            if (conn.sendRaw(payload, 'log', false, frame)) delivered++;
           }
         }
         if (delivered > 0) {
@@ -145,6 +165,7 @@ export class Hub implements BusListener {
       case 'logs-cleared': {
         const payload = Buffer.from(JSON.stringify({ type: 'logs-cleared', timestamp: message.timestamp }));
         for (const conn of pool.conns) {
+          if (conn.closed) continue;
           if (conn.state !== 'live') conn.pending.push(message);
           else if (this.advance(conn, message.seq, message)) conn.sendRaw(payload, 'logs-cleared');
         }
@@ -153,6 +174,7 @@ export class Hub implements BusListener {
       case 'job-event': {
         const payload = jobPayload(message.data);
         for (const conn of pool.conns) {
+          if (conn.closed) continue;
           if (conn.state !== 'live') conn.pending.push(message);
           else if (conn.wants('jobs')) conn.sendRaw(payload, 'job-event');
         }
@@ -161,11 +183,19 @@ export class Hub implements BusListener {
     }
   }
 
-  /** The bus may have dropped messages: catch every local socket up from the store. */
+  /**
+   * The bus may have dropped messages: catch every local socket up from the store. A socket that is
+   * joining or already catching up is marked and caught up again once that ends, so what its running
+   * read may have missed (and the job state, which has no seq) is not lost.
+   */
   onResync(): void {
     this.metrics.busResyncs.inc();
     for (const pool of this.pools.values()) {
-      for (const conn of pool.conns) if (conn.state === 'live') void this.catchUp(conn);
+      pool.reads.clear(); // a read started before the fault must not answer for after it
+      for (const conn of pool.conns) {
+        conn.resyncNeeded = true;
+        if (conn.state === 'live') void this.catchUp(conn);
+      }
     }
   }
 
@@ -203,6 +233,8 @@ export class Hub implements BusListener {
   private async catchUp(conn: Connection): Promise<void> {
     if (conn.state !== 'live' || conn.closed) return;
     conn.state = 'catching-up';
+    const resync = conn.resyncNeeded;
+    conn.resyncNeeded = false;
     try {
       for (;;) {
         const page = await this.read(conn.userId, conn.lastSeq);
@@ -218,6 +250,13 @@ export class Hub implements BusListener {
           conn.lastSeq = Math.max(conn.lastSeq, page.headSeq);
           break;
         }
+      }
+      // Job events carry no seq, so after a bus fault the stored job state is sent again (while job events
+      // are held): the client replaces its job view with it, as on connect.
+      if (resync && conn.wants('jobs')) {
+        const jobs = await this.store.latestJobs(conn.userId, this.options.maxJobsPerUser);
+        if (conn.closed) return;
+        conn.send({ type: 'initial-jobs', jobs, timestamp: new Date().toISOString() });
       }
       this.goLive(conn);
     } catch (error) {
@@ -252,6 +291,7 @@ export class Hub implements BusListener {
         this.deliverOne(conn, held[i]!);
       }
     }
+    if (conn.resyncNeeded && conn.state === 'live' && !conn.closed) void this.catchUp(conn);
   }
 
   private deliverOne(conn: Connection, message: BusMessage): void {
@@ -278,8 +318,9 @@ export class Hub implements BusListener {
   private poolFor(userId: string): Pool {
     let pool = this.pools.get(userId);
     if (!pool) {
-      pool = { conns: new Set(), subscribed: this.bus.subscribe(userId), reads: new Map() };
-      this.pools.set(userId, pool);
+      const created: Pool = { conns: new Set(), subscribed: this.bus.subscribe(userId), reads: new Map() };
+      created.subscribed.then(() => (created.followingSince = Date.now()), () => {});
+      this.pools.set(userId, (pool = created));
     }
     return pool;
   }

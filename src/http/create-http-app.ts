@@ -3,7 +3,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { toNodeHandler } from 'better-auth/node';
 import express, { type ErrorRequestHandler } from 'express';
-import helmet from 'helmet';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import type { Auth } from '../auth/create-auth.js';
@@ -16,6 +15,7 @@ import { FORBIDDEN_KEY_MESSAGE } from './json-body.js';
 import { healthRoutes, type Readiness } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 import { type LogRoutesOptions, logRoutes } from './routes/logs.js';
+import { securityHeaders } from './security-headers.js';
 
 export interface HttpAppDeps {
   auth: Auth;
@@ -34,7 +34,8 @@ export interface HttpAppDeps {
 export function createHttpApp(deps: HttpAppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', deps.options.trustProxy);
+  // TRUST_PROXY means one proxy in front (as for the gateway's per-address limit): trust that one hop only.
+  app.set('trust proxy', deps.options.trustProxy ? 1 : false);
   app.use(
     pinoHttp({
       logger: deps.logger,
@@ -53,15 +54,7 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
     }),
   );
-  app.use(
-    helmet({
-      contentSecurityPolicy: {
-        directives: { 'connect-src': ["'self'", 'ws:', 'wss:'], 'upgrade-insecure-requests': null },
-      },
-      // Plain-http deployments (the default on localhost) must not be told to upgrade to https.
-      strictTransportSecurity: false,
-    }),
-  );
+  app.use(securityHeaders());
 
   // better-auth reads its own bodies: mounted before any body parser.
   app.all('/api/auth/*splat', toNodeHandler(deps.auth));
@@ -84,7 +77,7 @@ function noCacheForHtml(res: express.Response, file: string): void {
 
 /** Every error becomes a JSON body from the catalog; nothing internal leaks to the client. */
 function errorHandler(logger: Logger): ErrorRequestHandler {
-  return (err, _req, res, _next) => {
+  return (err, req, res, _next) => {
     let error: HttpError;
     if (err instanceof HttpError) error = err;
     else if (err?.type === 'entity.too.large') error = new HttpError('BODY_TOO_LARGE', `Request body too large: the limit is ${err.limit} bytes`);
@@ -95,7 +88,8 @@ function errorHandler(logger: Logger): ErrorRequestHandler {
     else if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) {
       error = new HttpError('VALIDATION_FAILED', typeof err.message === 'string' ? err.message : HTTP_ERRORS.VALIDATION_FAILED.message);
     } else {
-      logger.error({ err }, 'request failed');
+      // req.log (pino-http's child logger) carries the request id.
+      (req.log ?? logger).error({ err }, 'request failed');
       error = new HttpError('INTERNAL');
     }
     if (res.headersSent) return;

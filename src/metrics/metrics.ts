@@ -7,8 +7,10 @@ import client from 'prom-client';
  */
 export function createMetrics(nodeId: string) {
   const registry = new client.Registry();
+  // Every series carries the node's id, so one Prometheus query can sum over nodes or split by node.
   registry.setDefaultLabels({ node: nodeId });
-  client.collectDefaultMetrics({ register: registry, prefix: 'livetail_process_' });
+  // prom-client's process and Node.js metrics: livetail_process_cpu_seconds_total, livetail_nodejs_heap_size_used_bytes, ...
+  client.collectDefaultMetrics({ register: registry, prefix: 'livetail_' });
 
   const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
     new client.Counter<L>({ name: `livetail_${name}`, help, labelNames, registers: [registry] });

@@ -23,7 +23,11 @@ export const CLOSE_CODES = {
   GOING_AWAY: 1001,
   /** The server could not read the user's stream (the store failed); reconnect and resume. */
   INTERNAL_ERROR: 1011,
-  /** The client kept sending after being told it exceeded its message rate. */
+  /** A malformed frame (ws fails the connection: unmasked, reserved bits or opcode, bad control frame). */
+  PROTOCOL_ERROR: 1002,
+  /** A text frame that is not valid UTF-8 (ws fails the connection, as RFC 6455 requires). */
+  INVALID_PAYLOAD: 1007,
+  /** The client kept sending after being told it exceeded its message rate (or sent too many fragments). */
   POLICY_VIOLATION: 1008,
   /** An incoming frame was larger than MAX_MESSAGE_BYTES. */
   MESSAGE_TOO_BIG: 1009,

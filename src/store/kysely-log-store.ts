@@ -28,7 +28,7 @@ interface StreamHead {
   jobSeq: number;
 }
 
-/** Rows per INSERT statement: 8 columns each stays far below SQLite's and PostgreSQL's parameter limits. */
+/** Rows (or users) per statement: at most 8 parameters each stays far below SQLite's and PostgreSQL's limits. */
 const INSERT_CHUNK = 500;
 
 /**
@@ -91,12 +91,19 @@ export abstract class KyselyLogStore implements LogStore {
       for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
         await trx.insertInto('livetail_log').values(rows.slice(i, i + INSERT_CHUNK)).execute();
       }
+      // After the last clear a user's log seqs are contiguous, so the retention cut is arithmetic. One
+      // statement trims every user of the batch: a statement per user cost more than the rows it deleted.
+      const cuts: Array<{ userId: string; cutoff: number }> = [];
       for (const userId of new Set(rows.map((r) => r.user_id))) {
-        // After the last clear a user's log seqs are contiguous, so the retention cut is arithmetic.
         const cutoff = heads.get(userId)!.headSeq - this.limits.maxLogsPerUser;
-        if (cutoff > 0) {
-          await trx.deleteFrom('livetail_log').where('user_id', '=', userId).where('seq', '<=', cutoff).execute();
-        }
+        if (cutoff > 0) cuts.push({ userId, cutoff });
+      }
+      for (let i = 0; i < cuts.length; i += INSERT_CHUNK) {
+        const chunk = cuts.slice(i, i + INSERT_CHUNK);
+        await trx
+          .deleteFrom('livetail_log')
+          .where((eb) => eb.or(chunk.map((c) => eb.and([eb('user_id', '=', c.userId), eb('seq', '<=', c.cutoff)]))))
+          .execute();
       }
       for (const job of jobs.values()) {
         await trx
@@ -108,12 +115,22 @@ export abstract class KyselyLogStore implements LogStore {
       for (const userId of new Set([...jobs.values()].map((j) => j.userId))) {
         await this.trimJobs(trx, userId);
       }
-      for (const userId of userIds) {
-        const head = heads.get(userId)!;
+      // Every head row exists (lockHeads made it): one upsert writes them all back.
+      for (let i = 0; i < userIds.length; i += INSERT_CHUNK) {
+        const values = userIds.slice(i, i + INSERT_CHUNK).map((userId) => {
+          const head = heads.get(userId)!;
+          return { user_id: userId, head_seq: head.headSeq, cleared_seq: head.clearedSeq, job_seq: head.jobSeq };
+        });
         await trx
-          .updateTable('livetail_stream')
-          .set({ head_seq: head.headSeq, cleared_seq: head.clearedSeq, job_seq: head.jobSeq })
-          .where('user_id', '=', userId)
+          .insertInto('livetail_stream')
+          .values(values)
+          .onConflict((oc) =>
+            oc.column('user_id').doUpdateSet((eb) => ({
+              head_seq: eb.ref('excluded.head_seq'),
+              cleared_seq: eb.ref('excluded.cleared_seq'),
+              job_seq: eb.ref('excluded.job_seq'),
+            })),
+          )
           .execute();
       }
       return events;

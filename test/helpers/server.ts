@@ -2,8 +2,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import { afterAll } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { type Livetail, startLivetail } from '../../src/main.js';
+import { type TestDatabase, createTestDatabase } from './services.js';
 
 export const TEST_ORIGIN = 'http://livetail.test';
 export const INGEST_TOKEN = 'test-ingest-token-0123456789abcdef';
@@ -23,7 +25,29 @@ export interface TestServer {
 }
 
 /**
- * Starts a real livetail node on a free port with a fresh SQLite file, the same way main.ts does.
+ * The store startTestServer puts nodes on: vitest.config.ts runs the integration suite once per store,
+ * setting LIVETAIL_TEST_STORE in each project.
+ */
+export const TEST_STORE: 'sqlite' | 'postgres' = process.env.LIVETAIL_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite';
+
+/** With PostgreSQL, each test file gets a database of its own, created on first use and dropped after the file. */
+let fileDatabase: Promise<TestDatabase> | undefined;
+if (TEST_STORE === 'postgres') {
+  afterAll(async () => {
+    await (await fileDatabase)?.drop();
+  });
+}
+
+async function databaseUrl(dir: string): Promise<string> {
+  if (TEST_STORE === 'sqlite') return `file:${path.join(dir, 'livetail.db')}`;
+  fileDatabase ??= createTestDatabase();
+  return (await fileDatabase).url;
+}
+
+/**
+ * Starts a real livetail node on a free port, the same way main.ts does, with a fresh SQLite file or
+ * (in the postgres project) on this test file's PostgreSQL database; a restart on `reuseDir` finds the
+ * same data either way.
  * BASE_URL is a fixed origin so tests need not know the port before start; requests send it as Origin.
  */
 export async function startTestServer(env: Record<string, string> = {}, reuseDir?: string): Promise<TestServer> {
@@ -32,7 +56,7 @@ export async function startTestServer(env: Record<string, string> = {}, reuseDir
     NODE_ENV: 'test',
     PORT: '0',
     HOST: '127.0.0.1',
-    DATABASE_URL: `file:${path.join(dir, 'livetail.db')}`,
+    DATABASE_URL: env.DATABASE_URL ?? (await databaseUrl(dir)),
     DATA_DIR: dir,
     BETTER_AUTH_SECRET: SECRET,
     BASE_URL: TEST_ORIGIN,

@@ -61,3 +61,19 @@ describe('WebSocket upgrade: authentication and origin', () => {
     expect(body.code).toBe('INVALID_QUERY');
   });
 });
+
+describe('better-auth endpoints: Origin', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(() => server.close());
+
+  it('refuses a sign-up from an untrusted Origin and accepts the trusted one', async () => {
+    const body = JSON.stringify({ email: 'origin-check@example.com', password: 'correct horse battery', name: 'o' });
+    const post = (origin: string) =>
+      fetch(`${server.url}/api/auth/sign-up/email`, { method: 'POST', headers: { 'content-type': 'application/json', origin }, body });
+    expect((await post('http://evil.example')).status).toBe(403);
+    expect((await post(TEST_ORIGIN)).status).toBe(200);
+  });
+});

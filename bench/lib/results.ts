@@ -1,0 +1,64 @@
+import type { TargetKind } from '../load/messages.js';
+import type { ConnectWindow, FanoutWindow, IngestWindow, LatencyWindow, WindowResult } from './windows.js';
+
+/** A window as kept: the least disturbed of its runs, and how many reruns that took. */
+export type Measured<T extends WindowResult> = T & { reruns: number; disturbed: boolean };
+
+/** Windows of one workload, by target name (livetail, bare-ws, socket.io; sqlite, postgres for W5). */
+export type Series<T extends WindowResult> = Record<string, Array<Measured<T>>>;
+
+/** Server memory growth per socket: (after − before) / sockets, both after two full GCs. */
+export interface PerSocketMemory {
+  sockets: number;
+  rss: number;
+  /** V8 heap without compiled code (JIT output is the process's, not a socket's). */
+  heap: number;
+}
+
+export interface LevelResult {
+  sockets: number;
+  users: number;
+  memory: Record<string, PerSocketMemory>;
+  fanout?: Series<FanoutWindow>;
+  latency?: Series<LatencyWindow>;
+  /** W2 with 10 logs per POST (every 5 ms). */
+  smallBatchLatency?: Series<LatencyWindow>;
+}
+
+export interface MachineFacts {
+  cpus: string;
+  cores: number;
+  node: string;
+  kernel: string;
+  memoryGiB: number;
+  openFilesLimit: number;
+  loadAverageAtStart: number[];
+}
+
+export interface Results {
+  profile: string;
+  startedAt: string;
+  seconds: number;
+  machine: MachineFacts;
+  /** The knobs the figures depend on, for the report's labels. */
+  settings: {
+    clientWorkers: number;
+    socketsPerUser: number;
+    inFlight: number;
+    latencyLogsPerSecond: number;
+    latencyBatch: number;
+    ingestInFlight?: number;
+    ingestFilled?: boolean;
+    maxOtherCores: number;
+  };
+  /** How the users were made (sign-ups vs adapter). */
+  users: { signedUp: number; total: number };
+  kinds: Record<string, TargetKind>;
+  levels: LevelResult[];
+  /** W3 beyond the last level: growth per socket from that level's sockets to `sockets`. */
+  memoryGrowth: Array<{ sockets: number; memory: Record<string, PerSocketMemory> }>;
+  connect?: Series<ConnectWindow>;
+  ingest?: Series<IngestWindow>;
+  deflate?: { fanout: Series<FanoutWindow>; idle: Record<string, PerSocketMemory>; active: Record<string, PerSocketMemory> };
+  notes: string[];
+}

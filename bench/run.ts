@@ -1,0 +1,83 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { ROOT, killAll } from './lib/children.js';
+import { PROFILES, type Profile } from './lib/profiles.js';
+import { renderReport } from './lib/report.js';
+import type { Results } from './lib/results.js';
+import { runBench } from './lib/run-bench.js';
+
+/**
+ * `npm run bench [-- --quick] [--out file] [--no-build] [--cpu-prof dir] [--render saved.json]`: builds livetail when dist/
+ * is older than src/, runs every workload against livetail, bare ws and Socket.IO, prints the markdown
+ * report and writes it (bench/results/latest.md for a full run, quick.md for --quick) with the raw
+ * figures beside it as JSON.
+ */
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      'no-build': { type: 'boolean', default: false },
+      'cpu-prof': { type: 'string' },
+      render: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write('usage: npm run bench [-- --quick] [--out bench/results/x.md] [--no-build] [--cpu-prof <dir>] [--render results.json]\n');
+    return;
+  }
+  if (values.render) {
+    // Renders a saved run again (after a change to the report's text), without measuring anything.
+    const saved = JSON.parse(fs.readFileSync(values.render, 'utf8')) as Results;
+    const report = renderReport(saved, saved.profile === 'quick' ? 'npm run bench -- --quick' : 'npm run bench');
+    process.stdout.write(`${report}\n`);
+    fs.writeFileSync(path.resolve(values.render).replace(/\.json$/, '.md'), `${report}\n`);
+    return;
+  }
+  const profile: Profile = values.quick ? PROFILES.quick : PROFILES.full;
+  const out = path.resolve(values.out ?? path.join(ROOT, 'bench', 'results', values.quick ? 'quick.md' : 'latest.md'));
+  if (!values['no-build']) buildIfStale();
+  const cpuProfDir = values['cpu-prof'] ? path.resolve(values['cpu-prof']) : undefined;
+
+  const results = await runBench({ profile, cpuProfDir, log: (line) => process.stderr.write(`${line}\n`) });
+  const report = renderReport(results, values.quick ? 'npm run bench -- --quick' : 'npm run bench');
+  process.stdout.write(`${report}\n`);
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, `${report}\n`);
+  fs.writeFileSync(out.replace(/\.md$/, '.json'), `${JSON.stringify(results, null, 2)}\n`);
+  process.stderr.write(`written to ${path.relative(process.cwd(), out)} (and .json) in ${Math.round(results.seconds)} s\n`);
+}
+
+/** Runs `npm run build` when any file under src/ is newer than dist/main.js: livetail runs from dist/ as users run it. */
+function buildIfStale(): void {
+  const built = fs.statSync(path.join(ROOT, 'dist', 'main.js'), { throwIfNoEntry: false })?.mtimeMs ?? 0;
+  const newest = newestMtime(path.join(ROOT, 'src'));
+  if (newest <= built) return;
+  process.stderr.write('dist/ is older than src/: npm run build\n');
+  execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    newest = Math.max(newest, fs.statSync(path.join(entry.parentPath, entry.name)).mtimeMs);
+  }
+  return newest;
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    killAll();
+    process.exit(130);
+  });
+}
+
+main().catch((error) => {
+  process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  killAll();
+  process.exit(1);
+});

@@ -1,0 +1,145 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { once } from '../util/once.js';
+import type { Bus, BusListener, BusMessage } from './bus.js';
+import { decodeBusMessage, encodeBusMessage } from './codec.js';
+import { openRedis } from './redis-connection.js';
+
+export interface RedisBusOptions {
+  /** redis:// or rediss:// URL. */
+  url: string;
+  /** Put before every channel name (REDIS_PREFIX), so several deployments can share one Redis. */
+  prefix: string;
+  logger: Logger;
+  /** Counts publishes that failed (they are also logged). */
+  onPublishError?(error: unknown): void;
+}
+
+/**
+ * The bus across nodes on Redis pub/sub: one channel per user (`<prefix>user:<userId>`), so a node
+ * receives only the users it has sockets for. Two connections: a subscriber (in subscribe mode it can
+ * run nothing else) and a publisher, whose single ordered connection keeps one node's messages for a
+ * user in publish order.
+ *
+ * Pub/sub is at most once: what is published while a node's subscriber is disconnected never reaches
+ * it. So the subscriber re-subscribes itself after every reconnect (ioredis' automatic re-subscribe is
+ * off to know when it is done) and then calls `onResync`, and the hub catches its users up from the store.
+ */
+export class RedisBus implements Bus {
+  readonly kind = 'redis' as const;
+  private listener: BusListener | undefined;
+  private closing = false;
+  /** Channels this node wants, in the order the hub asked; re-subscribed after a reconnect. */
+  private readonly channels = new Set<string>();
+
+  private constructor(
+    private readonly publisher: Redis,
+    private readonly subscriber: Redis,
+    private readonly options: RedisBusOptions,
+  ) {
+    subscriber.on('message', (channel: string, raw: string) => this.onRaw(channel, raw));
+    // Listeners are attached after the first connect, so 'ready' here always means a reconnect.
+    subscriber.on('ready', () => this.onSubscriberReady());
+    const logErrors = (role: string) => (error: Error) => options.logger.warn({ err: error, role }, `redis ${role} connection error`);
+    subscriber.on('error', logErrors('subscriber'));
+    publisher.on('error', logErrors('publisher'));
+    subscriber.on('close', () => {
+      if (!this.closing) options.logger.warn({ event: 'bus-disconnected' }, 'redis bus subscriber disconnected; messages may be lost until it is back');
+    });
+  }
+
+  /** Connects both clients; rejects when Redis does not answer (the caller retries). */
+  static async open(options: RedisBusOptions): Promise<RedisBus> {
+    // A publish waits in ioredis' offline queue (in order) through a short blip; after three failed
+    // reconnects it fails, is logged and counted, and subscribers catch up from the store instead.
+    const publisher = await openRedis(options.url, { connectionName: 'livetail-bus-pub', maxRetriesPerRequest: 3 });
+    try {
+      const subscriber = await openRedis(options.url, { connectionName: 'livetail-bus-sub', autoResubscribe: false });
+      return new RedisBus(publisher, subscriber, options);
+    } catch (error) {
+      publisher.disconnect();
+      throw error;
+    }
+  }
+
+  attach(listener: BusListener): void {
+    this.listener = listener;
+  }
+
+  publish(message: BusMessage): void {
+    if (this.closing) return;
+    this.publisher.publish(this.channelOf(message.userId), encodeBusMessage(message)).catch((error: unknown) => {
+      // Never thrown into the caller: the message is committed, and whoever misses it catches up from
+      // the store (a resync after their reconnect, or the gap the next message reveals).
+      this.options.onPublishError?.(error);
+      this.options.logger.error({ err: error, type: message.type, userId: message.userId }, 'bus publish failed');
+    });
+  }
+
+  async subscribe(userId: string): Promise<void> {
+    const channel = this.channelOf(userId);
+    this.channels.add(channel);
+    await this.subscriber.subscribe(channel);
+  }
+
+  async unsubscribe(userId: string): Promise<void> {
+    const channel = this.channelOf(userId);
+    this.channels.delete(channel);
+    if (this.closing) return;
+    // Sent even while reconnecting: it queues behind a subscribe still waiting, so the two cancel out.
+    await this.subscriber.unsubscribe(channel);
+  }
+
+  async ping(): Promise<void> {
+    await Promise.all([this.publisher.ping(), this.subscriberAnswers()]);
+  }
+
+  /** Idempotent. */
+  readonly close = once(async () => {
+    this.closing = true;
+    this.channels.clear();
+    await Promise.all([quit(this.publisher), quit(this.subscriber)]);
+  });
+
+  private channelOf(userId: string): string {
+    return `${this.options.prefix}user:${userId}`;
+  }
+
+  private onRaw(channel: string, raw: string): void {
+    const decoded = decodeBusMessage(raw);
+    if (!decoded.ok) {
+      this.options.logger.warn({ channel, reason: decoded.reason }, 'bus message ignored');
+      return;
+    }
+    this.listener?.onMessage(decoded.message);
+  }
+
+  /** After a reconnect: subscribe again to every channel still wanted, then let the hub catch up. */
+  private onSubscriberReady(): void {
+    if (this.closing) return;
+    const channels = [...this.channels];
+    const resubscribed = channels.length > 0 ? this.subscriber.subscribe(...channels) : Promise.resolve();
+    resubscribed.then(
+      () => {
+        this.options.logger.info({ event: 'bus-resync', channels: channels.length }, 'redis bus reconnected; catching local users up from the store');
+        this.listener?.onResync();
+      },
+      (error: unknown) => this.options.logger.error({ err: error }, 'redis bus could not subscribe again after reconnecting'),
+    );
+  }
+
+  /** A subscriber in subscribe mode answers PING too (RESP2 replies ["pong", ""]). */
+  private async subscriberAnswers(): Promise<void> {
+    if (this.subscriber.status !== 'ready') throw new Error(`redis subscriber is ${this.subscriber.status}`);
+    await this.subscriber.ping();
+  }
+}
+
+async function quit(client: Redis): Promise<void> {
+  try {
+    if (client.status === 'ready') await client.quit();
+    else client.disconnect();
+  } catch {
+    client.disconnect();
+  }
+}

@@ -1,0 +1,62 @@
+import type { Socket } from 'node:net';
+import type { WebSocket } from 'ws';
+
+/**
+ * The two things that make a broadcast cheap per socket (measured with `npm run bench`, see
+ * bench/results/history.md): a message is framed once for every socket that gets it, and the frames a
+ * burst of sends puts on one socket leave in a single write.
+ */
+
+/**
+ * An RFC 6455 text frame around `payload`: FIN set, opcode 1, no mask (servers never mask, §5.1), the
+ * length in 7, 16 or 64 bits (§5.2). Built once per message and written as is to every socket.
+ */
+export function textFrame(payload: Buffer): Buffer {
+  const length = payload.length;
+  const headerLength = length < 126 ? 2 : length < 65_536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(headerLength + length);
+  frame[0] = 0x81;
+  if (length < 126) {
+    frame[1] = length;
+  } else if (length < 65_536) {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
+    frame.writeUInt32BE(length >>> 0, 6);
+  }
+  payload.copy(frame, headerLength);
+  return frame;
+}
+
+/**
+ * The TCP socket under `ws` when prebuilt frames may be written to it directly, else undefined. That
+ * needs no extension negotiated: with permessage-deflate every socket's frames differ, and ws queues
+ * them while it compresses, so writing around it could reorder frames. Without an extension ws's sender
+ * writes each frame straight to this socket (it queues only while compressing or reading a Blob, which
+ * livetail never sends), so frames written here and frames ws writes (pong, close) keep their order.
+ * `_socket` is ws's own field for it (engine.io reaches into ws the same way for its pre-encoded frames).
+ */
+export function rawSocketOf(ws: WebSocket): Socket | undefined {
+  if (ws.extensions !== '') return undefined;
+  return (ws as unknown as { _socket?: Socket })._socket;
+}
+
+const corked: Socket[] = [];
+
+function uncorkAll(): void {
+  for (const socket of corked.splice(0)) socket.uncork();
+}
+
+/**
+ * Holds the socket's writes until the current synchronous run of sends has ended (one microtask later),
+ * so the frames one store commit fans out to a socket leave in one writev: one system call and one
+ * wake-up of the reader instead of one per message. Nothing waits for I/O meanwhile, so latency does
+ * not change.
+ */
+export function corkUntilBurstEnds(socket: Socket): void {
+  if (socket.writableCorked > 0) return;
+  socket.cork();
+  if (corked.push(socket) === 1) queueMicrotask(uncorkAll);
+}

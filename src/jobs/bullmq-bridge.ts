@@ -1,0 +1,281 @@
+import { Queue, QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { openRedis } from '../bus/redis-connection.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { once } from '../util/once.js';
+import { BULLMQ_STATUSES, type BullmqStatus, type QueueEventArgs, toJobEventData } from './bullmq-event.js';
+import { LeaderLease } from './bullmq-leader.js';
+import { JobOwners, type OwnerRecord } from './bullmq-owners.js';
+import type { JobService } from './job-service.js';
+
+export interface BullmqBridgeOptions {
+  redisUrl: string;
+  /** REDIS_PREFIX: livetail's own keys (leader lease, owners, last stream ids) live under it. */
+  redisPrefix: string;
+  /** BULLMQ_PREFIX: the prefix the application's queues use. */
+  bullmqPrefix: string;
+  queues: string[];
+  nodeId: string;
+  jobs: Pick<JobService, 'publish'>;
+  metrics: Pick<Metrics, 'jobEventsIgnored'>;
+  logger: Logger;
+  /** Leader lease ttl: a crashed leader's queues are taken over after at most this long. Default 5 s. */
+  leaseMs?: number;
+  /** How long a job's owner is remembered in Redis. Default 7 days. */
+  ownerTtlSeconds?: number;
+}
+
+/** A running bridge; `close()` is idempotent. */
+export interface BullmqBridge {
+  readonly isLeader: boolean;
+  close(): Promise<void>;
+}
+
+/** Tries before a job event that cannot be stored is given up (and counted as ignored). */
+const PUBLISH_ATTEMPTS = 3;
+
+/**
+ * Turns the events of the application's BullMQ queues into `job-event`s for each job's owner
+ * (`job.data.userId`), through the job service (so initial-jobs state is kept too).
+ *
+ * Every QueueEvents reader sees every event (a Redis stream read without a consumer group), so with N
+ * nodes only one may publish: the nodes elect a leader through a lease in Redis, and only the leader
+ * reads the queues. Events of one queue are handled one after another in stream order, so each job's
+ * events reach its owner in BullMQ's order. The id of the last handled event is stored in Redis (a write
+ * fenced by the lease) and a new leader, or a restarted node, resumes right after it: events emitted
+ * while no node was reading are not lost. A failover may repeat the last events the old leader handled
+ * but had not recorded yet (at least once; duplicates are rare and only at failover).
+ */
+export async function startBullmqBridge(options: BullmqBridgeOptions): Promise<BullmqBridge> {
+  const redis = await openRedis(options.redisUrl, { connectionName: 'livetail-bullmq' });
+  const bridge = new Bridge(redis, options);
+  try {
+    await bridge.start();
+  } catch (error) {
+    await bridge.close();
+    throw error;
+  }
+  return bridge;
+}
+
+interface QueuedEvent {
+  status: BullmqStatus | 'added';
+  args: QueueEventArgs;
+  id: string;
+}
+
+/** One queue read by the leader: its QueueEvents, and the events waiting to be handled in order. */
+interface Reader {
+  events: QueueEvents;
+  queue: Queue;
+  backlog: QueuedEvent[];
+  draining: Promise<void> | undefined;
+  stopped: boolean;
+}
+
+class Bridge implements BullmqBridge {
+  private readonly lease: LeaderLease;
+  private readonly owners: JobOwners;
+  private readonly readers = new Map<string, Reader>();
+  /** Owner look-ups started when a job's `added` event arrived, by `queue:jobId`, until it is handled. */
+  private readonly lookups = new Map<string, Promise<OwnerRecord | undefined>>();
+  /** Leadership changes are applied one at a time (starting and stopping readers is async). */
+  private transitions: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly options: BullmqBridgeOptions,
+  ) {
+    this.lease = new LeaderLease(redis, {
+      key: `${options.redisPrefix}bullmq:leader`,
+      ttlMs: options.leaseMs ?? 5000,
+      nodeId: options.nodeId,
+      logger: options.logger,
+      onChange: (leader) => {
+        this.transitions = this.transitions.then(() => (leader ? this.startReaders() : this.stopReaders())).catch((error) => {
+          options.logger.error({ err: error }, 'bullmq bridge: could not switch leadership');
+        });
+      },
+    });
+    this.owners = new JobOwners(redis, `${options.redisPrefix}bullmq:owner:`, options.ownerTtlSeconds ?? 7 * 24 * 3600);
+  }
+
+  get isLeader(): boolean {
+    return this.lease.isLeader;
+  }
+
+  async start(): Promise<void> {
+    await this.lease.start();
+    await this.transitions;
+  }
+
+  readonly close = once(async () => {
+    await this.lease.stop();
+    await this.transitions;
+    await this.stopReaders();
+    try {
+      await this.redis.quit();
+    } catch {
+      this.redis.disconnect();
+    }
+  });
+
+  private lastIdKey(queue: string): string {
+    return `${this.options.redisPrefix}bullmq:last-event:${queue}`;
+  }
+
+  private async startReaders(): Promise<void> {
+    for (const name of this.options.queues) {
+      const connection = connectionOptions(this.options.redisUrl);
+      const queue = new Queue(name, { connection, prefix: this.options.bullmqPrefix });
+      queue.on('error', (error) => this.options.logger.warn({ err: error, queue: name }, 'bullmq queue connection error'));
+      const lastEventId = await this.resumeFrom(name, queue);
+      const events = new QueueEvents(name, { connection, prefix: this.options.bullmqPrefix, lastEventId, autorun: false });
+      const reader: Reader = { events, queue, backlog: [], draining: undefined, stopped: false };
+      events.on('error', (error) => this.options.logger.warn({ err: error, queue: name }, 'bullmq queue events connection error'));
+      for (const status of ['added', ...BULLMQ_STATUSES] as const) {
+        events.on(status as 'waiting', (args: QueueEventArgs, id: string) => {
+          // Look the owner up at once, not when the event's turn comes: a fast worker may run and remove
+          // the job meanwhile, and then nothing tells whose it was.
+          if (status === 'added' && args.jobId) this.lookUpOwner(name, queue, args.jobId);
+          reader.backlog.push({ status, args, id });
+          reader.draining ??= this.drain(name, reader);
+        });
+      }
+      this.readers.set(name, reader);
+      events.run().catch((error) => this.options.logger.error({ err: error, queue: name }, 'bullmq queue events stopped'));
+      this.options.logger.info({ event: 'bullmq-reading', queue: name, from: lastEventId }, `reading BullMQ queue ${name} from event ${lastEventId}`);
+    }
+  }
+
+  private async stopReaders(): Promise<void> {
+    const readers = [...this.readers.values()];
+    this.readers.clear();
+    this.lookups.clear();
+    for (const reader of readers) reader.stopped = true;
+    await Promise.all(
+      readers.map(async (reader) => {
+        await reader.events.close().catch(() => {});
+        await reader.draining;
+        await reader.queue.close().catch(() => {});
+      }),
+    );
+  }
+
+  /**
+   * Where to start reading: after the last event handled (by any node), or, on the very first start,
+   * after the stream's current last entry, so events from now on are read even before the first XREAD
+   * returns (QueueEvents' default `$` would miss those).
+   */
+  private async resumeFrom(name: string, queue: Queue): Promise<string> {
+    const stored = await this.redis.get(this.lastIdKey(name));
+    if (stored) return stored;
+    const last = (await this.redis.xrevrange(queue.keys.events, '+', '-', 'COUNT', 1)) as Array<[string, string[]]>;
+    return last[0]?.[0] ?? '0';
+  }
+
+  private async drain(name: string, reader: Reader): Promise<void> {
+    try {
+      while (reader.backlog.length > 0 && !reader.stopped) {
+        const event = reader.backlog.shift()!;
+        await this.handle(name, reader.queue, event);
+        // Fenced: a node that lost the lease stops here instead of moving the position backwards.
+        if (!(await this.lease.setIfLeader(this.lastIdKey(name), event.id))) reader.stopped = true;
+      }
+    } catch (error) {
+      this.options.logger.error({ err: error, queue: name }, 'bullmq bridge: handling an event failed; reading again from the last recorded event');
+      // Start over from the recorded position (the failed event is read again) after a pause.
+      reader.stopped = true;
+      setTimeout(() => {
+        if (this.lease.isLeader) this.transitions = this.transitions.then(() => this.restartReader(name));
+      }, 1000).unref();
+    } finally {
+      reader.draining = undefined;
+    }
+  }
+
+  private async restartReader(name: string): Promise<void> {
+    const reader = this.readers.get(name);
+    if (!reader || !this.lease.isLeader) return;
+    await this.stopReaders();
+    if (this.lease.isLeader) await this.startReaders();
+  }
+
+  private async handle(name: string, queue: Queue, { status, args, id }: QueuedEvent): Promise<void> {
+    const jobId = args.jobId;
+    if (!jobId) return;
+    let owner = await this.owners.get(name, jobId);
+    if (owner === undefined) owner = await this.lookUpOwner(name, queue, jobId);
+    if (status === 'added') {
+      this.lookups.delete(`${name}:${jobId}`);
+      return; // folded into the waiting (or delayed) event that follows
+    }
+    if (owner === undefined) return this.ignored('unknown-job');
+    if (owner === null) return this.ignored('no-user-id');
+
+    const stored = await this.redis.hget(queue.toKey(jobId), 'atm');
+    // A removed job keeps its last known count; finishing (completed, failed) counts the attempt that ended.
+    const attemptsMade = stored !== null ? Number(stored) : owner.attemptsMade + (status === 'completed' || status === 'failed' ? 1 : 0);
+    this.owners.noteAttempts(name, jobId, attemptsMade);
+    const data = toJobEventData(name, status, args, { jobId, name: owner.name, attemptsMade }, id);
+    await this.publish({ ...data, userId: owner.userId });
+  }
+
+  /** Starts (or joins) reading the job's owner; settles with undefined when the job is already gone. */
+  private lookUpOwner(name: string, queue: Queue, jobId: string): Promise<OwnerRecord | undefined> {
+    const key = `${name}:${jobId}`;
+    let lookup = this.lookups.get(key);
+    if (!lookup) {
+      lookup = this.learnOwner(name, queue, jobId);
+      lookup.catch(() => this.lookups.delete(key));
+      this.lookups.set(key, lookup);
+    }
+    return lookup;
+  }
+
+  /** Reads the job once (its first event) to learn its owner; undefined when the job is already gone. */
+  private async learnOwner(name: string, queue: Queue, jobId: string): Promise<OwnerRecord | undefined> {
+    const job = await queue.getJob(jobId);
+    if (!job) return undefined;
+    const userId = (job.data as { userId?: unknown } | undefined)?.userId;
+    const record: OwnerRecord =
+      (typeof userId === 'string' && userId !== '') || typeof userId === 'number'
+        ? { userId: String(userId), name: job.name, attemptsMade: job.attemptsMade ?? 0 }
+        : null;
+    await this.owners.remember(name, jobId, record);
+    return record;
+  }
+
+  private async publish(event: Parameters<JobService['publish']>[0]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.options.jobs.publish(event, 'bullmq');
+        return;
+      } catch (error) {
+        if (attempt >= PUBLISH_ATTEMPTS) {
+          this.options.logger.error({ err: error, jobId: event.jobId }, 'bullmq bridge: job event could not be stored; dropped');
+          return this.ignored('publish-failed');
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+      }
+    }
+  }
+
+  private ignored(reason: string): void {
+    this.options.metrics.jobEventsIgnored.labels(reason).inc();
+  }
+}
+
+/** ioredis options for BullMQ's own connections (BullMQ owns and closes them). */
+function connectionOptions(url: string) {
+  const u = new URL(url);
+  return {
+    host: u.hostname,
+    port: Number(u.port || 6379),
+    username: u.username ? decodeURIComponent(u.username) : undefined,
+    password: u.password ? decodeURIComponent(u.password) : undefined,
+    db: u.pathname.length > 1 ? Number(u.pathname.slice(1)) : undefined,
+    tls: u.protocol === 'rediss:' ? {} : undefined,
+  };
+}

@@ -1,0 +1,199 @@
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import type { LogEntry } from '../../src/protocol/log-entry.js';
+import type { LogStore, LogStoreLimits, WriteOp } from '../../src/store/log-store.js';
+
+/** A migrated store with the given limits; every call of one file may share one database. */
+export type CreateStore = (limits: LogStoreLimits) => Promise<LogStore>;
+
+export interface LogStoreContractOptions {
+  /**
+   * A store of another node (its own connections) on the same database, for engines that several nodes
+   * share. Without it the concurrent-writer cases run through one store only.
+   */
+  createPeer?: CreateStore;
+}
+
+const LIMITS: LogStoreLimits = { maxLogsPerUser: 1000, maxJobsPerUser: 50 };
+
+export function testLog(userId: string, command: string): LogEntry {
+  return {
+    id: randomUUID(),
+    timestamp: new Date().toISOString(),
+    userId,
+    emailAccountId: 'acct-1',
+    level: 'info',
+    command,
+    data: { raw: `A1 ${command}`, parsed: { nested: { list: [1, 'two', null] } }, duration: 3, error: null },
+  };
+}
+
+const logOp = (userId: string, command: string): WriteOp => ({ kind: 'log', log: testLog(userId, command) });
+const clearOp = (userId: string): WriteOp => ({ kind: 'clear', userId, timestamp: new Date().toISOString() });
+const jobOp = (userId: string, jobId: string, status: string, extra: Record<string, unknown> = {}): WriteOp => ({
+  kind: 'job',
+  userId,
+  data: { userId, jobId, status, ...extra },
+});
+
+/** The LogStore contract (src/store/log-store.ts), run against every implementation. */
+export function logStoreContract(name: string, createStore: CreateStore, options: LogStoreContractOptions = {}): void {
+  describe(`LogStore contract: ${name}`, () => {
+    const user = () => `user-${randomUUID()}`;
+    const commands = async (store: LogStore, userId: string) =>
+      (await store.readLogs(userId, { from: 'seq', seq: 0, limit: 100_000 })).logs.map((l) => l.log.command);
+
+    it('assigns each user one stream of contiguous sequence numbers, shared by logs and clears', async () => {
+      const store = await createStore(LIMITS);
+      const [alice, bob] = [user(), user()];
+      const events = await store.commit([logOp(alice, 'A1'), logOp(bob, 'B1'), logOp(alice, 'A2'), clearOp(alice), logOp(alice, 'A3')]);
+      expect(events.map((e) => [e.kind, e.userId === alice ? 'alice' : 'bob', 'seq' in e ? e.seq : undefined])).toEqual([
+        ['log', 'alice', 1],
+        ['log', 'bob', 1],
+        ['log', 'alice', 2],
+        ['clear', 'alice', 3],
+        ['log', 'alice', 4],
+      ]);
+      const next = await store.commit([logOp(alice, 'A4')]);
+      expect(next[0]).toMatchObject({ kind: 'log', seq: 5 });
+    });
+
+    it('returns a stored log exactly as it was committed', async () => {
+      const store = await createStore(LIMITS);
+      const alice = user();
+      const log = testLog(alice, 'FETCH');
+      await store.commit([{ kind: 'log', log }]);
+      const page = await store.readLogs(alice, { from: 'tail', limit: 10 });
+      expect(page.logs).toEqual([{ seq: 1, log }]);
+      expect(Object.keys(page.logs[0]!.log)).toEqual(Object.keys(log));
+    });
+
+    it('commits atomically: when one op fails, no op of the commit is stored and no seq is used', async () => {
+      const store = await createStore(LIMITS);
+      const [alice, bob] = [user(), user()];
+      await store.commit([logOp(alice, 'BEFORE')]);
+      const broken = { kind: 'log', log: { ...testLog(bob, 'BROKEN'), id: null } } as unknown as WriteOp;
+      await expect(store.commit([logOp(alice, 'LOST'), clearOp(alice), jobOp(alice, 'j1', 'active'), broken])).rejects.toThrow();
+      expect(await commands(store, alice)).toEqual(['BEFORE']);
+      expect(await commands(store, bob)).toEqual([]);
+      expect(await store.latestJobs(alice, 10)).toEqual([]);
+      const page = await store.readLogs(alice, { from: 'tail', limit: 10 });
+      expect([page.headSeq, page.clearedSeq]).toEqual([1, 0]);
+      expect((await store.commit([logOp(alice, 'AFTER')]))[0]).toMatchObject({ seq: 2 });
+    });
+
+    it('hands out strictly increasing seqs to concurrent commits of one user', async () => {
+      const store = await createStore(LIMITS);
+      const peer = options.createPeer ? await options.createPeer(LIMITS) : store;
+      const alice = user();
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => (i % 2 ? peer : store).commit([logOp(alice, `C${i}a`), logOp(alice, `C${i}b`)])),
+      );
+      const seqs = results.flatMap((events) => events.map((e) => ('seq' in e ? e.seq : 0)));
+      expect([...seqs].sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+      for (const events of results) expect((events[1] as { seq: number }).seq).toBe((events[0] as { seq: number }).seq + 1);
+      const page = await store.readLogs(alice, { from: 'seq', seq: 0, limit: 100 });
+      expect(page.logs.map((l) => l.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+      expect(page.headSeq).toBe(40);
+    });
+
+    it('keeps at most maxLogsPerUser logs, trimming the oldest', async () => {
+      const store = await createStore({ ...LIMITS, maxLogsPerUser: 3 });
+      const [alice, bob] = [user(), user()];
+      await store.commit([logOp(alice, 'L1'), logOp(alice, 'L2'), logOp(bob, 'B1')]);
+      await store.commit([logOp(alice, 'L3'), logOp(alice, 'L4'), logOp(alice, 'L5')]);
+      expect(await commands(store, alice)).toEqual(['L3', 'L4', 'L5']);
+      expect(await commands(store, bob)).toEqual(['B1']);
+      const page = await store.readLogs(alice, { from: 'seq', seq: 1, limit: 10 });
+      expect(page.logs.map((l) => l.seq)).toEqual([3, 4, 5]);
+    });
+
+    it('deletes with a clear every log committed before it, in the same commit too, and keeps the later ones', async () => {
+      const store = await createStore(LIMITS);
+      const [alice, bob] = [user(), user()];
+      await store.commit([logOp(alice, 'OLD1'), logOp(bob, 'BOB')]);
+      await store.commit([logOp(alice, 'OLD2'), clearOp(alice), logOp(alice, 'NEW1')]);
+      await store.commit([logOp(alice, 'NEW2')]);
+      expect(await commands(store, alice)).toEqual(['NEW1', 'NEW2']);
+      expect(await commands(store, bob)).toEqual(['BOB']);
+      const page = await store.readLogs(alice, { from: 'tail', limit: 10 });
+      expect([page.headSeq, page.clearedSeq]).toEqual([5, 3]);
+      // A reader behind the clear learns of it from clearedSeq and reads what follows.
+      const behind = await store.readLogs(alice, { from: 'seq', seq: 1, limit: 10 });
+      expect(behind.clearedSeq).toBeGreaterThan(1);
+      expect(behind.logs.map((l) => l.log.command)).toEqual(['NEW1', 'NEW2']);
+    });
+
+    it('reads pages that agree with their headSeq, with hasMore and truncated', async () => {
+      const store = await createStore(LIMITS);
+      const alice = user();
+      const events = await store.commit(Array.from({ length: 7 }, (_, i) => logOp(alice, `P${i + 1}`)));
+      const ids = events.map((e) => (e.kind === 'log' ? e.log.id : ''));
+
+      const tail = await store.readLogs(alice, { from: 'tail', limit: 3 });
+      expect(tail).toMatchObject({ truncated: false, headSeq: 7, clearedSeq: 0, hasMore: true });
+      expect(tail.logs.map((l) => l.log.command)).toEqual(['P5', 'P6', 'P7']);
+
+      const afterId = await store.readLogs(alice, { from: 'id', id: ids[1]!, limit: 3 });
+      expect(afterId).toMatchObject({ truncated: false, hasMore: true, headSeq: 7 });
+      expect(afterId.logs.map((l) => l.log.command)).toEqual(['P3', 'P4', 'P5']);
+
+      const last = await store.readLogs(alice, { from: 'id', id: ids[6]!, limit: 3 });
+      expect(last).toMatchObject({ logs: [], truncated: false, hasMore: false, headSeq: 7 });
+
+      const unknown = await store.readLogs(alice, { from: 'id', id: randomUUID(), limit: 10 });
+      expect(unknown.truncated).toBe(true);
+      expect(unknown.logs).toHaveLength(7);
+
+      // Another user's id is not this user's position.
+      const other = await store.readLogs(user(), { from: 'id', id: ids[0]!, limit: 10 });
+      expect(other).toMatchObject({ logs: [], truncated: true, headSeq: 0 });
+    });
+
+    it('never shows a page whose logs run past its headSeq while commits run', async () => {
+      const store = await createStore(LIMITS);
+      const peer = options.createPeer ? await options.createPeer(LIMITS) : store;
+      const alice = user();
+      let writing = true;
+      const writer = (async () => {
+        for (let i = 0; i < 40; i++) await peer.commit([logOp(alice, `W${i}`), logOp(alice, `W${i}b`)]);
+        writing = false;
+      })();
+      let reads = 0;
+      while (writing && reads < 500) {
+        const page = await store.readLogs(alice, { from: 'seq', seq: 0, limit: 1000 });
+        const last = page.logs.at(-1)?.seq ?? 0;
+        expect(last).toBe(page.headSeq);
+        expect(page.logs.map((l) => l.seq)).toEqual(Array.from({ length: last }, (_, i) => i + 1));
+        reads++;
+      }
+      await writer;
+      expect(reads).toBeGreaterThan(0);
+    });
+
+    it('keeps the latest event of at most maxJobsPerUser jobs, most recently updated first', async () => {
+      const store = await createStore({ ...LIMITS, maxJobsPerUser: 3 });
+      const [alice, bob] = [user(), user()];
+      await store.commit([jobOp(alice, 'j1', 'waiting'), jobOp(alice, 'j2', 'waiting'), jobOp(bob, 'b1', 'waiting')]);
+      await store.commit([jobOp(alice, 'j1', 'active'), jobOp(alice, 'j3', 'waiting')]);
+      await store.commit([jobOp(alice, 'j1', 'progress', { progress: 50 })]);
+      expect(await store.latestJobs(alice, 10)).toEqual([
+        { userId: alice, jobId: 'j1', status: 'progress', progress: 50 },
+        { userId: alice, jobId: 'j3', status: 'waiting' },
+        { userId: alice, jobId: 'j2', status: 'waiting' },
+      ]);
+      await store.commit([jobOp(alice, 'j4', 'waiting')]);
+      expect((await store.latestJobs(alice, 10)).map((j) => j.jobId)).toEqual(['j4', 'j1', 'j3']);
+      expect((await store.latestJobs(alice, 2)).map((j) => j.jobId)).toEqual(['j4', 'j1']);
+      expect((await store.latestJobs(bob, 10)).map((j) => j.jobId)).toEqual(['b1']);
+      // Job events do not use log sequence numbers.
+      expect((await store.readLogs(alice, { from: 'tail', limit: 1 })).headSeq).toBe(0);
+    });
+
+    it('answers ping and migrates again without harm', async () => {
+      const store = await createStore(LIMITS);
+      await store.ping();
+      await store.migrate();
+    });
+  });
+}

@@ -1,0 +1,166 @@
+import http from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { api, entry, signUp, type TestUser } from '../helpers/http.js';
+import { type TestServer, TEST_ORIGIN, startTestServer } from '../helpers/server.js';
+import { TestSocket } from '../helpers/ws-client.js';
+
+/** The security headers every response must carry (helmet's defaults, with livetail's CSP). */
+function expectSecurityHeaders(headers: Headers | http.IncomingHttpHeaders, what: string): void {
+  const get = (name: string) => (headers instanceof Headers ? headers.get(name) : (headers[name] as string | undefined)) ?? undefined;
+  const seen = {
+    csp: get('content-security-policy'),
+    nosniff: get('x-content-type-options'),
+    frame: get('x-frame-options'),
+    referrer: get('referrer-policy'),
+    opener: get('cross-origin-opener-policy'),
+    resource: get('cross-origin-resource-policy'),
+    poweredBy: get('x-powered-by'),
+  };
+  expect(seen, what).toEqual({
+    csp: expect.stringContaining("connect-src 'self' ws: wss:"),
+    nosniff: 'nosniff',
+    frame: 'SAMEORIGIN',
+    referrer: 'no-referrer',
+    opener: 'same-origin',
+    resource: 'same-origin',
+    poweredBy: undefined,
+  });
+  expect(seen.csp, what).toContain("default-src 'self'");
+  expect(seen.csp, what).toContain("frame-ancestors 'self'");
+}
+
+/** An upgrade request the gateway refuses: status and headers of its raw HTTP answer. */
+function upgradeAnswer(wsUrl: string, headers: Record<string, string>): Promise<{ status: number; headers: http.IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(wsUrl, { headers });
+    ws.once('unexpected-response', (_req, res) => {
+      res.resume();
+      resolve({ status: res.statusCode!, headers: res.headers });
+    });
+    ws.once('open', () => reject(new Error('the upgrade was accepted')));
+    ws.once('error', () => {});
+  });
+}
+
+describe('HTTP security headers (helmet) on every response', () => {
+  let server: TestServer;
+  let alice: TestUser;
+
+  beforeAll(async () => {
+    server = await startTestServer({ UPGRADE_RATE_LIMIT: '1000', MAX_SOCKETS_PER_USER: '1' });
+    alice = await signUp(server.url);
+  });
+  afterAll(() => server.close());
+
+  const requests: Array<[string, string, string, () => Parameters<typeof api>[3], unknown?, Record<string, string>?, number?]> = [
+    ['health', 'GET', '/healthz', () => ({}), undefined, undefined, 200],
+    ['readiness', 'GET', '/readyz', () => ({}), undefined, undefined, 200],
+    ['metrics', 'GET', '/metrics', () => ({}), undefined, undefined, 200],
+    ['the API, signed in', 'GET', '/api/logs', () => ({ cookie: alice.cookie }), undefined, undefined, 200],
+    ['a stored log', 'POST', '/api/logs', () => ({ cookie: alice.cookie }), entry(), undefined, 201],
+    ['401 without credentials', 'GET', '/api/logs', () => ({}), undefined, undefined, 401],
+    ['400 for malformed JSON', 'POST', '/api/logs', () => ({ cookie: alice.cookie }), '{"level":', undefined, 400],
+    ['400 for a __proto__ key', 'POST', '/api/logs', () => ({ cookie: alice.cookie }), '{"__proto__":{}}', undefined, 400],
+    ['413 for a big body', 'POST', '/api/jobs/events', () => ({ cookie: alice.cookie }), { jobId: 'j', status: 's', x: 'x'.repeat(2 * 1024 * 1024) }, undefined, 413],
+    ['415 for a wrong content type', 'POST', '/api/logs', () => ({ cookie: alice.cookie }), 'x', { 'content-type': 'text/plain' }, 415],
+    ['404 under /api', 'GET', '/api/nope', () => ({ cookie: alice.cookie }), undefined, undefined, 404],
+    ['404 elsewhere', 'GET', '/nope.txt', () => ({}), undefined, undefined, 404],
+    ['better-auth: get-session', 'GET', '/api/auth/get-session', () => ({ cookie: alice.cookie }), undefined, undefined, 200],
+    ['better-auth: a failed sign-in', 'POST', '/api/auth/sign-in/email', () => ({}), { email: 'nobody@example.com', password: 'wrong password here' }, { origin: TEST_ORIGIN }, 401],
+    ['better-auth: an unknown route', 'GET', '/api/auth/nope', () => ({}), undefined, undefined, 404],
+  ];
+
+  it.each(requests)('%s (%s %s)', async (what, method, path, credentials, body, headers, status) => {
+    const res = await api(server.url, method, path, credentials(), body, headers);
+    expect(res.status).toBe(status);
+    expectSecurityHeaders(res.headers, what);
+  });
+
+  it('on better-auth’s sign-up (200 with Set-Cookie)', async () => {
+    const res = await fetch(`${server.url}/api/auth/sign-up/email`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: TEST_ORIGIN },
+      body: JSON.stringify({ email: `h-${Date.now()}@example.com`, password: 'correct horse battery staple', name: 'h' }),
+    });
+    expect(res.status).toBe(200);
+    expectSecurityHeaders(res.headers, 'sign-up');
+  });
+
+  it('on the refusals the WebSocket gateway writes itself (400, 401, 403, 404, 429)', async () => {
+    const socket = await TestSocket.ready(server.wsUrl, { cookie: alice.cookie }); // MAX_SOCKETS_PER_USER=1: the next gets 429
+    const cases: Array<[number, string, Record<string, string>]> = [
+      [401, server.wsUrl, {}],
+      [403, server.wsUrl, { cookie: alice.cookie, origin: 'http://evil.example' }],
+      [404, server.wsUrl.replace('/ws', '/elsewhere'), { cookie: alice.cookie }],
+      [400, `${server.wsUrl}?channels=nope`, { cookie: alice.cookie }],
+      [429, server.wsUrl, { cookie: alice.cookie }],
+    ];
+    for (const [status, url, headers] of cases) {
+      const answer = await upgradeAnswer(url, headers);
+      expect(answer.status).toBe(status);
+      expect(answer.headers['content-type']).toMatch(/^application\/json/);
+      expectSecurityHeaders(answer.headers, `upgrade refused with ${status}`);
+    }
+    await socket.close();
+  });
+
+  it('on the 101 that opens a WebSocket', async () => {
+    const bob = await signUp(server.url);
+    const ws = new WebSocket(server.wsUrl, { headers: { cookie: bob.cookie } });
+    let upgradeHeaders: http.IncomingHttpHeaders | undefined;
+    ws.once('upgrade', (res) => (upgradeHeaders = res.headers));
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    expectSecurityHeaders(upgradeHeaders!, '101 Switching Protocols');
+    ws.close();
+  });
+});
+
+describe('session cookies', () => {
+  it('are HttpOnly and SameSite=Lax, and not Secure with an http BASE_URL (plain localhost works)', async () => {
+    const server = await startTestServer();
+    try {
+      const res = await fetch(`${server.url}/api/auth/sign-up/email`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: TEST_ORIGIN },
+        body: JSON.stringify({ email: `c-${Date.now()}@example.com`, password: 'correct horse battery staple', name: 'c' }),
+      });
+      const cookie = res.headers.getSetCookie().find((c) => c.startsWith('better-auth.session_token='));
+      expect(cookie).toBeDefined();
+      expect(cookie).toMatch(/; HttpOnly/i);
+      expect(cookie).toMatch(/; SameSite=Lax/i);
+      expect(cookie).not.toMatch(/; Secure/i);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('are Secure (and __Secure- prefixed) when BASE_URL is https, and that cookie opens sockets and calls the API', async () => {
+    const httpsOrigin = 'https://livetail.test';
+    const server = await startTestServer({ BASE_URL: httpsOrigin, TRUSTED_ORIGINS: `${httpsOrigin},${TEST_ORIGIN}` });
+    try {
+      const res = await fetch(`${server.url}/api/auth/sign-up/email`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: httpsOrigin },
+        body: JSON.stringify({ email: `s-${Date.now()}@example.com`, password: 'correct horse battery staple', name: 's' }),
+      });
+      expect(res.status).toBe(200);
+      const setCookies = res.headers.getSetCookie().filter((c) => c.includes('session_token='));
+      expect(setCookies).toHaveLength(1);
+      const [setCookie] = setCookies;
+      expect(setCookie).toMatch(/^__Secure-better-auth\.session_token=/);
+      expect(setCookie).toMatch(/; Secure/i);
+      expect(setCookie).toMatch(/; HttpOnly/i);
+      const cookie = setCookie!.split(';')[0]!;
+      const socket = await TestSocket.ready(server.wsUrl, { cookie, origin: httpsOrigin });
+      await socket.roundTrip();
+      await socket.close();
+      expect((await api(server.url, 'GET', '/api/logs', { cookie })).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+});
