@@ -11,7 +11,6 @@ import type { JobService } from '../jobs/job-service.js';
 import type { LogService } from '../logs/log-service.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Authenticate } from './authenticate.js';
-import { FORBIDDEN_KEY_MESSAGE } from './json-body.js';
 import { healthRoutes, type Readiness } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 import { type LogRoutesOptions, logRoutes } from './routes/logs.js';
@@ -34,6 +33,8 @@ export interface HttpAppDeps {
 export function createHttpApp(deps: HttpAppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // API answers are never cached conditionally; hashing every 201 body for an ETag only costs CPU.
+  app.set('etag', false);
   // TRUST_PROXY means one proxy in front (as for the gateway's per-address limit): trust that one hop only.
   app.set('trust proxy', deps.options.trustProxy ? 1 : false);
   app.use(
@@ -81,10 +82,7 @@ function errorHandler(logger: Logger): ErrorRequestHandler {
     let error: HttpError;
     if (err instanceof HttpError) error = err;
     else if (err?.type === 'entity.too.large') error = new HttpError('BODY_TOO_LARGE', `Request body too large: the limit is ${err.limit} bytes`);
-    else if (err?.type === 'entity.parse.failed') {
-      const forbidden = typeof err.message === 'string' && err.message.startsWith(FORBIDDEN_KEY_MESSAGE);
-      error = forbidden ? new HttpError('VALIDATION_FAILED', err.message) : new HttpError('INVALID_JSON');
-    }
+    else if (err?.type === 'entity.parse.failed') error = new HttpError('INVALID_JSON');
     else if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) {
       error = new HttpError('VALIDATION_FAILED', typeof err.message === 'string' ? err.message : HTTP_ERRORS.VALIDATION_FAILED.message);
     } else {

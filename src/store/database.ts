@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import { once } from '../util/once.js';
+import { withStatementCache } from './sqlite-statement-cache.js';
 
 /** The SQL database livetail and better-auth share: one Kysely instance per process. */
 export interface Database {
@@ -26,7 +27,7 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('busy_timeout = 5000');
-    const db = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const db = new Kysely<any>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
     return { kind: 'sqlite', db, close: once(() => db.destroy()) };
   }
   const { default: pg } = await import('pg');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nestsDeeperThan } from '../../src/http/json-body.js';
+import { nestsDeeperThan, scanJsonBody } from '../../src/http/json-body.js';
 
 describe('nestsDeeperThan', () => {
   const deep = (n: number) => '['.repeat(n) + ']'.repeat(n);
@@ -22,6 +22,37 @@ describe('nestsDeeperThan', () => {
       const d = depthOf(v);
       expect(nestsDeeperThan(raw, d)).toBe(false);
       if (d > 0) expect(nestsDeeperThan(raw, d - 1)).toBe(true);
+    }
+  });
+});
+
+describe('scanJsonBody: keys that could reach a prototype', () => {
+  const scan = (text: string) => scanJsonBody(Buffer.from(text), 100);
+  it('finds __proto__, constructor and prototype as keys at any depth, with spaces before the colon', () => {
+    expect(scan('{"__proto__":{"x":1}}')).toEqual({ forbiddenKey: '__proto__' });
+    expect(scan('{"a":[{"b":{"constructor" :{"prototype":1}}}]}')).toEqual({ forbiddenKey: 'constructor' });
+    expect(scan('{"a":{"prototype"\n:1}}')).toEqual({ forbiddenKey: 'prototype' });
+  });
+  it('finds them spelled with escapes, as JSON.parse would decode them', () => {
+    expect(scan('{"__pro\\u0074o__":{"x":1}}')).toEqual({ forbiddenKey: '__proto__' });
+    expect(scan('{"\\u0063onstructor":1}')).toEqual({ forbiddenKey: 'constructor' });
+  });
+  it('lets the same words through as values and inside longer keys', () => {
+    expect(scan('{"a":"__proto__","b":["constructor"],"myprototype":1,"c":"\\"prototype\\":"}')).toEqual({ ok: true });
+  });
+  it('agrees with a reviver on generated bodies', () => {
+    const keys = ['a', '__proto__', 'constructor', 'prototype', 'proto', '__proto', 'x y'];
+    for (let seed = 0; seed < 300; seed++) {
+      let n = seed;
+      const pick = () => keys[(n = (n * 1103515245 + 12345) % 2 ** 31) % keys.length]!;
+      const text = `{"${pick()}":{"${pick()}":"${pick()}","${pick()}":[{"${pick()}":1}]}}`;
+      let expected: string | undefined;
+      JSON.parse(text, (key, value) => {
+        if (expected === undefined && ['__proto__', 'constructor', 'prototype'].includes(key)) expected = key;
+        return value;
+      });
+      const result = scan(text);
+      expect('forbiddenKey' in result).toBe(expected !== undefined);
     }
   });
 });

@@ -18,3 +18,12 @@ describe('createUuidV7', () => {
     for (let i = 1; i < ids.length; i++) expect(ids[i]! > ids[i - 1]!).toBe(true);
   });
 });
+
+describe('createUuidV7 randomness', () => {
+  it('gives distinct random tails across more ids than one block of pooled random bytes', () => {
+    const next = createUuidV7(() => 1_700_000_000_000);
+    const tails = new Set<string>();
+    for (let i = 0; i < 2000; i++) tails.add(next().slice(19));
+    expect(tails.size).toBe(2000);
+  });
+});
