@@ -53,7 +53,7 @@ export abstract class KyselyLogStore implements LogStore {
   protected abstract snapshot<T>(fn: (trx: Kysely<any>) => Promise<T>): Promise<T>;
 
   async migrate(): Promise<void> {
-    await migrateLogStore(this.db);
+    await migrateLogStore(this.db, this.kind);
   }
 
   async commit(ops: WriteOp[]): Promise<CommittedEvent[]> {

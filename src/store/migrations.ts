@@ -1,10 +1,10 @@
-import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
+import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
 
 /**
  * The log store's own tables (better-auth migrates its tables separately).
  * Append new migrations; never edit one that has shipped.
  */
-const migrations: Record<string, Migration> = {
+const migrations = (kind: 'sqlite' | 'postgres'): Record<string, Migration> => ({
   '0001_streams_logs_jobs': {
     async up(db: Kysely<any>) {
       await db.schema
@@ -27,6 +27,9 @@ const migrations: Record<string, Migration> = {
         .addColumn('command', 'text', (c) => c.notNull())
         .addColumn('data', 'text', (c) => c.notNull())
         .addPrimaryKeyConstraint('livetail_log_pk', ['user_id', 'seq'])
+        // SQLite: rows live in the primary key's B-tree, not in a rowid table beside it, so a log costs two
+        // B-tree inserts (and trims two deletes) instead of three: about a third less work per log.
+        .$call((table) => (kind === 'sqlite' ? table.modifyEnd(sql`without rowid`) : table))
         .execute();
       await db.schema.createIndex('livetail_log_id').ifNotExists().on('livetail_log').column('id').execute();
       await db.schema
@@ -46,15 +49,14 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
-};
-
-const provider: MigrationProvider = { getMigrations: async () => migrations };
+});
 
 /**
  * Runs pending migrations. Kysely's Migrator takes a lock row in a transaction, so several nodes
  * starting at once run each migration exactly once.
  */
-export async function migrateLogStore(db: Kysely<any>): Promise<void> {
+export async function migrateLogStore(db: Kysely<any>, kind: 'sqlite' | 'postgres'): Promise<void> {
+  const provider: MigrationProvider = { getMigrations: async () => migrations(kind) };
   const migrator = new Migrator({
     db,
     provider,
