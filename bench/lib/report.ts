@@ -212,11 +212,11 @@ const WHY = {
   w1:
     'on two cores W1 is server-bound for livetail and Socket.IO alike, so the throughput ratio follows the ratio of server CPU per delivery. ' +
     'livetail\'s fan-out costs less per delivery than Socket.IO\'s (each message framed once, the frames of one commit written to a socket in one writev), ' +
-    'but every log is also validated, sanitized, given an id and committed to the store before it is sent, which the others do not do: ' +
-    'in W1 the SQLite commit is about 20 % of livetail\'s server CPU, the UUIDv7 ids about 4 % (one randomFillSync per id), validation and sanitizing about 4 %. ' +
+    'but every log is also validated, sanitized, given an id and committed to the store before it is sent, which the others do not do ' +
+    '(in W1 the SQLite commit is about a fifth of livetail\'s server CPU). ' +
     'At 5,000 and 10,000 sockets (more users, so fewer messages per socket per commit) the coalescing gains less.',
   w1cpu:
-    'the per-log ingest work (store commit about 36 µs, id, validation, sanitizing) is spread over the sockets of the log\'s user; with fewer messages per socket per commit (more users) ' +
+    'the per-log ingest work (store commit, id, validation, sanitizing) is spread over the sockets of the log\'s user; with fewer messages per socket per commit (more users) ' +
     'the coalesced writes save less, and the ratio rises with the number of users.',
   w2:
     'each message waits for its POST\'s validation and sanitizing and for its batch\'s store commit (about 3–5 ms for 100 logs) before it is fanned out; ' +
@@ -226,14 +226,15 @@ const WHY = {
     'per socket livetail keeps a Connection (stream position, pending queue, rate budget), the user\'s pool entry and two more listeners than bare ws; ' +
     'the rate budget is made only when a client first sends, the default channel set and the listener functions are shared.',
   w4:
-    'a connect costs livetail 5–6 × bare ws\'s server CPU: the store reads behind initial-logs and initial-jobs (five statements through Kysely, each prepared anew by better-sqlite3: about 25 % of it), ' +
-    'better-auth\'s getSession on session-cache misses (about 9 %), the connect and close log lines (about 8 %), the Origin, rate and query checks and the Connection; ' +
-    'the WebSocket handshake itself (about 10 %) costs the same everywhere. A prepared-statement cache in the SQLite dialect would cut the store share.',
+    'a connect costs livetail several times bare ws\'s server CPU. The store reads behind initial-logs and initial-jobs (one snapshot transaction for the stream head and the newest logs, one query for the job state: ' +
+    'about 200 µs together, of which SQLite\'s own work is about 60 µs and the rest Kysely\'s transaction and promise machinery) are about a fifth of it; ' +
+    'better-auth\'s getSession on session-cache misses, the connect and close log lines, the Origin, rate and query checks, the Connection and its pool entry, the metrics and the close path share the rest; ' +
+    'the WebSocket handshake itself (about 10 %) costs the same everywhere. Statements are prepared once (a statement cache around better-sqlite3) and log lines are written in blocks.',
   w5:
-    'at about 75 µs of server CPU per log, one core stores about 13,000 logs/s; 50,000 would need 20 µs per log in all. Profiled at retention: the SQLite commit ' +
-    '(each log a row in three B-trees — table, primary key, id index —, every touched page written to the WAL, and as many old rows deleted as new ones added) ' +
-    'is about 40 % of it, HTTP about 14 %, the UUIDv7 ids about 8 % (one randomFillSync call per id), GC 8 %, JSON parsing 7 %, the echo of the stored logs ' +
-    'in the 201 response 6 %, sanitizing 5 %, validation 3 %.',
+    'about 50 µs of server CPU per log, so one core stores 15,000–20,000 logs/s; 50,000 would need 20 µs per log in all. Profiled at retention, SQLite\'s own work is more than half of it: ' +
+    'each log is a row in two B-trees (the primary key, without a rowid table, and the id index used by `since`), every touched page goes to the WAL, and as many old rows are deleted as new ones added. ' +
+    'The same inserts and deletes run straight through better-sqlite3, with no HTTP, validation or Kysely at all, cost 12–20 µs of CPU per log on this machine, ' +
+    'so 50,000 logs/s is out of reach for one SQLite writer keeping a row per log; the rest is HTTP and body parsing, validation, sanitizing, GC and the 201 echo of the stored logs.',
   w5pg:
     'each commit is a handful of round trips to PostgreSQL (begin, lock heads, insert, trim, write heads, commit) on one connection at a time, ' +
     'so livetail waits on them and stays well under one core; the PostgreSQL backends add about half as much CPU per log again (see the conditions table).',

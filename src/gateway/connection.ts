@@ -5,7 +5,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import { CHANNELS, CLIENT_MESSAGE_TYPES, type Channel } from '../protocol/constants.js';
 import type { ServerMessage } from '../protocol/messages.js';
 import type { BusMessage } from '../bus/bus.js';
-import { corkUntilBurstEnds, rawSocketOf } from './socket-writes.js';
+import { type BurstMember, type SendBursts, rawSocketOf } from './socket-writes.js';
 import { TokenBucket } from './token-bucket.js';
 
 export interface ConnectionLimits {
@@ -16,6 +16,8 @@ export interface ConnectionLimits {
 /** What a connection needs from the rest of the gateway. */
 export interface ConnectionContext {
   limits: ConnectionLimits;
+  /** The gateway's grouping of synchronous runs of sends (see socket-writes.ts). */
+  bursts: SendBursts;
   metrics: Metrics;
   clearLogs(userId: string): Promise<void>;
   onProtocolError?(conn: Connection, code: ProtocolErrorCode): void;
@@ -44,7 +46,7 @@ const kConnection = Symbol('livetail.connection');
 type OwnedWebSocket = WebSocket & { [kConnection]: Connection };
 
 /** One authenticated WebSocket: its subscriptions, its place in the stream, its budgets. */
-export class Connection {
+export class Connection implements BurstMember {
   readonly openedAt = Date.now();
   /** What the socket follows; the common `all` is one Set shared by every socket until it changes its own. */
   private followed: ReadonlySet<Channel>;
@@ -68,8 +70,6 @@ export class Connection {
   private readonly socket: Socket | undefined;
   /** A synchronous run of sends is under way (the slow-consumer check is made at its start). */
   private inBurst = false;
-  /** The connections in a burst now: one microtask ends all their bursts (a fan-out touches thousands). */
-  private static readonly bursting: Connection[] = [];
 
   constructor(
     readonly ws: WebSocket,
@@ -127,28 +127,27 @@ export class Connection {
    */
   sendRaw(payload: Buffer, type: ServerMessage['type'], count = true, frame?: Buffer): boolean {
     if (this.closed) return false;
+    const socket = this.socket;
     if (!this.inBurst) {
-      Connection.startBurst(this);
+      this.inBurst = true;
+      this.ctx.bursts.join(this);
       if (this.ws.bufferedAmount > this.ctx.limits.maxBufferedBytes) {
         this.ctx.metrics.slowConsumerDisconnects.inc();
         this.close('SLOW_CONSUMER');
         return false;
       }
+      socket?.cork();
     }
-    const socket = this.socket;
-    if (socket) corkUntilBurstEnds(socket);
     if (frame && socket && this.ws.readyState === this.ws.OPEN) socket.write(frame);
     else this.ws.send(payload, { binary: false });
     if (count) this.ctx.metrics.messagesSent.labels(type).inc();
     return true;
   }
 
-  private static startBurst(conn: Connection): void {
-    conn.inBurst = true;
-    if (Connection.bursting.push(conn) > 1) return;
-    queueMicrotask(() => {
-      for (const c of Connection.bursting.splice(0)) c.inBurst = false;
-    });
+  /** The run of sends this socket took part in has ended: its held writes leave now, in one writev. */
+  endBurst(): void {
+    this.inBurst = false;
+    if (this.socket && this.socket.writableCorked > 0) this.socket.uncork();
   }
 
   /** Closes with the catalog's code and reason; later sends are dropped. */

@@ -9,6 +9,7 @@ import { securityHeaderLines } from '../http/security-headers.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { CHANNELS, CLOSE_CODES, type Channel, WS_PATH } from '../protocol/constants.js';
 import { Connection, type ConnectionContext } from './connection.js';
+import { SendBursts } from './socket-writes.js';
 import type { Hub, JoinFrom } from './hub.js';
 import { UpgradeRateLimiter } from './upgrade-rate-limiter.js';
 
@@ -67,6 +68,7 @@ export class Gateway {
     this.upgradeLimiter = new UpgradeRateLimiter(options.upgradeRate.limit, options.upgradeRate.windowMs);
     this.connectionContext = {
       limits: { maxBufferedBytes: options.maxBufferedBytes, rateLimit: options.rateLimit },
+      bursts: new SendBursts(),
       metrics: deps.metrics,
       clearLogs: deps.clearLogs,
       onInternalError: (conn, error) => {

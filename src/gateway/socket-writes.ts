@@ -43,20 +43,28 @@ export function rawSocketOf(ws: WebSocket): Socket | undefined {
   return (ws as unknown as { _socket?: Socket })._socket;
 }
 
-const corked: Socket[] = [];
-
-function uncorkAll(): void {
-  for (const socket of corked.splice(0)) socket.uncork();
+/** A member of a burst: told when the synchronous run of sends it took part in has ended. */
+export interface BurstMember {
+  endBurst(): void;
 }
 
 /**
- * Holds the socket's writes until the current synchronous run of sends has ended (one microtask later),
- * so the frames one store commit fans out to a socket leave in one writev: one system call and one
- * wake-up of the reader instead of one per message. Nothing waits for I/O meanwhile, so latency does
- * not change.
+ * Groups the sends of one synchronous run (the messages one store commit fans out, a backlog) so each
+ * socket can hold its writes until the run ends (one microtask later): the frames a commit has for one
+ * socket then leave in a single writev, one system call and one wake-up of the reader instead of one per
+ * message. Nothing waits for I/O meanwhile, so latency does not change. One per gateway.
  */
-export function corkUntilBurstEnds(socket: Socket): void {
-  if (socket.writableCorked > 0) return;
-  socket.cork();
-  if (corked.push(socket) === 1) queueMicrotask(uncorkAll);
+export class SendBursts {
+  private members: BurstMember[] = [];
+
+  /** Adds a member to the current run; its endBurst() is called when the run ends. */
+  join(member: BurstMember): void {
+    if (this.members.push(member) === 1) queueMicrotask(this.end);
+  }
+
+  private readonly end = (): void => {
+    const members = this.members;
+    this.members = [];
+    for (const member of members) member.endBurst();
+  };
 }

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { corkUntilBurstEnds, rawSocketOf, textFrame } from '../../src/gateway/socket-writes.js';
+import { SendBursts, rawSocketOf, textFrame } from '../../src/gateway/socket-writes.js';
 
 /** A real ws server and client on loopback; resolves with the server side of the connection. */
 async function connectedPair(perMessageDeflate = false): Promise<{ server: WebSocket; client: WebSocket; received: string[] }> {
@@ -44,16 +44,29 @@ describe('textFrame', () => {
   });
 });
 
-describe('corkUntilBurstEnds', () => {
-  it('holds a burst of writes until the microtask ends, then sends them in order with what ws itself sent between them', async () => {
+describe('SendBursts', () => {
+  it('ends every member of a synchronous run of sends once, one microtask later', async () => {
+    const bursts = new SendBursts();
+    const ended: string[] = [];
+    bursts.join({ endBurst: () => ended.push('a') });
+    bursts.join({ endBurst: () => ended.push('b') });
+    expect(ended).toEqual([]);
+    await Promise.resolve();
+    expect(ended).toEqual(['a', 'b']);
+    bursts.join({ endBurst: () => ended.push('c') }); // a new run
+    await Promise.resolve();
+    expect(ended).toEqual(['a', 'b', 'c']);
+  });
+
+  it('lets a corked socket send a burst in order with what ws itself sent between, once the run ends', async () => {
     const { server, received } = await connectedPair();
     const socket = rawSocketOf(server)!;
-    corkUntilBurstEnds(socket);
+    const bursts = new SendBursts();
+    socket.cork();
+    bursts.join({ endBurst: () => socket.uncork() });
     socket.write(textFrame(Buffer.from('first')));
     server.send('second');
-    corkUntilBurstEnds(socket); // a second send in the same burst does not cork twice
     socket.write(textFrame(Buffer.from('third')));
-    expect(socket.writableCorked).toBe(1);
     expect(socket.writableLength).toBeGreaterThan(0); // nothing left yet
     await Promise.resolve();
     expect(socket.writableCorked).toBe(0);
