@@ -11,7 +11,7 @@ import type {
 } from './log-store.js';
 import { migrateLogStore } from './migrations.js';
 
-interface LogRow {
+export interface LogRow {
   user_id: string;
   seq: number | string;
   id: string;
@@ -22,7 +22,7 @@ interface LogRow {
   data: string;
 }
 
-interface StreamHead {
+export interface StreamHead {
   headSeq: number;
   clearedSeq: number;
   jobSeq: number;
@@ -88,9 +88,7 @@ export abstract class KyselyLogStore implements LogStore {
       for (const [userId, seq] of clears) {
         await trx.deleteFrom('livetail_log').where('user_id', '=', userId).where('seq', '<', seq).execute();
       }
-      for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-        await trx.insertInto('livetail_log').values(rows.slice(i, i + INSERT_CHUNK)).execute();
-      }
+      if (rows.length > 0) await this.insertLogs(trx, rows);
       // After the last clear a user's log seqs are contiguous, so the retention cut is arithmetic. One
       // statement trims every user of the batch: a statement per user cost more than the rows it deleted.
       const cuts: Array<{ userId: string; cutoff: number }> = [];
@@ -98,13 +96,7 @@ export abstract class KyselyLogStore implements LogStore {
         const cutoff = heads.get(userId)!.headSeq - this.limits.maxLogsPerUser;
         if (cutoff > 0) cuts.push({ userId, cutoff });
       }
-      for (let i = 0; i < cuts.length; i += INSERT_CHUNK) {
-        const chunk = cuts.slice(i, i + INSERT_CHUNK);
-        await trx
-          .deleteFrom('livetail_log')
-          .where((eb) => eb.or(chunk.map((c) => eb.and([eb('user_id', '=', c.userId), eb('seq', '<=', c.cutoff)]))))
-          .execute();
-      }
+      if (cuts.length > 0) await this.trimLogs(trx, cuts);
       for (const job of jobs.values()) {
         await trx
           .insertInto('livetail_job')
@@ -115,26 +107,50 @@ export abstract class KyselyLogStore implements LogStore {
       for (const userId of new Set([...jobs.values()].map((j) => j.userId))) {
         await this.trimJobs(trx, userId);
       }
-      // Every head row exists (lockHeads made it): one upsert writes them all back.
-      for (let i = 0; i < userIds.length; i += INSERT_CHUNK) {
-        const values = userIds.slice(i, i + INSERT_CHUNK).map((userId) => {
-          const head = heads.get(userId)!;
-          return { user_id: userId, head_seq: head.headSeq, cleared_seq: head.clearedSeq, job_seq: head.jobSeq };
-        });
-        await trx
-          .insertInto('livetail_stream')
-          .values(values)
-          .onConflict((oc) =>
-            oc.column('user_id').doUpdateSet((eb) => ({
-              head_seq: eb.ref('excluded.head_seq'),
-              cleared_seq: eb.ref('excluded.cleared_seq'),
-              job_seq: eb.ref('excluded.job_seq'),
-            })),
-          )
-          .execute();
-      }
+      // Every head row exists (lockHeads made it): one statement writes them all back.
+      await this.writeHeads(trx, userIds.map((userId) => ({ userId, ...heads.get(userId)! })));
       return events;
     });
+  }
+
+  /** Inserts log rows (one statement per INSERT_CHUNK rows). PostgreSQL overrides it with one statement. */
+  protected async insertLogs(trx: Transaction<any>, rows: LogRow[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+      await trx.insertInto('livetail_log').values(rows.slice(i, i + INSERT_CHUNK)).execute();
+    }
+  }
+
+  /**
+   * Deletes each user's logs up to its cutoff. One statement trims every user of the batch (SQLite plans
+   * the OR of `(user_id = ? AND seq <= ?)` terms over the primary key); a statement per user cost more
+   * than the rows it deleted.
+   */
+  protected async trimLogs(trx: Transaction<any>, cuts: Array<{ userId: string; cutoff: number }>): Promise<void> {
+    for (let i = 0; i < cuts.length; i += INSERT_CHUNK) {
+      const chunk = cuts.slice(i, i + INSERT_CHUNK);
+      await trx
+        .deleteFrom('livetail_log')
+        .where((eb) => eb.or(chunk.map((c) => eb.and([eb('user_id', '=', c.userId), eb('seq', '<=', c.cutoff)]))))
+        .execute();
+    }
+  }
+
+  /** Writes the stream heads back (every row exists: lockHeads made it). */
+  protected async writeHeads(trx: Transaction<any>, heads: Array<StreamHead & { userId: string }>): Promise<void> {
+    for (let i = 0; i < heads.length; i += INSERT_CHUNK) {
+      const values = heads.slice(i, i + INSERT_CHUNK).map((h) => ({ user_id: h.userId, head_seq: h.headSeq, cleared_seq: h.clearedSeq, job_seq: h.jobSeq }));
+      await trx
+        .insertInto('livetail_stream')
+        .values(values)
+        .onConflict((oc) =>
+          oc.column('user_id').doUpdateSet((eb) => ({
+            head_seq: eb.ref('excluded.head_seq'),
+            cleared_seq: eb.ref('excluded.cleared_seq'),
+            job_seq: eb.ref('excluded.job_seq'),
+          })),
+        )
+        .execute();
+    }
   }
 
   /** Returns the stream heads of `userIds` (sorted), creating missing ones, locked until the transaction ends. */

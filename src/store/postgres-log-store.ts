@@ -1,11 +1,14 @@
-import type { Kysely } from 'kysely';
-import { KyselyLogStore } from './kysely-log-store.js';
+import { type Kysely, type Transaction, sql } from 'kysely';
+import { KyselyLogStore, type LogRow, type StreamHead } from './kysely-log-store.js';
 
 /**
  * LogStore on PostgreSQL. Sequence numbers come from a per-user head row locked FOR UPDATE for the
  * whole commit: a second writer of the same user (on any node) waits for the first to commit, so a
  * user's seqs become visible in the order they were handed out, and a reader resuming after seq N can
  * never miss a smaller seq committed later. Heads are locked in user-id order to avoid deadlocks.
+ *
+ * Bulk writes pass one array per column and `unnest` them: one statement with eight parameters whatever
+ * the batch size, instead of thousands of parameters for the server to parse and bind.
  */
 export class PostgresLogStore extends KyselyLogStore {
   readonly kind = 'postgres' as const;
@@ -13,5 +16,33 @@ export class PostgresLogStore extends KyselyLogStore {
 
   protected snapshot<T>(fn: (db: Kysely<any>) => Promise<T>): Promise<T> {
     return this.db.transaction().setIsolationLevel('repeatable read').execute(fn);
+  }
+
+  protected override async insertLogs(trx: Transaction<any>, rows: LogRow[]): Promise<void> {
+    const column = <K extends keyof LogRow>(key: K) => rows.map((r) => r[key]);
+    await sql`
+      insert into livetail_log (user_id, seq, id, ts, level, email_account_id, command, data)
+      select * from unnest(
+        ${column('user_id')}::text[], ${column('seq')}::bigint[], ${column('id')}::text[], ${column('ts')}::text[],
+        ${column('level')}::text[], ${column('email_account_id')}::text[], ${column('command')}::text[], ${column('data')}::text[]
+      )`.execute(trx);
+  }
+
+  protected override async trimLogs(trx: Transaction<any>, cuts: Array<{ userId: string; cutoff: number }>): Promise<void> {
+    await sql`
+      delete from livetail_log l
+      using unnest(${cuts.map((c) => c.userId)}::text[], ${cuts.map((c) => c.cutoff)}::bigint[]) as cut(user_id, cutoff)
+      where l.user_id = cut.user_id and l.seq <= cut.cutoff`.execute(trx);
+  }
+
+  protected override async writeHeads(trx: Transaction<any>, heads: Array<StreamHead & { userId: string }>): Promise<void> {
+    await sql`
+      update livetail_stream s
+      set head_seq = h.head_seq, cleared_seq = h.cleared_seq, job_seq = h.job_seq
+      from unnest(
+        ${heads.map((h) => h.userId)}::text[], ${heads.map((h) => h.headSeq)}::bigint[],
+        ${heads.map((h) => h.clearedSeq)}::bigint[], ${heads.map((h) => h.jobSeq)}::bigint[]
+      ) as h(user_id, head_seq, cleared_seq, job_seq)
+      where s.user_id = h.user_id`.execute(trx);
   }
 }
