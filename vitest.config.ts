@@ -59,5 +59,5 @@ function storeDependentFiles(): string[] {
     .readdirSync(dir, { recursive: true, encoding: 'utf8' })
     .filter((file) => file.endsWith('.test.ts') && !/\.(pg|redis)\.test\.ts$/.test(file))
     .map((file) => path.posix.join(dir, file.split(path.sep).join('/')))
-    .filter((file) => fs.readFileSync(file, 'utf8').includes('startTestServer('));
+    .filter((file) => /\b(startTestServer|serversPerTest)\(/.test(fs.readFileSync(file, 'utf8')));
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { afterAll } from 'vitest';
+import { afterAll, afterEach } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { type Livetail, startLivetail } from '../../src/main.js';
 import { type TestDatabase, createTestDatabase } from './services.js';
@@ -84,5 +84,21 @@ export async function startTestServer(env: Record<string, string> = {}, reuseDir
     logLines,
     env: fullEnv,
     close: () => node.close(),
+  };
+}
+
+/**
+ * For tests that each start their own servers (restarts, special configuration): returns a start function;
+ * every server it started is closed after each test of the calling describe block.
+ */
+export function serversPerTest(): (env?: Record<string, string>, reuseDir?: string) => Promise<TestServer> {
+  const servers: TestServer[] = [];
+  afterEach(async () => {
+    for (const server of servers.splice(0)) await server.close();
+  });
+  return async (env = {}, reuseDir) => {
+    const server = await startTestServer(env, reuseDir);
+    servers.push(server);
+    return server;
   };
 }

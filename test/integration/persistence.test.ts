@@ -1,18 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { api, entry, service, signIn, signUp } from '../helpers/http.js';
-import { type TestServer, startTestServer } from '../helpers/server.js';
+import { serversPerTest } from '../helpers/server.js';
 import { TestSocket } from '../helpers/ws-client.js';
 
 describe('persistence and exactly-once delivery', () => {
-  const servers: TestServer[] = [];
-  afterEach(async () => {
-    for (const s of servers.splice(0)) await s.close();
-  });
-  const start = async (env: Record<string, string> = {}, dir?: string) => {
-    const server = await startTestServer(env, dir);
-    servers.push(server);
-    return server;
-  };
+  const start = serversPerTest();
 
   it('keeps logs, users and sessions across a restart on the same database file', async () => {
     const first = await start();

@@ -1,6 +1,6 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, entry, signUp, type TestUser } from '../helpers/http.js';
-import { type TestServer, startTestServer } from '../helpers/server.js';
+import { type TestServer, serversPerTest, startTestServer } from '../helpers/server.js';
 import { TestSocket } from '../helpers/ws-client.js';
 
 describe('initial-jobs: job state on connect', () => {
@@ -10,15 +10,7 @@ describe('initial-jobs: job state on connect', () => {
     shared = await startTestServer();
   });
   afterAll(() => shared.close());
-  const servers: TestServer[] = [];
-  afterEach(async () => {
-    for (const s of servers.splice(0)) await s.close();
-  });
-  const start = async (env: Record<string, string> = {}, dir?: string) => {
-    const server = await startTestServer(env, dir);
-    servers.push(server);
-    return server;
-  };
+  const start = serversPerTest();
   const publish = async (server: TestServer, user: TestUser, event: Record<string, unknown>) => {
     const res = await api(server.url, 'POST', '/api/jobs/events', { cookie: user.cookie }, event);
     expect(res.status).toBe(201);
