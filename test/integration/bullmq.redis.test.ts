@@ -71,8 +71,12 @@ describe.skipIf(!available)('BullMQ job events (BULLMQ_QUEUES) across three node
         expect(new Date(timestamp).toISOString()).toBe(timestamp);
         return rest as Step;
       });
-  const waitForJobEvent = (socket: TestSocket, jobId: string, status: string) =>
-    socket.take((m) => m.type === 'job-event' && m.data.jobId === jobId && m.data.status === status, 15_000, `${status} of ${jobId}`);
+  const waitForJobEvent = (socket: TestSocket, jobId: string, status: string, queueOf = queueName) =>
+    socket.take(
+      (m) => m.type === 'job-event' && m.data.jobId === jobId && m.data.status === status && m.data.queue === queueOf,
+      15_000,
+      `${status} of ${jobId}`,
+    );
 
   it('sends each socket on every node each event of a job exactly once, in BullMQ order, and keeps job state', async () => {
     const sockets = await Promise.all(nodes.map((node) => TestSocket.ready(node.wsUrl, { cookie: alice.cookie, query: 'channels=jobs' })));
@@ -132,6 +136,34 @@ describe.skipIf(!available)('BullMQ job events (BULLMQ_QUEUES) across three node
     const counts = ignored.map((m) => m.values.find((v) => v.labels.reason === 'no-user-id')?.value ?? 0);
     expect(counts.filter((n) => n > 0)).toHaveLength(1);
     expect(counts.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(4); // waiting, active, progress…, completed
+  });
+
+  it('reports a job whose worker lost its lock as stalled, then its second run, in BullMQ order', async () => {
+    const socket = await TestSocket.ready(nodes[1]!.wsUrl, { cookie: alice.cookie, query: 'channels=jobs' });
+    // A worker that hangs in its first run and never renews its lock, as one whose process froze: BullMQ's
+    // stalled check (two passes of stalledInterval) finds the lock gone and moves the job back to wait.
+    let runs = 0;
+    const hanging = new Worker(
+      'other',
+      async () => {
+        if (++runs === 1) await new Promise(() => {});
+        return 'second run';
+      },
+      { connection, prefix: bullmqPrefix, concurrency: 2, lockDuration: 300, stalledInterval: 300, skipLockRenewal: true },
+    );
+    const other = new Queue('other', { connection, prefix: bullmqPrefix });
+    try {
+      const job = await other.add('sync', { userId: alice.userId });
+      await waitForJobEvent(socket, job.id!, 'completed', 'other');
+      const events = socket.all('job-event').filter((m) => m.data.jobId === job.id && m.data.queue === 'other');
+      expect(events.map((m) => m.data.status)).toEqual(['waiting', 'active', 'waiting', 'stalled', 'active', 'completed']);
+      expect(events.at(-1)!.data).toMatchObject({ name: 'sync', userId: alice.userId, result: 'second run' });
+    } finally {
+      await hanging.close(true);
+      await other.obliterate({ force: true }).catch(() => {});
+      await other.close();
+      await socket.close();
+    }
   });
 
   it('resumes from the last recorded event when the leader stops: nothing emitted meanwhile is lost or repeated', async () => {
