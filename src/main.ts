@@ -62,7 +62,7 @@ export async function startLivetail(config: Config, options: StartOptions = {}):
 
     const store: LogStore =
       database.kind === 'sqlite'
-        ? new SqliteLogStore(database.db, { maxLogsPerUser: config.maxLogsPerUser, maxJobsPerUser: config.maxJobsPerUser })
+        ? new SqliteLogStore(database, { maxLogsPerUser: config.maxLogsPerUser, maxJobsPerUser: config.maxJobsPerUser })
         : new PostgresLogStore(database.db, { maxLogsPerUser: config.maxLogsPerUser, maxJobsPerUser: config.maxJobsPerUser });
 
     const bus: Bus = config.redis ? await connect('Redis', config, logger, () => openRedisBus(config.redis!, logger, metrics)) : new LocalBus();

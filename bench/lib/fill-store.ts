@@ -17,7 +17,7 @@ export async function fillToRetention(databaseUrl: string, userIds: readonly str
   const database = await openDatabase(databaseUrl.startsWith('file:') ? { kind: 'sqlite', path: databaseUrl.slice('file:'.length) } : { kind: 'postgres', url: databaseUrl });
   try {
     const limits = { maxLogsPerUser: perUser, maxJobsPerUser: 50 };
-    const store: LogStore = database.kind === 'sqlite' ? new SqliteLogStore(database.db, limits) : new PostgresLogStore(database.db, limits);
+    const store: LogStore = database.kind === 'sqlite' ? new SqliteLogStore(database, limits) : new PostgresLogStore(database.db, limits);
     const timestamp = new Date().toISOString();
     const newId = createUuidV7();
     // The shape and size of the benchmark's own entries (bench/lib/poster.ts), so the rows compare.

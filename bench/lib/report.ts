@@ -226,10 +226,10 @@ const WHY = {
     'per socket livetail keeps a Connection (stream position, pending queue, rate budget), the user\'s pool entry and two more listeners than bare ws; ' +
     'the rate budget is made only when a client first sends, the default channel set and the listener functions are shared.',
   w4:
-    'a connect costs livetail several times bare ws\'s server CPU. The store reads behind initial-logs and initial-jobs (one snapshot transaction for the stream head and the newest logs, one query for the job state: ' +
-    'about 200 µs together, of which SQLite\'s own work is about 60 µs and the rest Kysely\'s transaction and promise machinery) are about a fifth of it; ' +
-    'better-auth\'s getSession on session-cache misses, the connect and close log lines, the Origin, rate and query checks, the Connection and its pool entry, the metrics and the close path share the rest; ' +
-    'the WebSocket handshake itself (about 10 %) costs the same everywhere. Statements are prepared once (a statement cache around better-sqlite3) and log lines are written in blocks.',
+    'a connect costs livetail several times bare ws\'s server CPU. A `--cpu-prof` profile of W4 (about 900 µs per connect) splits it into: the HTTP parsing and WebSocket handshake, as in bare ws (about 300 µs); ' +
+    'the store reads behind initial-logs and initial-jobs (about 100 µs: prepared statements straight on better-sqlite3 in one read transaction); serializing, framing and writing those two messages, which bare ws does not send (about 95 µs); ' +
+    'the connect and close log lines with their redaction (about 50 µs); better-auth\'s getSession where the session cache cannot answer (the first check of a user is made before the node follows the user, so it is not trusted for the next socket: ' +
+    'about 30 µs per connect on average); GC (about 40 µs); the Origin, rate and query checks, the Connection and its pool entry, the metrics and the close path share the rest.',
   w5:
     'about 50 µs of server CPU per log, so one core stores 15,000–20,000 logs/s; 50,000 would need 20 µs per log in all. Profiled at retention, SQLite\'s own work is more than half of it: ' +
     'each log is a row in two B-trees (the primary key, without a rowid table, and the id index used by `since`), every touched page goes to the WAL, and as many old rows are deleted as new ones added. ' +

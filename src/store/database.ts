@@ -2,14 +2,28 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import { once } from '../util/once.js';
-import { withStatementCache } from './sqlite-statement-cache.js';
+import { type CachedSqlite, withStatementCache } from './sqlite-statement-cache.js';
 
 /** The SQL database livetail and better-auth share: one Kysely instance per process. */
-export interface Database {
-  readonly kind: 'sqlite' | 'postgres';
+export type Database = SqliteDatabaseHandle | PostgresDatabaseHandle;
+
+interface DatabaseHandle {
   readonly db: Kysely<any>;
   /** Closes the connection or pool. Idempotent. */
   close(): Promise<void>;
+}
+
+export interface SqliteDatabaseHandle extends DatabaseHandle {
+  readonly kind: 'sqlite';
+  /**
+   * The connection under Kysely, with its statement cache: SqliteLogStore's hot reads run prepared
+   * statements on it directly, while they hold Kysely's connection.
+   */
+  readonly sqlite: CachedSqlite;
+}
+
+export interface PostgresDatabaseHandle extends DatabaseHandle {
+  readonly kind: 'postgres';
 }
 
 export type DatabaseConfig = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
@@ -27,8 +41,9 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('busy_timeout = 5000');
-    const db = new Kysely<any>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-    return { kind: 'sqlite', db, close: once(() => db.destroy()) };
+    const cached = withStatementCache(sqlite);
+    const db = new Kysely<any>({ dialect: new SqliteDialect({ database: cached }) });
+    return { kind: 'sqlite', db, sqlite: cached, close: once(() => db.destroy()) };
   }
   const { default: pg } = await import('pg');
   const pool = new pg.Pool({ connectionString: config.url, max: 10, connectionTimeoutMillis: 5000 });

@@ -22,6 +22,19 @@ export interface LogRow {
   data: string;
 }
 
+/** The reads behind a page (readLogs), all made on one snapshot; a value or a promise of it. */
+export interface SnapshotReads {
+  head(userId: string): Awaitable<{ head_seq: number | string; cleared_seq: number | string } | undefined>;
+  /** The user's newest logs, newest first. */
+  newest(userId: string, limit: number): Awaitable<StoredLog[]>;
+  /** The seq of the user's log with this id, if stored. */
+  seqOf(userId: string, id: string): Awaitable<number | string | undefined>;
+  /** The user's logs after `seq`, oldest first. */
+  after(userId: string, seq: number, limit: number): Awaitable<StoredLog[]>;
+}
+
+type Awaitable<T> = T | Promise<T>;
+
 export interface StreamHead {
   headSeq: number;
   clearedSeq: number;
@@ -49,8 +62,8 @@ export abstract class KyselyLogStore implements LogStore {
    */
   protected abstract readonly lockHeadRows: boolean;
 
-  /** Runs `fn` on one consistent snapshot. */
-  protected abstract snapshot<T>(fn: (trx: Kysely<any>) => Promise<T>): Promise<T>;
+  /** Runs `fn` with reads that all see one consistent snapshot. */
+  protected abstract snapshot<T>(fn: (reads: SnapshotReads) => Promise<T>): Promise<T>;
 
   async migrate(): Promise<void> {
     await migrateLogStore(this.db, this.kind);
@@ -182,41 +195,44 @@ export abstract class KyselyLogStore implements LogStore {
   }
 
   async readLogs(userId: string, query: LogQuery): Promise<LogPage> {
-    return this.snapshot(async (db) => {
-      const head = await db
-        .selectFrom('livetail_stream')
-        .select(['head_seq', 'cleared_seq'])
-        .where('user_id', '=', userId)
-        .executeTakeFirst();
+    return this.snapshot(async (reads) => {
+      const head = await reads.head(userId);
       const headSeq = Number(head?.head_seq ?? 0);
       const clearedSeq = Number(head?.cleared_seq ?? 0);
-      const base = db.selectFrom('livetail_log').selectAll().where('user_id', '=', userId);
 
       if (query.from === 'tail') {
-        const rows = (await base.orderBy('seq', 'desc').limit(query.limit + 1).execute()) as LogRow[];
-        const hasMore = rows.length > query.limit;
-        const logs = rows.slice(0, query.limit).reverse().map(fromRow);
-        return { logs, truncated: false, headSeq, clearedSeq, hasMore };
+        const logs = await reads.newest(userId, query.limit + 1);
+        const hasMore = logs.length > query.limit;
+        return { logs: logs.slice(0, query.limit).reverse(), truncated: false, headSeq, clearedSeq, hasMore };
       }
 
       let after: number;
       let truncated = false;
       if (query.from === 'id') {
-        const found = await db
-          .selectFrom('livetail_log')
-          .select('seq')
-          .where('user_id', '=', userId)
-          .where('id', '=', query.id)
-          .executeTakeFirst();
-        truncated = !found;
-        after = found ? Number(found.seq) : 0;
+        const found = await reads.seqOf(userId, query.id);
+        truncated = found === undefined;
+        after = found === undefined ? 0 : Number(found);
       } else {
         after = query.seq;
       }
-      const rows = (await base.where('seq', '>', after).orderBy('seq', 'asc').limit(query.limit + 1).execute()) as LogRow[];
-      const hasMore = rows.length > query.limit;
-      return { logs: rows.slice(0, query.limit).map(fromRow), truncated, headSeq, clearedSeq, hasMore };
+      const logs = await reads.after(userId, after, query.limit + 1);
+      const hasMore = logs.length > query.limit;
+      return { logs: logs.slice(0, query.limit), truncated, headSeq, clearedSeq, hasMore };
     });
+  }
+
+  /** The reads of a page through Kysely, on `db` (a snapshot transaction). */
+  protected kyselyReads(db: Kysely<any>): SnapshotReads {
+    const logs = () => db.selectFrom('livetail_log').selectAll();
+    return {
+      head: (userId) => db.selectFrom('livetail_stream').select(['head_seq', 'cleared_seq']).where('user_id', '=', userId).executeTakeFirst(),
+      newest: async (userId, limit) =>
+        ((await logs().where('user_id', '=', userId).orderBy('seq', 'desc').limit(limit).execute()) as LogRow[]).map(fromRow),
+      seqOf: async (userId, id) =>
+        (await db.selectFrom('livetail_log').select('seq').where('user_id', '=', userId).where('id', '=', id).executeTakeFirst())?.seq,
+      after: async (userId, seq, limit) =>
+        ((await logs().where('user_id', '=', userId).where('seq', '>', seq).orderBy('seq', 'asc').limit(limit).execute()) as LogRow[]).map(fromRow),
+    };
   }
 
   async latestJobs(userId: string, limit: number): Promise<JobEventData[]> {

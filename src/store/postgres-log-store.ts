@@ -1,5 +1,5 @@
-import { type Kysely, type Transaction, sql } from 'kysely';
-import { KyselyLogStore, type LogRow, type StreamHead } from './kysely-log-store.js';
+import { type Transaction, sql } from 'kysely';
+import { KyselyLogStore, type LogRow, type SnapshotReads, type StreamHead } from './kysely-log-store.js';
 
 /**
  * LogStore on PostgreSQL. Sequence numbers come from a per-user head row locked FOR UPDATE for the
@@ -14,8 +14,8 @@ export class PostgresLogStore extends KyselyLogStore {
   readonly kind = 'postgres' as const;
   protected readonly lockHeadRows = true;
 
-  protected snapshot<T>(fn: (db: Kysely<any>) => Promise<T>): Promise<T> {
-    return this.db.transaction().setIsolationLevel('repeatable read').execute(fn);
+  protected snapshot<T>(fn: (reads: SnapshotReads) => Promise<T>): Promise<T> {
+    return this.db.transaction().setIsolationLevel('repeatable read').execute((trx) => fn(this.kyselyReads(trx)));
   }
 
   protected override async insertLogs(trx: Transaction<any>, rows: LogRow[]): Promise<void> {

@@ -1,21 +1,57 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll } from 'vitest';
-import { type Database, openDatabase } from '../../src/store/database.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type SqliteDatabaseHandle, openDatabase } from '../../src/store/database.js';
 import { SqliteLogStore } from '../../src/store/sqlite-log-store.js';
-import { logStoreContract } from './log-store.contract.js';
+import { logStoreContract, testLog } from './log-store.contract.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'livetail-store-'));
-let database: Promise<Database> | undefined;
+let database: Promise<SqliteDatabaseHandle> | undefined;
 afterAll(async () => {
   await (await database)?.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
+async function sqlite(): Promise<SqliteDatabaseHandle> {
+  database ??= openDatabase({ kind: 'sqlite', path: path.join(dir, 'store.db') }).then((opened) => {
+    if (opened.kind !== 'sqlite') throw new Error('expected SQLite');
+    return opened;
+  });
+  return database;
+}
+
 logStoreContract('SqliteLogStore', async (limits) => {
-  database ??= openDatabase({ kind: 'sqlite', path: path.join(dir, 'store.db') });
-  const store = new SqliteLogStore((await database).db, limits);
+  const store = new SqliteLogStore(await sqlite(), limits);
   await store.migrate();
   return store;
+});
+
+describe('SqliteLogStore reads beside transactions on the shared connection', () => {
+  it('waits for a transaction still open on the connection and never sees its rows', async () => {
+    const opened = await sqlite();
+    const store = new SqliteLogStore(opened, { maxLogsPerUser: 100, maxJobsPerUser: 10 });
+    await store.migrate();
+    const userId = `user-${Date.now()}`;
+    const log = testLog(userId, 'GHOST');
+    let reads: Promise<unknown[]> | undefined;
+    // Another writer on the same connection (better-auth, or a commit between two of its statements)
+    // has written rows and not committed them yet when the reads are asked for.
+    await expect(
+      opened.db.transaction().execute(async (trx) => {
+        await trx.insertInto('livetail_stream').values({ user_id: userId, head_seq: 1 }).execute();
+        await trx
+          .insertInto('livetail_log')
+          .values({ user_id: userId, seq: 1, id: log.id, ts: log.timestamp, level: 'info', email_account_id: 'a', command: 'GHOST', data: '{}' })
+          .execute();
+        await trx.insertInto('livetail_job').values({ user_id: userId, job_id: 'j1', job_seq: 1, data: '{"jobId":"j1"}' }).execute();
+        reads = Promise.all([store.readLogs(userId, { from: 'tail', limit: 10 }), store.latestJobs(userId, 10)]);
+        for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+        throw new Error('rolled back');
+      }),
+    ).rejects.toThrow('rolled back');
+    const [page, jobs] = (await reads!) as [Awaited<ReturnType<SqliteLogStore['readLogs']>>, unknown[]];
+    expect(page).toMatchObject({ logs: [], headSeq: 0 });
+    expect(jobs).toEqual([]);
+  });
 });
