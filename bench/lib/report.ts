@@ -213,7 +213,7 @@ const WHY = {
     'on two cores W1 is server-bound for livetail and Socket.IO alike, so the throughput ratio follows the ratio of server CPU per delivery. ' +
     'livetail\'s fan-out costs less per delivery than Socket.IO\'s (each message framed once, the frames of one commit written to a socket in one writev), ' +
     'but every log is also validated, sanitized, given an id and committed to the store before it is sent, which the others do not do ' +
-    '(in W1 the SQLite commit is about a fifth of livetail\'s server CPU). ' +
+    '(in W1 the SQLite commit is about a quarter of livetail\'s server CPU). ' +
     'At 5,000 and 10,000 sockets (more users, so fewer messages per socket per commit) the coalescing gains less.',
   w1cpu:
     'the per-log ingest work (store commit, id, validation, sanitizing) is spread over the sockets of the log\'s user; with fewer messages per socket per commit (more users) ' +
@@ -226,12 +226,12 @@ const WHY = {
     'per socket livetail keeps a Connection (stream position, pending queue, rate budget), the user\'s pool entry and two more listeners than bare ws; ' +
     'the rate budget is made only when a client first sends, the default channel set and the listener functions are shared.',
   w4:
-    'a connect costs livetail several times bare ws\'s server CPU. A `--cpu-prof` profile of W4 (about 900 µs per connect) splits it into: the HTTP parsing and WebSocket handshake, as in bare ws (about 300 µs); ' +
-    'the store reads behind initial-logs and initial-jobs (about 100 µs: prepared statements straight on better-sqlite3 in one read transaction); serializing, framing and writing those two messages, which bare ws does not send (about 95 µs); ' +
-    'the connect and close log lines with their redaction (about 50 µs); better-auth\'s getSession where the session cache cannot answer (the first check of a user is made before the node follows the user, so it is not trusted for the next socket: ' +
-    'about 30 µs per connect on average); GC (about 40 µs); the Origin, rate and query checks, the Connection and its pool entry, the metrics and the close path share the rest.',
+    'a connect costs livetail several times bare ws\'s server CPU. A `--cpu-prof` profile of W4 splits it into: accepting the connection, parsing the request and the WebSocket handshake, as in bare ws (about 30 %); ' +
+    'serializing, framing and writing initial-logs and initial-jobs, which bare ws does not send (about 12 %); the store reads behind them (about 11 %: prepared statements straight on better-sqlite3 in one read transaction); ' +
+    'the connect and close log lines with their redaction (about 7 %); the close path (about 6 %); better-auth\'s getSession where the session cache cannot answer (about 5 %: the first check of a user is made before the node follows the user, ' +
+    'so it is not trusted for the next socket); GC (about 4 %); the Origin, rate and query checks, the Connection, its pool entry and the metrics share the rest.',
   w5:
-    'about 50 µs of server CPU per log, so one core stores 15,000–20,000 logs/s; 50,000 would need 20 µs per log in all. Profiled at retention, SQLite\'s own work is more than half of it: ' +
+    '40–50 µs of server CPU per log (by host), so one core stores 20,000–25,000 logs/s; 50,000 would need 20 µs per log in all. Profiled at retention, SQLite\'s own work is more than half of it: ' +
     'each log is a row in two B-trees (the primary key, without a rowid table, and the id index used by `since`), every touched page goes to the WAL, and as many old rows are deleted as new ones added. ' +
     'The same inserts and deletes run straight through better-sqlite3, with no HTTP, validation or Kysely at all, cost 12–20 µs of CPU per log on this machine, ' +
     'so 50,000 logs/s is out of reach for one SQLite writer keeping a row per log; the rest is HTTP and body parsing, validation, sanitizing, GC and the 201 echo of the stored logs.',
