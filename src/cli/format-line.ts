@@ -1,4 +1,5 @@
 import type { JobEventData, LogEntry } from '../protocol/log-entry.js';
+import { localTime } from '../util/local-time.js';
 import type { Colors } from './colors.js';
 
 /**
@@ -11,7 +12,7 @@ export function formatLogLine(log: LogEntry, c: Colors): string {
   const styled = log.level === 'error' ? c.red(level) : log.level === 'warn' ? c.yellow(level) : log.level === 'info' ? c.blue(level) : c.gray(level);
   const { raw, response, duration, error } = log.data;
   const parts = [
-    c.gray(clock(log.timestamp)),
+    c.gray(localTime(log.timestamp)),
     styled,
     c.cyan(clean(log.emailAccountId)),
     c.bold(clean(log.command)),
@@ -25,20 +26,13 @@ export function formatLogLine(log: LogEntry, c: Colors): string {
 
 /** A job event as one line: `14:03:07.123 JOB   job-7 active 40%`. */
 export function formatJobLine(event: JobEventData, c: Colors, now = new Date()): string {
-  const { jobId, status, userId: _owner, ...rest } = event;
-  const progress = typeof rest.progress === 'number' ? ` ${rest.progress}%` : '';
-  const failed = typeof rest.failedReason === 'string' ? c.red(` ✖ ${clean(rest.failedReason)}`) : '';
+  const { jobId, status, progress: percent, failedReason } = event;
+  const progress = typeof percent === 'number' ? ` ${percent}%` : '';
+  const failed = typeof failedReason === 'string' ? c.red(` ✖ ${clean(failedReason)}`) : '';
   const statusText = status === 'failed' ? c.red(status) : status === 'completed' ? c.green(status) : c.yellow(status);
-  return `${c.gray(clock(now.toISOString()))} ${c.bold('JOB  ')} ${c.cyan(clean(jobId))} ${statusText}${progress}${failed}`;
+  return `${c.gray(localTime(now.toISOString()))} ${c.bold('JOB  ')} ${c.cyan(clean(jobId))} ${statusText}${progress}${failed}`;
 }
 
-/** Local time with milliseconds. */
-function clock(iso: string): string {
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso;
-  const p = (n: number, w = 2) => String(n).padStart(w, '0');
-  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
-}
 
 /** Newlines and other control characters shown escaped, on one line. */
 function clean(text: string): string {

@@ -3,7 +3,7 @@ import { CliError, usageError } from './cli-error.js';
 import { PUBLISH_HELP } from './help.js';
 import { describeHttpError, requestJson } from './http.js';
 import { endpoint, serverUrl } from './server-url.js';
-import { sessionCookie } from './sign-in.js';
+import { sessionCookie, sessionOptions } from './sign-in.js';
 
 const OPTIONS = {
   ...COMMON_OPTIONS,
@@ -72,22 +72,17 @@ export async function publish(io: CommandIO): Promise<number> {
  * INGEST_TOKEN wins; --email/--password/--cookie act as that user.
  */
 async function credentials(server: URL, values: Values, env: NodeJS.ProcessEnv): Promise<{ headers: Record<string, string>; userId?: string }> {
-  const session = values.cookie ?? env.LIVETAIL_COOKIE;
-  const signIn = values.email !== undefined;
-  const token = values.token ?? (signIn || session ? undefined : env.INGEST_TOKEN);
+  const session = sessionOptions(values, env);
+  const signIn = session.email !== undefined;
+  const token = values.token ?? (signIn || session.cookie ? undefined : env.INGEST_TOKEN);
   if (token) {
     if (!values.user) throw usageError('--user <user id> is required with the service token (the console shows your user id)', 'publish');
     return { headers: { authorization: `Bearer ${token}` }, userId: values.user };
   }
-  if (!signIn && !session) {
+  if (!signIn && !session.cookie) {
     throw usageError('No credentials: set INGEST_TOKEN (or --token) with --user, or sign in with --email/--password or --cookie', 'publish');
   }
-  const cookie = await sessionCookie(server, {
-    email: values.email,
-    password: values.password ?? env.LIVETAIL_PASSWORD,
-    cookie: session,
-    origin: values.origin,
-  });
+  const cookie = await sessionCookie(server, session);
   // A session acts as its own user; a --user here must match it (the server answers 403 otherwise).
   return { headers: { cookie, origin: values.origin ?? server.origin }, userId: values.user };
 }

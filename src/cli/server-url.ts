@@ -1,7 +1,7 @@
 import { WS_PATH } from '../protocol/constants.js';
 import { usageError } from './cli-error.js';
 
-export const DEFAULT_URL = 'http://localhost:3002';
+const DEFAULT_URL = 'http://localhost:3002';
 
 /** The server's base URL from --url, $LIVETAIL_URL or the default; only http(s). */
 export function serverUrl(given: string | undefined, env: NodeJS.ProcessEnv): URL {

@@ -10,6 +10,16 @@ export interface SessionOptions {
   origin?: string;
 }
 
+/** The session options of the command line, with LIVETAIL_PASSWORD and LIVETAIL_COOKIE as fallbacks. */
+export function sessionOptions(values: SessionOptions, env: NodeJS.ProcessEnv): SessionOptions {
+  return {
+    email: values.email,
+    password: values.password ?? env.LIVETAIL_PASSWORD,
+    cookie: values.cookie ?? env.LIVETAIL_COOKIE,
+    origin: values.origin,
+  };
+}
+
 /**
  * A better-auth session cookie for the CLI: the one given (--cookie, LIVETAIL_COOKIE), or a new one
  * from signing in with --email and --password. better-auth accepts a sign-in only from a trusted
@@ -39,7 +49,7 @@ export async function sessionCookie(server: URL, o: SessionOptions): Promise<str
 }
 
 /** Accepts a bare token or `name=value`; a bare token becomes better-auth's default cookie name. */
-export function normalizeCookie(cookie: string): string {
+function normalizeCookie(cookie: string): string {
   const trimmed = cookie.trim().replace(/^cookie:\s*/i, '');
   return trimmed.includes('=') ? trimmed : `better-auth.session_token=${trimmed}`;
 }

@@ -1,5 +1,5 @@
 import { createClient } from '../client/index.js';
-import { LOG_LEVELS, type LogLevel } from '../protocol/constants.js';
+import { passesLevel } from '../logs/levels.js';
 import type { LogEntry } from '../protocol/log-entry.js';
 import { COMMON_OPTIONS, parse, parseLevel, SESSION_OPTIONS } from './args.js';
 import { EXIT } from './cli-error.js';
@@ -8,7 +8,7 @@ import { formatJobLine, formatLogLine } from './format-line.js';
 import { TAIL_HELP } from './help.js';
 import type { CommandIO } from './publish.js';
 import { serverUrl, socketUrl } from './server-url.js';
-import { sessionCookie } from './sign-in.js';
+import { sessionCookie, sessionOptions } from './sign-in.js';
 
 const OPTIONS = {
   ...COMMON_OPTIONS,
@@ -40,18 +40,14 @@ export async function tail(io: TailIO): Promise<number> {
   const minLevel = parseLevel(values.level, 'tail');
   const accounts = values.account?.length ? new Set(values.account) : undefined;
   const server = serverUrl(values.url, io.env);
-  const out = colors(!values.json && shouldColor(values['no-color'] ? false : values.color, io.stdout as { isTTY?: boolean }, io.env));
-  const err = colors(shouldColor(values['no-color'] ? false : values.color, io.stderr as { isTTY?: boolean }, io.env));
+  const colorFlag = values['no-color'] ? false : values.color;
+  const out = colors(!values.json && shouldColor(colorFlag, io.stdout as { isTTY?: boolean }, io.env));
+  const err = colors(shouldColor(colorFlag, io.stderr as { isTTY?: boolean }, io.env));
   const say = (text: string) => io.stderr.write(`${err.dim(text)}\n`);
 
-  const cookie = await sessionCookie(server, {
-    email: values.email,
-    password: values.password ?? io.env.LIVETAIL_PASSWORD,
-    cookie: values.cookie ?? io.env.LIVETAIL_COOKIE,
-    origin: values.origin,
-  });
+  const cookie = await sessionCookie(server, sessionOptions(values, io.env));
 
-  const wanted = (log: LogEntry) => (!minLevel || rank(log.level) >= rank(minLevel)) && (!accounts || accounts.has(log.emailAccountId));
+  const wanted = (log: LogEntry) => (!minLevel || passesLevel(log.level, minLevel)) && (!accounts || accounts.has(log.emailAccountId));
   const client = createClient({ url: socketUrl(server), headers: { cookie }, ...(values.since ? { since: values.since } : {}) });
 
   return new Promise<number>((resolve) => {
@@ -103,8 +99,4 @@ export async function tail(io: TailIO): Promise<number> {
       }
     });
   });
-}
-
-function rank(level: LogLevel): number {
-  return LOG_LEVELS.indexOf(level);
 }

@@ -8,7 +8,7 @@ export interface BackoffOptions {
   stableAfterMs?: number;
 }
 
-export const BACKOFF_DEFAULTS: Required<BackoffOptions> = { baseMs: 500, capMs: 30_000, stableAfterMs: 5000 };
+const BACKOFF_DEFAULTS: Required<BackoffOptions> = { baseMs: 500, capMs: 30_000, stableAfterMs: 5000 };
 
 /**
  * The delay before each reconnect attempt: a random value from 0 up to min(cap, base × 2^n), where n

@@ -2,10 +2,10 @@
 export type Listener<T> = [T] extends [void] ? () => void : (payload: T) => void;
 
 /**
- * A minimal typed event emitter. A listener that throws does not stop the others nor the client: its
- * error is rethrown on a fresh task, where it surfaces as an uncaught error (as EventTarget does).
+ * A minimal typed event emitter; `E` maps each event name to its payload type. A listener that throws
+ * does not stop the others nor the client: its error is rethrown on a fresh task, where it surfaces as
+ * an uncaught error (as EventTarget does).
  */
-/** `E` maps each event name to its payload type. */
 export class Emitter<E extends object> {
   private readonly listeners = new Map<keyof E, Set<(payload: never) => void>>();
 

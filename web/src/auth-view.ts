@@ -17,7 +17,8 @@ export function authView(options: AuthViewOptions): HTMLElement {
   let mode: Mode = 'sign-in';
 
   const title = h('h1', { id: 'auth-title' });
-  const nameField = field('Name', h('input', { name: 'name', autocomplete: 'name', placeholder: 'optional' }));
+  const nameInput = h('input', { name: 'name', autocomplete: 'name', placeholder: 'optional' });
+  const nameField = field('Name', nameInput);
   const emailInput = h('input', { name: 'email', type: 'email', autocomplete: 'email', required: true });
   const passwordInput = h('input', { name: 'password', type: 'password', minlength: 8, required: true });
   const error = h('p', { class: 'form-error', role: 'alert', 'aria-live': 'assertive' });
@@ -59,7 +60,7 @@ export function authView(options: AuthViewOptions): HTMLElement {
       const result =
         mode === 'sign-in'
           ? await authClient.signIn.email({ email, password })
-          : await authClient.signUp.email({ email, password, name: (nameField.querySelector('input')!.value.trim() || email.split('@')[0])! });
+          : await authClient.signUp.email({ email, password, name: nameInput.value.trim() || email.split('@')[0]! });
       if (result.error || !result.data?.user) return showError(authErrorMessage(result.error));
       options.onSignedIn(toConsoleUser(result.data.user));
     } catch (failure) {

@@ -1,12 +1,5 @@
+import type { StateChange } from '../../src/client/index.js';
 import { h, setText } from './dom.js';
-
-/** The SDK's connection states, as its `state` event reports them. */
-export interface ConnectionState {
-  state: 'connecting' | 'open' | 'reconnecting' | 'unauthenticated' | 'closed';
-  attempt?: number;
-  /** Epoch ms of the next attempt while reconnecting. */
-  retryAt?: number;
-}
 
 /**
  * Shows the socket's state: connected, reconnecting with a countdown to the next attempt, or signed
@@ -15,7 +8,7 @@ export interface ConnectionState {
 export class ConnectionIndicator {
   readonly element: HTMLElement;
   private readonly label: HTMLSpanElement;
-  private current: ConnectionState = { state: 'connecting' };
+  private current: StateChange = { state: 'connecting' };
   private ticker: ReturnType<typeof setInterval> | undefined;
 
   constructor(private readonly now: () => number = Date.now) {
@@ -24,11 +17,7 @@ export class ConnectionIndicator {
     this.show();
   }
 
-  get state(): ConnectionState['state'] {
-    return this.current.state;
-  }
-
-  set(state: ConnectionState): void {
+  set(state: StateChange): void {
     this.current = state;
     clearInterval(this.ticker);
     this.ticker = undefined;
@@ -41,13 +30,12 @@ export class ConnectionIndicator {
   }
 
   private show(): void {
-    const { state, retryAt, attempt } = this.current;
-    this.element.dataset.state = state;
-    setText(this.label, describe(state, retryAt, attempt, this.now()));
+    this.element.dataset.state = this.current.state;
+    setText(this.label, describe(this.current, this.now()));
   }
 }
 
-function describe(state: ConnectionState['state'], retryAt: number | undefined, attempt: number | undefined, now: number): string {
+function describe({ state, retryAt, attempt }: StateChange, now: number): string {
   switch (state) {
     case 'open':
       return 'connected';

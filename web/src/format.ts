@@ -1,14 +1,5 @@
 /** Display formats shared by the log table and the jobs panel. */
 
-const pad = (n: number, width = 2) => String(n).padStart(width, '0');
-
-/** Local wall-clock time with milliseconds: 14:03:07.123. */
-export function formatTime(iso: string): string {
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return iso;
-  return `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}.${pad(date.getMilliseconds(), 3)}`;
-}
-
 /** A duration in milliseconds as people read it: 12 ms, 1.5 s, 2 min 5 s, 1 h 3 min. */
 export function formatDuration(ms: number | undefined): string {
   if (ms === undefined || !Number.isFinite(ms) || ms < 0) return '';

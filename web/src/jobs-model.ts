@@ -44,9 +44,12 @@ export class JobsModel {
     const at = epochOf(event.timestamp) ?? now;
     const status = event.status === 'progress' ? 'active' : event.status;
     const explicitDuration = typeof event.duration === 'number' && event.duration >= 0 ? event.duration : undefined;
-    const startedAt = epochOf(event.processedOn) ?? previous?.startedAt ?? at;
+    const processedOn = epochOf(event.processedOn);
+    const startedAt = processedOn ?? previous?.startedAt ?? at;
     const finished = FINISHED.has(status);
     const finishedAt = finished ? (epochOf(event.finishedOn) ?? at) : undefined;
+    // Decided here, not in durationMs: a closure over `previous` would keep every earlier view of the job alive.
+    const startUnknown = finishedAt !== undefined && !previous && processedOn === undefined;
     const progress = status === 'completed' ? 100 : (progressOf(event.progress) ?? previous?.progress);
     this.jobs.delete(event.jobId); // re-inserted last: Map order = least to most recently updated
     this.jobs.set(event.jobId, {
@@ -60,7 +63,7 @@ export class JobsModel {
       finished,
       durationMs: (clock) => {
         if (explicitDuration !== undefined) return explicitDuration;
-        if (finishedAt !== undefined && !previous && epochOf(event.processedOn) === undefined) return undefined;
+        if (startUnknown) return undefined;
         return Math.max(0, (finishedAt ?? clock) - startedAt);
       },
     });
@@ -69,10 +72,6 @@ export class JobsModel {
   /** Most recently updated first. */
   list(): JobView[] {
     return [...this.jobs.values()].reverse();
-  }
-
-  get size(): number {
-    return this.jobs.size;
   }
 
   get anyRunning(): boolean {

@@ -10,8 +10,8 @@ interface JobElement {
   fill: HTMLDivElement;
   duration: HTMLSpanElement;
   failure: HTMLParagraphElement;
-  /** What the title shows now, so it is rebuilt only when the name or id changes. */
-  titleKey: string;
+  /** The name the title shows now, so it is rebuilt only when the name changes (the id never does). */
+  name: string | undefined;
 }
 
 /** The jobs panel: one row per job with status, progress bar, duration and failure reason. */
@@ -37,7 +37,7 @@ export class JobsPanel {
       seen.add(job.jobId);
       let el = this.elements.get(job.jobId);
       if (!el) {
-        el = createJobElement();
+        el = createJobElement(job.jobId);
         this.elements.set(job.jobId, el);
       }
       fillJob(el, job, now);
@@ -57,31 +57,28 @@ export class JobsPanel {
   }
 }
 
-function createJobElement(): JobElement {
-  const title = h('span', { class: 'job-title' });
+/** A job's element; what depends only on the job id is set here, once. */
+function createJobElement(jobId: string): JobElement {
+  const title = h('span', { class: 'job-title', title: jobId }, jobId);
   const status = h('span', { class: 'job-status' });
   const fill = h('div', { class: 'fill' });
-  const bar = h('div', { class: 'progress', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100 }, fill);
+  const bar = h('div', { class: 'progress', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-label': `${jobId} progress` }, fill);
   const duration = h('span', { class: 'job-duration' });
   const failure = h('p', { class: 'job-failure' });
-  const root = h('li', { class: 'job' }, h('div', { class: 'job-head' }, title, status), bar, h('div', { class: 'job-foot' }, duration), failure);
-  return { root, title, status, bar, fill, duration, failure, titleKey: '' };
+  const root = h('li', { class: 'job', 'data-job-id': jobId }, h('div', { class: 'job-head' }, title, status), bar, h('div', { class: 'job-foot' }, duration), failure);
+  return { root, title, status, bar, fill, duration, failure, name: undefined };
 }
 
 function fillJob(el: JobElement, job: JobView, now: number): void {
-  el.root.dataset.jobId = job.jobId;
   el.root.dataset.status = job.status;
-  const titleKey = JSON.stringify([job.name, job.jobId]);
-  if (el.titleKey !== titleKey) {
-    el.titleKey = titleKey;
+  if (el.name !== job.name) {
+    el.name = job.name;
     el.title.replaceChildren(...(job.name ? [`${job.name} `, h('span', { class: 'job-id' }, job.jobId)] : [job.jobId]));
   }
-  el.title.title = job.jobId;
   setText(el.status, job.status);
   const percent = job.progress ?? (job.finished ? 100 : 0);
   el.fill.style.width = `${percent}%`;
   el.bar.setAttribute('aria-valuenow', String(Math.round(percent)));
-  el.bar.setAttribute('aria-label', `${job.jobId} progress`);
   el.bar.classList.toggle('indeterminate', job.progress === undefined && !job.finished);
   const ms = job.durationMs(now);
   const duration = ms === undefined ? '' : formatDuration(ms) || '0 ms';

@@ -1,4 +1,5 @@
 import { createClient } from '../../src/client/index.js';
+import { WS_PATH } from '../../src/protocol/constants.js';
 import type { LogEntry } from '../../src/protocol/log-entry.js';
 import { authClient, type ConsoleUser } from './auth-client.js';
 import { ConnectionIndicator } from './connection-indicator.js';
@@ -116,10 +117,8 @@ export function startLiveConsole(options: LiveConsoleOptions): LiveConsole {
     }
     if (incoming.length > 0) {
       // A big backlog (10,000 logs on connect) is applied over a few frames, so none of them is long.
-      const batch = incoming.length > MAX_LOGS_PER_FRAME ? incoming.splice(0, MAX_LOGS_PER_FRAME) : incoming;
-      if (batch === incoming) incoming = [];
-      else frame.request();
-      changes.push(logs.add(batch));
+      changes.push(logs.add(incoming.splice(0, MAX_LOGS_PER_FRAME)));
+      if (incoming.length > 0) frame.request();
     }
     table.render(merge(changes));
     toolbar.update({
@@ -220,7 +219,7 @@ export function startLiveConsole(options: LiveConsoleOptions): LiveConsole {
 /** The socket lives on this page's own origin, so the browser sends the session cookie with it. */
 function socketUrl(): string {
   const scheme = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
-  return `${scheme}//${window.location.host}/ws`;
+  return `${scheme}//${window.location.host}${WS_PATH}`;
 }
 
 function merge(changes: ViewChange[]): ViewChange {

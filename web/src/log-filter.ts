@@ -1,3 +1,4 @@
+import { passesLevel } from '../../src/logs/levels.js';
 import { LOG_LEVELS, type LogLevel } from '../../src/protocol/constants.js';
 import type { LogEntry } from '../../src/protocol/log-entry.js';
 
@@ -16,15 +17,12 @@ export const NO_FILTER: LogFilter = { minLevel: LOG_LEVELS[0], account: '', comm
 
 /** A log as the console keeps it: `n` orders rows (ids are opaque); the search text is made on first use. */
 export class LogRow {
-  readonly levelRank: number;
   private text: string | undefined;
 
   constructor(
     readonly log: LogEntry,
     readonly n: number,
-  ) {
-    this.levelRank = levelRank(log.level);
-  }
+  ) {}
 
   /** Lower-cased text the free-text filter searches: only built once someone searches. */
   get haystack(): string {
@@ -39,21 +37,15 @@ export class LogRow {
   }
 }
 
-export function levelRank(level: string): number {
-  const rank = (LOG_LEVELS as readonly string[]).indexOf(level);
-  return rank === -1 ? LOG_LEVELS.length : rank;
-}
-
-export function matches(row: LogRow, filter: LogFilter): boolean {
-  if (row.levelRank < levelRank(filter.minLevel)) return false;
-  if (filter.account && row.log.emailAccountId !== filter.account) return false;
-  if (filter.command && row.log.command !== filter.command) return false;
-  if (filter.text && !row.haystack.includes(filter.text.toLowerCase())) return false;
-  return true;
-}
-
-export function isFiltering(filter: LogFilter): boolean {
-  return filter.minLevel !== NO_FILTER.minLevel || filter.account !== '' || filter.command !== '' || filter.text !== '';
+/** The filter as a test of one row, with the per-filter work (lower-casing the text) done once, not per row. */
+export function matcher(filter: LogFilter): (row: LogRow) => boolean {
+  const { minLevel, account, command } = filter;
+  const text = filter.text.toLowerCase();
+  return (row) =>
+    passesLevel(row.log.level, minLevel) &&
+    (!account || row.log.emailAccountId === account) &&
+    (!command || row.log.command === command) &&
+    (!text || row.haystack.includes(text));
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { LogEntry } from '../../src/protocol/log-entry.js';
-import { type LogFilter, LogRow, matches, NO_FILTER } from './log-filter.js';
+import { type LogFilter, LogRow, matcher, NO_FILTER } from './log-filter.js';
 
 /** What one change did to the filtered view, so the table can keep the user's scroll position. */
 export interface ViewChange {
@@ -18,19 +18,16 @@ export interface ViewChange {
 export class LogModel {
   /** The rows that pass the filter, oldest first. */
   view: LogRow[] = [];
-  readonly accounts = new Set<string>();
-  readonly commands = new Set<string>();
+  /** The accounts and commands seen; a clear replaces the sets (a reader tells a new set from a grown one). */
+  accounts = new Set<string>();
+  commands = new Set<string>();
   private rows: LogRow[] = [];
   private held: LogEntry[] = [];
   private nextN = 0;
   private paused = false;
-  private current: LogFilter = NO_FILTER;
+  private matches = matcher(NO_FILTER);
 
   constructor(readonly capacity = 10_000) {}
-
-  get filter(): LogFilter {
-    return this.current;
-  }
 
   /** Every kept log, filtered or not. */
   get total(): number {
@@ -60,7 +57,7 @@ export class LogModel {
       this.rows.push(row);
       this.accounts.add(log.emailAccountId);
       this.commands.add(log.command);
-      if (matches(row, this.current)) {
+      if (this.matches(row)) {
         this.view.push(row);
         appended++;
       }
@@ -69,8 +66,8 @@ export class LogModel {
   }
 
   setFilter(filter: LogFilter): ViewChange {
-    this.current = filter;
-    this.view = this.rows.filter((row) => matches(row, filter));
+    this.matches = matcher(filter);
+    this.view = this.rows.filter(this.matches);
     return { appended: 0, evicted: [], rebuilt: true };
   }
 
@@ -91,8 +88,8 @@ export class LogModel {
     this.rows = [];
     this.view = [];
     this.held = [];
-    this.accounts.clear();
-    this.commands.clear();
+    this.accounts = new Set();
+    this.commands = new Set();
     return { appended: 0, evicted: [], rebuilt: true };
   }
 

@@ -1,11 +1,11 @@
+import { localTime } from '../../src/util/local-time.js';
 import { h, setText } from './dom.js';
-import { formatDuration, formatTime } from './format.js';
+import { formatDuration } from './format.js';
 import { type LogRow, splitMatches, stringifyParsed } from './log-filter.js';
 
 /** The DOM of one table row: a line of cells and, when expanded, a detail pane. */
 export interface RowElement {
   root: HTMLDivElement;
-  line: HTMLDivElement;
   time: HTMLSpanElement;
   level: HTMLSpanElement;
   account: HTMLSpanElement;
@@ -26,7 +26,7 @@ export function createRowElement(): RowElement {
   const line = h('div', { class: 'line' }, time, level, account, command, duration, summary);
   const detail = h('div', { class: 'detail', role: 'region' });
   const root = h('div', { class: 'row', role: 'row' }, line, detail);
-  return { root, line, time, level, account, command, duration, summary, detail };
+  return { root, time, level, account, command, duration, summary, detail };
 }
 
 /** Fills a (possibly recycled) row element for `row`; `needle` is the free-text filter to highlight. */
@@ -40,7 +40,7 @@ export function fillRow(el: RowElement, row: LogRow, index: number, needle: stri
   el.root.classList.toggle('expanded', expanded);
   el.root.classList.toggle('active', active);
   el.root.classList.toggle('failed', Boolean(log.data.error));
-  setText(el.time, formatTime(log.timestamp));
+  setText(el.time, localTime(log.timestamp));
   el.time.title = log.timestamp;
   setText(el.level, log.level);
   highlight(el.account, log.emailAccountId, needle);
@@ -56,7 +56,7 @@ export function fillRow(el: RowElement, row: LogRow, index: number, needle: stri
 function summaryOf(row: LogRow): string {
   const { raw, response, error } = row.log.data;
   const text = error ? `✖ ${error}` : (raw ?? response ?? '');
-  return text.length > 300 ? `${text.slice(0, 300)}…` : text.replace(/\s+/g, ' ');
+  return (text.length > 300 ? `${text.slice(0, 300)}…` : text).replace(/\s+/g, ' ');
 }
 
 function fillDetail(detail: HTMLDivElement, row: LogRow, needle: string): void {

@@ -82,11 +82,6 @@ export class LogTable {
     }).observe(this.viewport);
   }
 
-  /** Whether the table follows new rows (the user has not scrolled up). */
-  get isFollowing(): boolean {
-    return this.following;
-  }
-
   /** Highlights this text in the rows (the free-text filter). */
   setNeedle(needle: string): void {
     if (needle === this.needle) return;

@@ -25,7 +25,7 @@ export function nextTheme(choice: ThemeChoice): ThemeChoice {
 }
 
 export function themeLabel(choice: ThemeChoice): string {
-  return choice === 'system' ? 'Theme: system' : choice === 'light' ? 'Theme: light' : 'Theme: dark';
+  return `Theme: ${choice}`;
 }
 
 /** Storage can throw (privacy modes, sandboxed frames); the theme is a convenience, never an error. */

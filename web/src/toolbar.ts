@@ -34,7 +34,8 @@ export class Toolbar {
   private readonly counts: HTMLSpanElement;
   private readonly confirm: HTMLDialogElement;
   private textTimer: ReturnType<typeof setTimeout> | undefined;
-  private facetSizes = [0, 0];
+  /** The account and command sets last shown and their sizes then: the model grows a set, or replaces it on a clear. */
+  private shownFacets: Array<{ values?: ReadonlySet<string>; size: number }> = [{ size: 0 }, { size: 0 }];
 
   constructor(private readonly actions: ToolbarActions) {
     this.level = h(
@@ -105,9 +106,8 @@ export class Toolbar {
     this.pause.setAttribute('aria-pressed', String(status.paused));
     this.pause.classList.toggle('on', status.paused);
     setText(this.held, status.paused ? `paused · ${plural(status.held, 'new log')} buffered` : '');
-    if (status.accounts.size !== this.facetSizes[0]) this.setFacet(this.account, 'all accounts', status.accounts);
-    if (status.commands.size !== this.facetSizes[1]) this.setFacet(this.command, 'all commands', status.commands);
-    this.facetSizes = [status.accounts.size, status.commands.size];
+    this.refreshFacet(0, this.account, 'all accounts', status.accounts);
+    this.refreshFacet(1, this.command, 'all commands', status.commands);
   }
 
   private askClear(): void {
@@ -122,6 +122,13 @@ export class Toolbar {
       command: this.command.value,
       text: this.text.value.trim(),
     });
+  }
+
+  private refreshFacet(index: number, select: HTMLSelectElement, allLabel: string, values: ReadonlySet<string>): void {
+    const shown = this.shownFacets[index]!;
+    if (shown.values === values && shown.size === values.size) return;
+    this.shownFacets[index] = { values, size: values.size };
+    this.setFacet(select, allLabel, values);
   }
 
   /** Rebuilds a select's options, keeping the current choice even if its value is gone (after a clear). */
