@@ -240,7 +240,7 @@ export class Connection implements BurstMember {
     }
     if (!(CLIENT_MESSAGE_TYPES as readonly string[]).includes(type)) {
       this.ctx.metrics.messagesReceived.labels('unknown').inc();
-      return this.error('UNKNOWN_MESSAGE_TYPE', type.length > 100 ? `${type.slice(0, 100)}...` : type);
+      return this.error('UNKNOWN_MESSAGE_TYPE', clipped(type));
     }
     this.ctx.metrics.messagesReceived.labels(type).inc();
     switch (type) {
@@ -255,7 +255,7 @@ export class Connection implements BurstMember {
         if (channel === undefined || channel === null || channel === '') return this.error('MISSING_CHANNEL', type);
         if (typeof channel !== 'string' || !(CHANNELS as readonly string[]).includes(channel)) {
           const shown = typeof channel === 'string' ? channel : JSON.stringify(channel) ?? String(channel);
-          return this.error('INVALID_CHANNEL', shown.length > 100 ? `${shown.slice(0, 100)}...` : shown);
+          return this.error('INVALID_CHANNEL', clipped(shown));
         }
         const own = new Set(this.followed); // copy on write: the shared default stays as it is
         if (type === 'subscribe') own.add(channel as Channel);
@@ -272,4 +272,9 @@ export class Connection implements BurstMember {
     const text = (PROTOCOL_ERRORS[code] as (...a: unknown[]) => string)(...args);
     this.send({ type: 'error', error: text });
   }
+}
+
+/** What a client sent, as quoted back in an error: at most 100 characters. */
+function clipped(text: string): string {
+  return text.length > 100 ? `${text.slice(0, 100)}...` : text;
 }

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
@@ -259,15 +259,13 @@ function protocolCloseCode(wsErrorCode: string | undefined): number | undefined 
   return CLOSE_CODES.PROTOCOL_ERROR;
 }
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable' };
-
 /** Answers an upgrade with an HTTP error and a JSON body, then closes the TCP connection. */
 function reject(socket: Duplex, code: HttpErrorCode, message?: string): void {
   if (socket.destroyed) return;
   const { status } = HTTP_ERRORS[code];
   const body = JSON.stringify({ error: message ?? HTTP_ERRORS[code].message, code });
   socket.end(
-    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\n` +
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
       'Connection: close\r\nContent-Type: application/json; charset=utf-8\r\n' +
       SECURITY_HEADER_LINES.map((line) => `${line}\r\n`).join('') +
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,

@@ -42,6 +42,12 @@ interface Pool {
  */
 export class Hub implements BusListener {
   private readonly pools = new Map<string, Pool>();
+  /**
+   * Each log or job event serialized once, whichever path sends it to how many sockets: live fan-out,
+   * messages held during a join, a catch-up page that sockets at one position share. Weak: an entry goes
+   * with the last reference to its log.
+   */
+  private readonly payloads = new WeakMap<object, Buffer>();
 
   constructor(
     private readonly bus: Bus,
@@ -151,7 +157,7 @@ export class Hub implements BusListener {
             conn.pending.push(message);
           } else if (this.advance(conn, message.seq, message)) {
             if (!conn.wants('logs')) continue;
-            payload ??= logPayload(message.log);
+            payload ??= this.payload(message.log, logMessage);
             frame ??= textFrame(payload);
             if (conn.sendRaw(payload, 'log', false, frame)) delivered++;
           }
@@ -172,7 +178,7 @@ export class Hub implements BusListener {
         return;
       }
       case 'job-event': {
-        const payload = jobPayload(message.data);
+        const payload = this.payload(message.data, jobMessage);
         for (const conn of pool.conns) {
           if (conn.closed) continue;
           if (conn.state !== 'live') conn.pending.push(message);
@@ -243,7 +249,7 @@ export class Hub implements BusListener {
         for (const { seq, log } of page.logs) {
           if (seq <= conn.lastSeq) continue;
           conn.lastSeq = seq;
-          if (conn.wants('logs')) conn.sendRaw(logPayload(log), 'log');
+          if (conn.wants('logs')) conn.sendRaw(this.payload(log, logMessage), 'log');
         }
         if (!page.hasMore) {
           // Every event up to headSeq is committed: what the page lacks was cleared or trimmed.
@@ -297,13 +303,13 @@ export class Hub implements BusListener {
   private deliverOne(conn: Connection, message: BusMessage): void {
     switch (message.type) {
       case 'log':
-        if (this.advance(conn, message.seq, message) && conn.wants('logs')) conn.sendRaw(logPayload(message.log), 'log');
+        if (this.advance(conn, message.seq, message) && conn.wants('logs')) conn.sendRaw(this.payload(message.log, logMessage), 'log');
         return;
       case 'logs-cleared':
         if (this.advance(conn, message.seq, message)) conn.send({ type: 'logs-cleared', timestamp: message.timestamp });
         return;
       case 'job-event':
-        if (conn.wants('jobs')) conn.sendRaw(jobPayload(message.data), 'job-event');
+        if (conn.wants('jobs')) conn.sendRaw(this.payload(message.data, jobMessage), 'job-event');
         return;
       case 'session-ended':
         return;
@@ -313,6 +319,12 @@ export class Hub implements BusListener {
   private failed(conn: Connection, error: unknown): void {
     this.logger.error({ err: error, userId: conn.userId }, 'could not read the stream from the store; closing the socket so the client resumes');
     conn.close('INTERNAL_ERROR');
+  }
+
+  private payload<T extends object>(item: T, serialize: (item: T) => Buffer): Buffer {
+    let payload = this.payloads.get(item);
+    if (!payload) this.payloads.set(item, (payload = serialize(item)));
+    return payload;
   }
 
   private poolFor(userId: string): Pool {
@@ -326,11 +338,12 @@ export class Hub implements BusListener {
   }
 }
 
-/** `{"type":"log",...}` serialized once per message for every socket that gets it. */
-function logPayload(log: LogEntry): Buffer {
+/** `{"type":"log",...}` around a stored log. */
+function logMessage(log: LogEntry): Buffer {
   return Buffer.from(JSON.stringify({ type: 'log', log, timestamp: new Date().toISOString() }));
 }
 
-function jobPayload(data: JobEventData): Buffer {
+/** `{"type":"job-event",...}` around a job event. */
+function jobMessage(data: JobEventData): Buffer {
   return Buffer.from(JSON.stringify({ type: 'job-event', channel: 'jobs', data, timestamp: new Date().toISOString() }));
 }

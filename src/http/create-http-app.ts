@@ -59,7 +59,7 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
 
   // better-auth reads its own bodies: mounted before any body parser.
   app.all('/api/auth/*splat', toNodeHandler(deps.auth));
-  app.use('/api/logs', logRoutes(deps.logs, deps.authenticate, deps.metrics, deps.options));
+  app.use('/api/logs', logRoutes(deps.logs, deps.authenticate, deps.options));
   app.use('/api/jobs', jobRoutes(deps.jobs, deps.authenticate, deps.options.maxBodyBytes));
   app.use(healthRoutes(deps.readiness, deps.metrics));
   app.use('/api', (_req, _res, next) => next(new HttpError('NOT_FOUND')));

@@ -59,11 +59,6 @@ function decodeKey(raw: Uint8Array, from: number, to: number): string | undefine
   }
 }
 
-/** True when the body nests deeper than `max` levels (brackets inside strings do not count). */
-export function nestsDeeperThan(raw: Uint8Array, max: number): boolean {
-  return 'tooDeep' in scanJsonBody(raw, max);
-}
-
 /**
  * Parses a JSON body of at most `limit` bytes (more → 413 before the rest is read). Anything but
  * application/json → 415; nesting deeper than MAX_BODY_DEPTH → 400; malformed JSON → 400. Keys that

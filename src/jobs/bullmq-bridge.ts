@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { openRedis } from '../bus/redis-connection.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { JobEventData } from '../protocol/log-entry.js';
 import { once } from '../util/once.js';
 import { BULLMQ_STATUSES, type BullmqStatus, type QueueEventArgs, toJobEventData } from './bullmq-event.js';
 import { LeaderLease } from './bullmq-leader.js';
@@ -17,7 +18,7 @@ export interface BullmqBridgeOptions {
   bullmqPrefix: string;
   queues: string[];
   nodeId: string;
-  jobs: Pick<JobService, 'publish'>;
+  jobs: Pick<JobService, 'append'>;
   metrics: Pick<Metrics, 'jobEventsIgnored'>;
   logger: Logger;
   /** Leader lease ttl: a crashed leader's queues are taken over after at most this long. Default 5 s. */
@@ -188,16 +189,16 @@ class Bridge implements BullmqBridge {
       // Start over from the recorded position (the failed event is read again) after a pause.
       reader.stopped = true;
       setTimeout(() => {
-        if (this.lease.isLeader) this.transitions = this.transitions.then(() => this.restartReader(name));
+        if (this.lease.isLeader) this.transitions = this.transitions.then(() => this.restartReaders());
       }, 1000).unref();
     } finally {
       reader.draining = undefined;
     }
   }
 
-  private async restartReader(name: string): Promise<void> {
-    const reader = this.readers.get(name);
-    if (!reader || !this.lease.isLeader) return;
+  /** Reads every queue again from its recorded position (all at once: a failure is rare, and simple beats fine-grained). */
+  private async restartReaders(): Promise<void> {
+    if (this.readers.size === 0 || !this.lease.isLeader) return;
     await this.stopReaders();
     if (this.lease.isLeader) await this.startReaders();
   }
@@ -247,10 +248,10 @@ class Bridge implements BullmqBridge {
     return record;
   }
 
-  private async publish(event: Parameters<JobService['publish']>[0]): Promise<void> {
+  private async publish(event: JobEventData): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.options.jobs.publish(event, 'bullmq');
+        await this.options.jobs.append(event, 'bullmq');
         return;
       } catch (error) {
         if (attempt >= PUBLISH_ATTEMPTS) {

@@ -20,12 +20,19 @@ export class JobService {
    * The in-process producer API. `event.userId` names the owner; `jobId` and `status` are required and
    * everything else is carried through. Throws HttpError VALIDATION_FAILED for a bad event.
    */
-  async publish(event: JobEventInput & { userId: string }, source = 'api'): Promise<JobEventData> {
+  async publish(event: JobEventInput & { userId: string }): Promise<JobEventData> {
     const parsed = jobEventInputSchema.safeParse(event);
     if (!parsed.success || !parsed.data.userId) {
       throw new HttpError('VALIDATION_FAILED', undefined, parsed.success ? [{ path: ['userId'], message: 'userId is required' }] : parsed.error.issues);
     }
-    const data = { ...parsed.data, userId: parsed.data.userId } as JobEventData;
+    return this.append({ ...parsed.data, userId: parsed.data.userId } as JobEventData, 'api');
+  }
+
+  /**
+   * Stores and sends an event whose shape is already checked: the HTTP route validated it, or the
+   * BullMQ bridge built it. `source` labels the metric.
+   */
+  async append(data: JobEventData, source: 'api' | 'bullmq'): Promise<JobEventData> {
     await this.writer.submit([{ kind: 'job', userId: data.userId, data }]);
     this.metrics.jobEvents.labels(source).inc();
     return data;

@@ -40,21 +40,35 @@ export class LogService {
    * Throws HttpError VALIDATION_FAILED, storing nothing, if any entry is invalid.
    */
   async log(userId: string, entry: LogEntryInput | LogEntryInput[]): Promise<LogEntry[]> {
-    const entries = Array.isArray(entry) ? entry : [entry];
+    const owned = this.validate(Array.isArray(entry) ? entry : [entry], (claimed) =>
+      claimed === undefined || claimed === userId ? userId : { invalid: 'userId differs from the owner passed to log()' },
+    );
+    return this.append(owned);
+  }
+
+  /**
+   * Validates a batch and names each entry's owner: `ownerOf` gets the userId the entry names (if any)
+   * and returns the owner, or why the entry cannot be taken. All or nothing: any invalid entry throws
+   * HttpError VALIDATION_FAILED listing every issue by entry index, and the batch is counted as dropped.
+   */
+  validate(entries: unknown[], ownerOf: (claimed: string | undefined) => string | { invalid: string }): OwnedEntry[] {
     const owned: OwnedEntry[] = [];
-    const issues: unknown[] = [];
-    entries.forEach((e, index) => {
-      const parsed = this.entrySchema.safeParse(e);
-      if (!parsed.success) issues.push(...parsed.error.issues.map((i) => ({ ...i, path: [index, ...i.path] })));
-      else if (parsed.data.userId !== undefined && parsed.data.userId !== userId) {
-        issues.push({ code: 'custom', path: [index, 'userId'], message: 'userId differs from the owner passed to log()' });
-      } else owned.push({ ...parsed.data, userId });
+    const issues: Array<{ path: PropertyKey[]; message: string; code: string }> = [];
+    entries.forEach((entry, index) => {
+      const parsed = this.entrySchema.safeParse(entry);
+      if (!parsed.success) {
+        issues.push(...parsed.error.issues.map((i) => ({ path: [index, ...i.path], message: i.message, code: i.code })));
+        return;
+      }
+      const owner = ownerOf(parsed.data.userId);
+      if (typeof owner === 'string') owned.push({ ...parsed.data, userId: owner });
+      else issues.push({ path: [index, 'userId'], message: owner.invalid, code: 'custom' });
     });
     if (issues.length > 0) {
       this.metrics.logsDropped.labels('validation').inc(entries.length);
-      throw new HttpError('VALIDATION_FAILED', undefined, issues);
+      throw new HttpError('VALIDATION_FAILED', 'Invalid log entries: nothing of this batch was stored', issues);
     }
-    return this.append(owned);
+    return owned;
   }
 
   /** Stores and broadcasts entries that are already validated and owned (the HTTP route's path). */

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { nestsDeeperThan, scanJsonBody } from '../../src/http/json-body.js';
+import { scanJsonBody } from '../../src/http/json-body.js';
 
-describe('nestsDeeperThan', () => {
+/** True when the body nests deeper than `max` levels (brackets inside strings do not count). */
+const nestsDeeperThan = (raw: Uint8Array, max: number) => 'tooDeep' in scanJsonBody(raw, max);
+
+describe('scanJsonBody: nesting depth', () => {
   const deep = (n: number) => '['.repeat(n) + ']'.repeat(n);
   it('counts arrays and objects', () => {
     expect(nestsDeeperThan(Buffer.from(deep(3)), 3)).toBe(false);

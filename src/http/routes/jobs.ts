@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { HttpError } from '../../errors.js';
 import type { JobService } from '../../jobs/job-service.js';
-import { jobEventInputSchema } from '../../protocol/log-entry.js';
+import { type JobEventData, jobEventInputSchema } from '../../protocol/log-entry.js';
 import { type Authenticate, callerOf, ownerFor, requireCaller } from '../authenticate.js';
 import { jsonBody } from '../json-body.js';
 
@@ -22,7 +22,7 @@ export function jobRoutes(jobs: JobService, authenticate: Authenticate, maxBodyB
       );
     }
     const userId = ownerFor(caller, parsed.data.userId);
-    const event = await jobs.publish({ ...parsed.data, userId });
+    const event = await jobs.append({ ...parsed.data, userId } as JobEventData, 'api');
     res.status(201).json({ event });
   });
 

@@ -1,8 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { HttpError } from '../../errors.js';
-import type { LogService, OwnedEntry } from '../../logs/log-service.js';
-import type { Metrics } from '../../metrics/metrics.js';
+import type { LogService } from '../../logs/log-service.js';
 import type { LogQuery } from '../../store/log-store.js';
 import { type Authenticate, callerOf, ownerFor, requireCaller } from '../authenticate.js';
 import { jsonBody } from '../json-body.js';
@@ -15,7 +14,7 @@ export interface LogRoutesOptions {
 }
 
 /** POST, GET and DELETE /api/logs. */
-export function logRoutes(logs: LogService, authenticate: Authenticate, metrics: Metrics, o: LogRoutesOptions): Router {
+export function logRoutes(logs: LogService, authenticate: Authenticate, o: LogRoutesOptions): Router {
   const router = Router();
   // Credentials first: an anonymous caller gets 401 before its body is even read.
   router.use(requireCaller(authenticate));
@@ -26,24 +25,10 @@ export function logRoutes(logs: LogService, authenticate: Authenticate, metrics:
     if (entries.length > o.maxBatchEntries) {
       throw new HttpError('BATCH_TOO_LARGE', `Too many entries in one batch: ${entries.length} (the limit is ${o.maxBatchEntries})`);
     }
-    const owned: OwnedEntry[] = [];
-    const issues: unknown[] = [];
-    entries.forEach((entry, index) => {
-      const parsed = logs.entrySchema.safeParse(entry);
-      if (!parsed.success) {
-        issues.push(...parsed.error.issues.map((i) => ({ path: [index, ...i.path], message: i.message, code: i.code })));
-        return;
-      }
-      if (caller.kind === 'service' && !parsed.data.userId) {
-        issues.push({ path: [index, 'userId'], message: 'userId is required with the service token', code: 'custom' });
-        return;
-      }
-      owned.push({ ...parsed.data, userId: ownerFor(caller, parsed.data.userId) });
-    });
-    if (issues.length > 0) {
-      metrics.logsDropped.labels('validation').inc(entries.length);
-      throw new HttpError('VALIDATION_FAILED', 'Invalid log entries: nothing of this batch was stored', issues);
-    }
+    // With the service token each entry names its user; a session's entries belong to its user (another → 403).
+    const owned = logs.validate(entries, (claimed) =>
+      caller.kind === 'service' && !claimed ? { invalid: 'userId is required with the service token' } : ownerFor(caller, claimed),
+    );
     const stored = await logs.append(owned);
     res.status(201).json({ logs: stored });
   });
