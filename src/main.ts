@@ -11,11 +11,10 @@ import { LocalBus } from './bus/local-bus.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { type Metrics, createMetrics } from './metrics/metrics.js';
+import { createLogStore } from './store/create-log-store.js';
 import { type Database, openDatabase } from './store/database.js';
 import type { LogStore } from './store/log-store.js';
 import { withMigrationLock } from './store/migration-lock.js';
-import { PostgresLogStore } from './store/postgres-log-store.js';
-import { SqliteLogStore } from './store/sqlite-log-store.js';
 import { once } from './util/once.js';
 import { describeError, retryUntil } from './util/retry.js';
 
@@ -45,7 +44,7 @@ export class StartupError extends Error {}
 
 /**
  * The composition root: builds every part from validated config, wires them, listens.
- * The only place that chooses implementations (SQLite or PostgreSQL, local or Redis bus).
+ * The one place that chooses implementations from config (SQLite or PostgreSQL through createLogStore, local or Redis bus).
  */
 export async function startLivetail(config: Config, options: StartOptions = {}): Promise<Livetail> {
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat, nodeId: config.nodeId }, options.logDestination);
@@ -60,10 +59,7 @@ export async function startLivetail(config: Config, options: StartOptions = {}):
     const database = await connect('database', config, logger, () => openDatabase(config.database));
     closers.push(database.close);
 
-    const store: LogStore =
-      database.kind === 'sqlite'
-        ? new SqliteLogStore(database, { maxLogsPerUser: config.maxLogsPerUser, maxJobsPerUser: config.maxJobsPerUser })
-        : new PostgresLogStore(database.db, { maxLogsPerUser: config.maxLogsPerUser, maxJobsPerUser: config.maxJobsPerUser });
+    const store = createLogStore(database, { maxLogsPerUser: config.maxLogsPerUser, maxJobsPerUser: config.maxJobsPerUser });
 
     const bus: Bus = config.redis ? await connect('Redis', config, logger, () => openRedisBus(config.redis!, logger, metrics)) : new LocalBus();
     closers.push(() => bus.close());
