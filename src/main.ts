@@ -174,26 +174,17 @@ async function run(): Promise<void> {
     throw error;
   }
 
-  let node: Livetail;
-  try {
-    node = await startLivetail(config);
-  } catch (error) {
-    process.stderr.write(`livetail could not start: ${startFailure(error, config)}\n`);
-    process.exit(2);
-  }
-
+  // Handlers are installed before the node starts: a signal that arrives right after the node logged that
+  // it listens must find them (the default action would kill the process without a graceful shutdown).
+  // A signal while the node is still starting (retrying its database, say) exits at once: nothing to drain.
+  let node: Livetail | undefined;
   let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) {
-      process.stderr.write(`${signal} again: exiting at once\n`);
-      process.exit(1);
-    }
-    stopping = true;
+  const shutDown = (running: Livetail) => {
     const timer = setTimeout(() => {
       process.stderr.write(`shutdown took longer than ${config.shutdownTimeoutMs} ms: exiting\n`);
       process.exit(1);
     }, config.shutdownTimeoutMs).unref();
-    node.close().then(
+    running.close().then(
       () => {
         clearTimeout(timer);
         process.exit(0);
@@ -204,8 +195,27 @@ async function run(): Promise<void> {
       },
     );
   };
+  const stop = (signal: string) => {
+    if (stopping) {
+      process.stderr.write(`${signal} again: exiting at once\n`);
+      process.exit(1);
+    }
+    if (!node) {
+      process.stderr.write(`${signal} while starting: exiting\n`);
+      process.exit(1);
+    }
+    stopping = true;
+    shutDown(node);
+  };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+
+  try {
+    node = await startLivetail(config);
+  } catch (error) {
+    process.stderr.write(`livetail could not start: ${startFailure(error, config)}\n`);
+    process.exit(2);
+  }
 }
 
 /** One line saying why the node could not start, and what to do where that is clear. */

@@ -2,15 +2,7 @@ import net from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { LivetailProcess, PROCESS_TEST_TIMEOUT_MS, processEnv, tempDir } from '../helpers/process.js';
 import { TEST_STORE } from '../helpers/server.js';
-
-/** A loopback port nothing listens on: connections to it are refused at once. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+import { freePort } from '../helpers/services.js';
 
 /** The one line a refused start must print: no stack frame, no second line. */
 function expectOneLine(proc: LivetailProcess): string {
@@ -73,7 +65,7 @@ describe.skipIf(TEST_STORE !== 'sqlite')('configuration errors stop the process 
   }
 
   it('retries an unreachable store with backoff, one log line per attempt, then exits 2 with one line', async () => {
-    const port = await closedPort();
+    const port = await freePort(); // nothing listens there: connections are refused at once
     const proc = run({ DATABASE_URL: `postgres://livetail:pw-not-shown@127.0.0.1:${port}/livetail`, STARTUP_TIMEOUT_MS: '2000' });
     const exit = await proc.exited;
     const exitedAt = Date.now();
@@ -97,8 +89,17 @@ describe.skipIf(TEST_STORE !== 'sqlite')('configuration errors stop the process 
     expect(exitedAt - retries[0]!.time).toBeLessThan(2000 + 3000);
   });
 
+  it('exits at once with code 1 on SIGTERM while it still retries an unreachable store', async () => {
+    const port = await freePort();
+    const proc = run({ DATABASE_URL: `postgres://livetail@127.0.0.1:${port}/livetail`, STARTUP_TIMEOUT_MS: '60000' });
+    await proc.logLine((l) => l.event === 'startup-retry');
+    proc.signal('SIGTERM');
+    expect((await proc.exited).code).toBe(1);
+    expect(expectOneLine(proc)).toBe('SIGTERM while starting: exiting');
+  });
+
   it('retries an unreachable Redis the same way', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const proc = run({ REDIS_URL: `redis://127.0.0.1:${port}`, STARTUP_TIMEOUT_MS: '2000' });
     const exit = await proc.exited;
     expect(exit.code).toBe(2);
