@@ -82,10 +82,6 @@ export class ClientPool {
     return this.workers.map((w) => w.pid);
   }
 
-  get size(): number {
-    return this.workers.length;
-  }
-
   /** Opens `sockets` to a target, spread over the workers, `concurrency` connects in flight in total. */
   async open(set: string, kind: TargetKind, baseUrl: string, origin: string, sockets: SocketSpec[], concurrency: number, timeoutMs = 30_000): Promise<OpenResult> {
     const started = performance.now();

@@ -45,28 +45,30 @@ export class Poster {
 }
 
 /**
- * A batch of `count` log entries for users picked at random, as one JSON body. Every entry carries the
- * time it was sent (`parsed.sentAt`, µs on the machine's monotonic clock) so clients can measure
- * ingest-to-receive latency without any field outside the seed's message shape. A delivered `log`
- * message is about 450 bytes, the size the issue's figures assume.
+ * The benchmark's log entry for `userId`, as posted (and, with `sentAt`, stamped with the time it was
+ * sent: `parsed.sentAt`, µs on the machine's monotonic clock, so clients can measure ingest-to-receive
+ * latency without any field outside the seed's message shape). A delivered `log` message is about 450
+ * bytes, the size the issue's figures assume.
  */
+export function benchLog(userId: string, sentAt?: number) {
+  return {
+    userId,
+    emailAccountId: 'acct-0001',
+    level: 'info' as const,
+    command: 'UID FETCH',
+    data: {
+      raw: 'A142 UID FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)',
+      parsed: sentAt === undefined ? { sequence: '1:*', items: 5 } : { sequence: '1:*', items: 5, [SENT_AT_KEY]: sentAt },
+      response: 'A142 OK UID FETCH completed (0.004 secs)',
+      duration: 12,
+      error: null,
+    },
+  };
+}
+
+/** A batch of `count` log entries for users picked at random, each stamped with `sentAt`, as one JSON body. */
 export function logBatch(userIds: readonly string[], count: number, sentAt: number): string {
   const entries = new Array(count);
-  for (let i = 0; i < count; i++) {
-    const userId = userIds[Math.floor(Math.random() * userIds.length)]!;
-    entries[i] = {
-      userId,
-      emailAccountId: 'acct-0001',
-      level: 'info',
-      command: 'UID FETCH',
-      data: {
-        raw: 'A142 UID FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)',
-        parsed: { sequence: '1:*', items: 5, [SENT_AT_KEY]: sentAt },
-        response: 'A142 OK UID FETCH completed (0.004 secs)',
-        duration: 12,
-        error: null,
-      },
-    };
-  }
+  for (let i = 0; i < count; i++) entries[i] = benchLog(userIds[Math.floor(Math.random() * userIds.length)]!, sentAt);
   return JSON.stringify(entries);
 }

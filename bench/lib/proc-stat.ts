@@ -52,13 +52,3 @@ export function machineCpuSeconds(): MachineCpu {
     idle: (idle! + iowait!) / CLOCK_TICKS_PER_SECOND,
   };
 }
-
-/** Resident set size of a process in bytes (VmRSS); undefined once it is gone. */
-export function processRssBytes(pid: number): number | undefined {
-  try {
-    const match = /^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}

@@ -1,8 +1,7 @@
 import type { Measured, PerSocketMemory, Results, Series } from './results.js';
 import { max, median } from './stats.js';
+import { TARGETS as COMPARED } from './targets.js';
 import type { WindowResult } from './windows.js';
-
-const COMPARED = ['livetail', 'bare-ws', 'socket.io'] as const;
 
 type Values = Partial<Record<string, number>>;
 
@@ -98,10 +97,31 @@ function table(rows: Row[], withTargets: boolean): string[] {
   return lines;
 }
 
+type MemoryPoint = { sockets: number; memory: Record<string, PerSocketMemory> };
+
+/** Every W3 measurement: one per level, then the points grown beyond the last level. */
+function memoryPoints(results: Results): MemoryPoint[] {
+  return [...results.levels.map((l) => ({ sockets: l.sockets, memory: l.memory })), ...results.memoryGrowth];
+}
+
 /** The level whose W3 figure the target is checked on: 10,000 sockets, else the largest measured. */
-function memoryPoint(results: Results): { sockets: number; memory: Record<string, PerSocketMemory> } | undefined {
-  const points = [...results.levels.map((l) => ({ sockets: l.sockets, memory: l.memory })), ...results.memoryGrowth];
+function memoryPoint(results: Results): MemoryPoint | undefined {
+  const points = memoryPoints(results);
   return points.find((p) => p.sockets === 10_000) ?? points.sort((a, b) => b.sockets - a.sockets)[0];
+}
+
+/** Every workload's windows, labelled as the conditions table shows them. */
+function allSeries(results: Results): Array<[string, Series<WindowResult> | undefined]> {
+  return [
+    ...results.levels.flatMap((level): Array<[string, Series<WindowResult> | undefined]> => [
+      [`W1 ${k(level.sockets)}`, level.fanout],
+      [`W2 ${k(level.sockets)}`, level.latency],
+      [`W2 ${k(level.sockets)}, POSTs of 10`, level.smallBatchLatency],
+    ]),
+    ['W4', results.connect],
+    ['W5', results.ingest],
+    ['W1 deflate', results.deflate?.fanout],
+  ];
 }
 
 const k = (n: number) => n.toLocaleString('en');
@@ -272,7 +292,7 @@ function scaleCurve(results: Results): string[] {
     const lb = medians(last.latency, (w) => w.p99);
     out.push(`| W2 p99 latency | ${k(first.sockets)} → ${k(last.sockets)} | ${COMPARED.map((t) => x(ratio(lb[t], la[t]))).join(' | ')} |`);
   }
-  const memory = [...results.levels.map((l) => ({ sockets: l.sockets, memory: l.memory })), ...results.memoryGrowth].filter((p) => p.sockets >= 1000);
+  const memory = memoryPoints(results).filter((p) => p.sockets >= 1000);
   const m10 = memory.find((p) => p.sockets === 10_000);
   const mTop = memory.sort((p, q) => q.sockets - p.sockets)[0];
   if (m10 && mTop && mTop !== m10) {
@@ -306,31 +326,13 @@ function conditions(results: Results): string[] {
       );
     }
   };
-  for (const level of results.levels) {
-    add(`W1 ${k(level.sockets)}`, level.fanout);
-    add(`W2 ${k(level.sockets)}`, level.latency);
-    add(`W2 ${k(level.sockets)}, POSTs of 10`, level.smallBatchLatency);
-  }
-  add('W4', results.connect);
-  add('W5', results.ingest);
-  add('W1 deflate', results.deflate?.fanout);
+  for (const [workload, series] of allSeries(results)) add(workload, series);
   return out;
 }
 
 /** One line on how quiet the machine was: what the lead needs to judge the run. */
 function quiet(results: Results): string[] {
-  const windows: Array<Measured<WindowResult>> = [];
-  const collect = (series: Series<WindowResult> | undefined) => {
-    for (const list of Object.values(series ?? {})) windows.push(...list);
-  };
-  for (const level of results.levels) {
-    collect(level.fanout);
-    collect(level.latency);
-    collect(level.smallBatchLatency);
-  }
-  collect(results.connect);
-  collect(results.ingest);
-  collect(results.deflate?.fanout);
+  const windows: Array<Measured<WindowResult>> = allSeries(results).flatMap(([, series]) => Object.values(series ?? {}).flat());
   if (windows.length === 0) return [];
   const others = windows.map((w) => w.cpu.other);
   const disturbed = windows.filter((w) => w.disturbed).length;

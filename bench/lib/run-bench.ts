@@ -198,10 +198,10 @@ export async function runBench(options: RunOptions): Promise<Results> {
   return results;
 }
 
-/** Per-socket memory, and the server's memory before its first socket. */
 /** Logs per POST of the small-batch W2 row. */
 const SMALL_BATCH = 10;
 
+/** Per-socket memory, and the server's memory before its first socket. */
 type MemoryWithEmpty = PerSocketMemory & { empty: MemoryReading };
 
 /**

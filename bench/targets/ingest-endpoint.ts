@@ -1,21 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { LogEntry, ServerMessageOf } from '../../src/protocol/index.js';
 
-/** A log entry as the harness posts it (the same body livetail's POST /api/logs receives). */
-interface PostedEntry {
-  userId: string;
-  emailAccountId: string;
-  level: string;
-  command: string;
-  data: unknown;
-}
+/** A log entry as the harness posts it (the same body livetail's POST /api/logs receives); nothing checks it here. */
+type PostedEntry = Omit<LogEntry, 'id' | 'timestamp'>;
 
 /** The `log` message livetail sends, field for field, so every target puts the same bytes on the wire. */
-export interface LogMessage {
-  type: 'log';
-  log: { id: string; timestamp: string; userId: string; emailAccountId: string; level: string; command: string; data: unknown };
-  timestamp: string;
-}
+export type LogMessage = ServerMessageOf<'log'>;
 
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
 

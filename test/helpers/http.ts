@@ -9,15 +9,34 @@ export interface TestUser {
   cookie: string;
 }
 
-/** Signs a new user up through better-auth's own endpoint and returns their session cookie. */
-export async function signUp(url: string, overrides: Partial<{ email: string; password: string; name: string }> = {}): Promise<TestUser> {
-  const email = overrides.email ?? `user-${randomUUID()}@example.com`;
-  const password = overrides.password ?? 'correct horse battery staple';
-  const res = await fetch(`${url}/api/auth/sign-up/email`, {
+const PASSWORD = 'correct horse battery staple';
+
+interface SignUpFields {
+  email: string;
+  password: string;
+  name: string;
+  /** The Origin the request comes from (TEST_ORIGIN by default). */
+  origin: string;
+}
+
+/**
+ * POST /api/auth/sign-up/email, as a browser page on `origin` sends it, for a new email unless one is
+ * given: the raw response, for tests of the answer itself (status, Set-Cookie, headers).
+ */
+export function signUpRequest(url: string, fields: Partial<SignUpFields> = {}): Promise<Response> {
+  const email = fields.email ?? `user-${randomUUID()}@example.com`;
+  return fetch(`${url}/api/auth/sign-up/email`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', origin: TEST_ORIGIN },
-    body: JSON.stringify({ email, password, name: overrides.name ?? email.split('@')[0] }),
+    headers: { 'content-type': 'application/json', origin: fields.origin ?? TEST_ORIGIN },
+    body: JSON.stringify({ email, password: fields.password ?? PASSWORD, name: fields.name ?? email.split('@')[0] }),
   });
+}
+
+/** Signs a new user up through better-auth's own endpoint and returns their session cookie. */
+export async function signUp(url: string, overrides: Partial<Omit<SignUpFields, 'origin'>> = {}): Promise<TestUser> {
+  const email = overrides.email ?? `user-${randomUUID()}@example.com`;
+  const password = overrides.password ?? PASSWORD;
+  const res = await signUpRequest(url, { ...overrides, email, password });
   if (res.status !== 200) throw new Error(`sign-up failed: ${res.status} ${await res.text()}`);
   const body = (await res.json()) as { user: { id: string } };
   return { email, password, userId: body.user.id, cookie: cookieFrom(res) };

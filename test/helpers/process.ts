@@ -14,7 +14,7 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
  * first), or the sources through tsx when dist is older than src, so running one test file after an
  * edit never tests stale code.
  */
-export function serverCommand(): string[] {
+function serverCommand(): string[] {
   const built = path.join(ROOT, 'dist', 'main.js');
   if (fs.existsSync(built) && fs.statSync(built).mtimeMs >= newestMtime(path.join(ROOT, 'src'))) return [built];
   return ['--import', 'tsx', path.join(ROOT, 'src', 'main.ts')];

@@ -5,6 +5,7 @@ import type { JobEventData } from '../../src/protocol/log-entry.js';
 import { signUp, type TestUser } from '../helpers/http.js';
 import { type TestServer, startTestServer } from '../helpers/server.js';
 import { TEST_REDIS_URL, type TestDatabase, createTestDatabase, deleteRedisKeys, randomRedisPrefix, serviceAvailable } from '../helpers/services.js';
+import { waitFor } from '../helpers/wait.js';
 import { TestSocket } from '../helpers/ws-client.js';
 
 // Several nodes need one database: PostgreSQL, and Redis for the bus and BullMQ.
@@ -189,12 +190,10 @@ describe.skipIf(!available)('BullMQ job events (BULLMQ_QUEUES) across three node
 
 /** The index of the node that reads the queues (waits for the election to settle). */
 async function leader(nodes: TestServer[]): Promise<number> {
-  for (let i = 0; i < 100; i++) {
-    const index = nodes.findIndex((node) => node.logLines.some((l) => l.includes('"event":"leader-elected"')) && !node.logLines.some((l) => l.includes('"event":"leader-lost"')));
-    if (index >= 0) return index;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error('no leader');
+  let index = -1;
+  const leads = (node: TestServer) => node.logLines.some((l) => l.includes('"event":"leader-elected"')) && !node.logLines.some((l) => l.includes('"event":"leader-lost"'));
+  await waitFor(() => (index = nodes.findIndex(leads)) >= 0, 'a leader', 5000, 50);
+  return index;
 }
 
 describe.skipIf(!available)('BullMQ job events across a restart of the only reading node', () => {

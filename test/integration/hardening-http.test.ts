@@ -1,8 +1,8 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { api, entry, signUp, type TestUser } from '../helpers/http.js';
-import { type TestServer, TEST_ORIGIN, startTestServer } from '../helpers/server.js';
+import { type Credentials, api, entry, signUp, signUpRequest, type TestUser } from '../helpers/http.js';
+import { type TestServer, TEST_ORIGIN, serversPerTest, startTestServer } from '../helpers/server.js';
 import { TestSocket } from '../helpers/ws-client.js';
 
 /** The security headers every response must carry (helmet's defaults, with livetail's CSP). */
@@ -53,7 +53,7 @@ describe('HTTP security headers (helmet) on every response', () => {
   });
   afterAll(() => server.close());
 
-  const requests: Array<[string, string, string, () => Parameters<typeof api>[3], unknown?, Record<string, string>?, number?]> = [
+  const requests: Array<[string, string, string, () => Credentials, unknown?, Record<string, string>?, number?]> = [
     ['health', 'GET', '/healthz', () => ({}), undefined, undefined, 200],
     ['readiness', 'GET', '/readyz', () => ({}), undefined, undefined, 200],
     ['metrics', 'GET', '/metrics', () => ({}), undefined, undefined, 200],
@@ -78,11 +78,7 @@ describe('HTTP security headers (helmet) on every response', () => {
   });
 
   it('on better-auth’s sign-up (200 with Set-Cookie)', async () => {
-    const res = await fetch(`${server.url}/api/auth/sign-up/email`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', origin: TEST_ORIGIN },
-      body: JSON.stringify({ email: `h-${Date.now()}@example.com`, password: 'correct horse battery staple', name: 'h' }),
-    });
+    const res = await signUpRequest(server.url);
     expect(res.status).toBe(200);
     expectSecurityHeaders(res.headers, 'sign-up');
   });
@@ -120,47 +116,33 @@ describe('HTTP security headers (helmet) on every response', () => {
 });
 
 describe('session cookies', () => {
+  const start = serversPerTest();
+
   it('are HttpOnly and SameSite=Lax, and not Secure with an http BASE_URL (plain localhost works)', async () => {
-    const server = await startTestServer();
-    try {
-      const res = await fetch(`${server.url}/api/auth/sign-up/email`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', origin: TEST_ORIGIN },
-        body: JSON.stringify({ email: `c-${Date.now()}@example.com`, password: 'correct horse battery staple', name: 'c' }),
-      });
-      const cookie = res.headers.getSetCookie().find((c) => c.startsWith('better-auth.session_token='));
-      expect(cookie).toBeDefined();
-      expect(cookie).toMatch(/; HttpOnly/i);
-      expect(cookie).toMatch(/; SameSite=Lax/i);
-      expect(cookie).not.toMatch(/; Secure/i);
-    } finally {
-      await server.close();
-    }
+    const server = await start();
+    const res = await signUpRequest(server.url);
+    const cookie = res.headers.getSetCookie().find((c) => c.startsWith('better-auth.session_token='));
+    expect(cookie).toBeDefined();
+    expect(cookie).toMatch(/; HttpOnly/i);
+    expect(cookie).toMatch(/; SameSite=Lax/i);
+    expect(cookie).not.toMatch(/; Secure/i);
   });
 
   it('are Secure (and __Secure- prefixed) when BASE_URL is https, and that cookie opens sockets and calls the API', async () => {
     const httpsOrigin = 'https://livetail.test';
-    const server = await startTestServer({ BASE_URL: httpsOrigin, TRUSTED_ORIGINS: `${httpsOrigin},${TEST_ORIGIN}` });
-    try {
-      const res = await fetch(`${server.url}/api/auth/sign-up/email`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', origin: httpsOrigin },
-        body: JSON.stringify({ email: `s-${Date.now()}@example.com`, password: 'correct horse battery staple', name: 's' }),
-      });
-      expect(res.status).toBe(200);
-      const setCookies = res.headers.getSetCookie().filter((c) => c.includes('session_token='));
-      expect(setCookies).toHaveLength(1);
-      const [setCookie] = setCookies;
-      expect(setCookie).toMatch(/^__Secure-better-auth\.session_token=/);
-      expect(setCookie).toMatch(/; Secure/i);
-      expect(setCookie).toMatch(/; HttpOnly/i);
-      const cookie = setCookie!.split(';')[0]!;
-      const socket = await TestSocket.ready(server.wsUrl, { cookie, origin: httpsOrigin });
-      await socket.roundTrip();
-      await socket.close();
-      expect((await api(server.url, 'GET', '/api/logs', { cookie })).status).toBe(200);
-    } finally {
-      await server.close();
-    }
+    const server = await start({ BASE_URL: httpsOrigin, TRUSTED_ORIGINS: `${httpsOrigin},${TEST_ORIGIN}` });
+    const res = await signUpRequest(server.url, { origin: httpsOrigin });
+    expect(res.status).toBe(200);
+    const setCookies = res.headers.getSetCookie().filter((c) => c.includes('session_token='));
+    expect(setCookies).toHaveLength(1);
+    const [setCookie] = setCookies;
+    expect(setCookie).toMatch(/^__Secure-better-auth\.session_token=/);
+    expect(setCookie).toMatch(/; Secure/i);
+    expect(setCookie).toMatch(/; HttpOnly/i);
+    const cookie = setCookie!.split(';')[0]!;
+    const socket = await TestSocket.ready(server.wsUrl, { cookie, origin: httpsOrigin });
+    await socket.roundTrip();
+    await socket.close();
+    expect((await api(server.url, 'GET', '/api/logs', { cookie })).status).toBe(200);
   });
 });

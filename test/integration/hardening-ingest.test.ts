@@ -5,7 +5,7 @@ import { HttpError } from '../../src/errors.js';
 import { MAX_BODY_DEPTH } from '../../src/http/json-body.js';
 import { api, entry, service, signUp, type TestUser } from '../helpers/http.js';
 import { logInput } from '../helpers/log-input.js';
-import { type TestServer, startTestServer } from '../helpers/server.js';
+import { type TestServer, serversPerTest, startTestServer } from '../helpers/server.js';
 
 const MiB = 1024 * 1024;
 
@@ -30,6 +30,8 @@ describe('ingest limits (the defaults: MAX_BODY_BYTES 1 MiB, MAX_BATCH_ENTRIES 1
     alice = await signUp(server.url);
   });
   afterAll(() => server.close());
+  /** A server of its own for a test with other limits. */
+  const startOwn = serversPerTest();
 
   // Most cases ingest with the service token for a fresh user id each (a sign-up per case would be slow).
   const freshUser = () => randomUUID();
@@ -156,16 +158,12 @@ describe('ingest limits (the defaults: MAX_BODY_BYTES 1 MiB, MAX_BATCH_ENTRIES 1
     });
 
     it('the limits are configurable: MAX_PARSED_DEPTH=3 and MAX_PARSED_BYTES=100', async () => {
-      const small = await startTestServer({ MAX_PARSED_DEPTH: '3', MAX_PARSED_BYTES: '100' });
-      try {
-        const send = (parsed: unknown) => api(small.url, 'POST', '/api/logs', service, entry({ userId: 'u-1', data: { parsed } }));
-        expect((await send(nested(3))).status).toBe(201);
-        expect((await send(nested(4))).body.details[0].message).toBe('parsed is nested deeper than 3 levels');
-        expect((await send(parsedOfSize(100))).status).toBe(201);
-        expect((await send(parsedOfSize(101))).status).toBe(400);
-      } finally {
-        await small.close();
-      }
+      const small = await startOwn({ MAX_PARSED_DEPTH: '3', MAX_PARSED_BYTES: '100' });
+      const send = (parsed: unknown) => api(small.url, 'POST', '/api/logs', service, entry({ userId: 'u-1', data: { parsed } }));
+      expect((await send(nested(3))).status).toBe(201);
+      expect((await send(nested(4))).body.details[0].message).toBe('parsed is nested deeper than 3 levels');
+      expect((await send(parsedOfSize(100))).status).toBe(201);
+      expect((await send(parsedOfSize(101))).status).toBe(400);
     });
   });
 });

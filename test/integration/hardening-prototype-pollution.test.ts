@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { JobEventInput, LogEntryInput } from '../../src/protocol/log-entry.js';
+import type { JobEventInput } from '../../src/protocol/log-entry.js';
 import { api, entry, service, signUp, type TestUser } from '../helpers/http.js';
+import { logInput } from '../helpers/log-input.js';
 import { type TestServer, startTestServer } from '../helpers/server.js';
 import { refusedUpgrade, TestSocket } from '../helpers/ws-client.js';
 
@@ -106,7 +107,7 @@ describe('prototype pollution: no client or ingest input can alter Object.protot
     const user = await signUp(server.url);
     const socket = await TestSocket.ready(server.wsUrl, { cookie: user.cookie });
     const parsed = JSON.parse('{"__proto__":{"polluted":"yes"},"constructor":{"prototype":{"polluted":"yes"}}}');
-    await server.node.app.logs.log(user.userId, { ...(entry() as LogEntryInput), data: { parsed } });
+    await server.node.app.logs.log(user.userId, logInput({ data: { parsed } }));
     const log = await socket.next('log');
     expect(Object.getPrototypeOf(log.log.data.parsed)).toBe(Object.prototype);
     await server.node.app.jobs.publish(JSON.parse(`{"userId":"${user.userId}","jobId":"j","status":"s","__proto__":{"polluted":"yes"}}`) as JobEventInput & { userId: string });

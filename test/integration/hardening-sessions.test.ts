@@ -4,7 +4,7 @@ import { CLOSE_CODES } from '../../src/protocol/constants.js';
 import { type Database, openDatabase } from '../../src/store/database.js';
 import { api, signIn, signOut, signUp, type TestUser } from '../helpers/http.js';
 import { counterValue, histogramCount } from '../helpers/metrics.js';
-import { type TestServer, TEST_ORIGIN, startTestServer } from '../helpers/server.js';
+import { type TestServer, startTestServer } from '../helpers/server.js';
 import { within } from '../helpers/wait.js';
 import { refusedUpgrade, TestSocket } from '../helpers/ws-client.js';
 
@@ -70,12 +70,7 @@ describe('sessions end, sockets end: through better-auth (sweep effectively off:
     const second = await signIn(server.url, user);
     const sockets = [await TestSocket.ready(server.wsUrl, { cookie: user.cookie }), await TestSocket.ready(server.wsUrl, { cookie: second })];
     const signalBefore = await endedVia('signal');
-    const res = await fetch(`${server.url}/api/auth/revoke-sessions`, {
-      method: 'POST',
-      headers: { cookie: second, origin: TEST_ORIGIN, 'content-type': 'application/json' },
-      body: '{}',
-    });
-    expect(res.status).toBe(200);
+    expect((await api(server.url, 'POST', '/api/auth/revoke-sessions', { cookie: second }, {})).status).toBe(200);
     for (const socket of sockets) expect(await closedWithin(socket, 1000)).toEqual(SESSION_ENDED);
     expect(await endedVia('signal')).toBe(signalBefore + 2);
   });

@@ -5,7 +5,7 @@ import { CLOSE_CODES } from '../../src/protocol/constants.js';
 import { signUp, type TestUser } from '../helpers/http.js';
 import { logInput } from '../helpers/log-input.js';
 import { counterValue } from '../helpers/metrics.js';
-import { type TestServer, startTestServer } from '../helpers/server.js';
+import { type TestServer, serversPerTest, startTestServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
 import { TestSocket } from '../helpers/ws-client.js';
 
@@ -42,6 +42,8 @@ describe('slow consumers (MAX_BUFFERED_BYTES, default 4 MiB)', () => {
     [slow, bob] = await Promise.all([signUp(server.url), signUp(server.url)]);
   });
   afterAll(() => server.close());
+  /** A server of its own for a test with another limit. */
+  const startOwn = serversPerTest();
 
   it('closes a socket that stops reading with 1013 while 50 MiB flow to its user; memory stays bounded; others keep their latency', async () => {
     const metrics = server.node.app.metrics;
@@ -146,23 +148,19 @@ describe('slow consumers (MAX_BUFFERED_BYTES, default 4 MiB)', () => {
 
   it('does not take a client that reads for a slow one when a single burst is bigger than MAX_BUFFERED_BYTES', async () => {
     // 1 MiB allowed; one commit fans out 2 MiB to the socket, and a resume carries 2 MiB in one message.
-    const small = await startTestServer({ MAX_BUFFERED_BYTES: String(MiB) });
-    try {
-      const user = await signUp(small.url);
-      const socket = await TestSocket.ready(small.wsUrl, { cookie: user.cookie });
-      const raw = 'x'.repeat(LOG_RAW_BYTES);
-      const stored = await small.node.app.logs.log(user.userId, Array.from({ length: 64 }, (_, i) => logInput({ command: `B${i}`, data: { raw } })));
-      await socket.until('log', 64);
-      await socket.roundTrip();
-      const resumed = await TestSocket.open(small.wsUrl, { cookie: user.cookie, query: `since=${stored[0]!.id}` });
-      expect((await resumed.next('initial-logs')).logs).toHaveLength(63);
-      await resumed.roundTrip();
-      // Still open, and not counted as slow.
-      await socket.roundTrip();
-      expect(await counterValue(small.node.app.metrics.slowConsumerDisconnects)).toBe(0);
-      await Promise.all([socket.close(), resumed.close()]);
-    } finally {
-      await small.close();
-    }
+    const small = await startOwn({ MAX_BUFFERED_BYTES: String(MiB) });
+    const user = await signUp(small.url);
+    const socket = await TestSocket.ready(small.wsUrl, { cookie: user.cookie });
+    const raw = 'x'.repeat(LOG_RAW_BYTES);
+    const stored = await small.node.app.logs.log(user.userId, Array.from({ length: 64 }, (_, i) => logInput({ command: `B${i}`, data: { raw } })));
+    await socket.until('log', 64);
+    await socket.roundTrip();
+    const resumed = await TestSocket.open(small.wsUrl, { cookie: user.cookie, query: `since=${stored[0]!.id}` });
+    expect((await resumed.next('initial-logs')).logs).toHaveLength(63);
+    await resumed.roundTrip();
+    // Still open, and not counted as slow.
+    await socket.roundTrip();
+    expect(await counterValue(small.node.app.metrics.slowConsumerDisconnects)).toBe(0);
+    await Promise.all([socket.close(), resumed.close()]);
   });
 });

@@ -1,20 +1,12 @@
 import pg from 'pg';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { api, signUp } from '../helpers/http.js';
 import { TEST_DATABASE_URL } from '../helpers/services.js';
-import { type TestServer, TEST_STORE, startTestServer } from '../helpers/server.js';
+import { TEST_STORE, serversPerTest } from '../helpers/server.js';
 import { refusedUpgrade, TestSocket } from '../helpers/ws-client.js';
 
 describe('health and readiness', () => {
-  const servers: TestServer[] = [];
-  afterEach(async () => {
-    for (const s of servers.splice(0)) await s.close();
-  });
-  const start = async (env: Record<string, string> = {}) => {
-    const server = await startTestServer(env);
-    servers.push(server);
-    return server;
-  };
+  const start = serversPerTest();
 
   it('answers /healthz with 200 while the process serves', async () => {
     const server = await start();

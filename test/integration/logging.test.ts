@@ -1,16 +1,17 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { api, entry, signUp } from '../helpers/http.js';
 import { LivetailProcess, PROCESS_TEST_TIMEOUT_MS, processEnv, tempDir } from '../helpers/process.js';
-import { TEST_STORE, startTestServer } from '../helpers/server.js';
+import { TEST_STORE, serversPerTest } from '../helpers/server.js';
 import { TestSocket } from '../helpers/ws-client.js';
 
 type Line = Record<string, any>;
 
 // The shape of the server's own log does not depend on the store: the sqlite project runs it.
 describe.skipIf(TEST_STORE !== 'sqlite')("the server's own log", { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
+  const start = serversPerTest();
+
   it('has one JSON line per HTTP request, each with a request id, echoed in X-Request-Id', async () => {
-    const server = await startTestServer();
-    onTestFinished(() => server.close());
+    const server = await start();
     const user = await signUp(server.url);
     const given = await api(server.url, 'GET', '/api/logs', { cookie: user.cookie }, undefined, { 'x-request-id': 'trace-abc.123' });
     const generated = await api(server.url, 'POST', '/api/logs', { cookie: user.cookie }, [entry({ level: 'loud' })]);
@@ -39,8 +40,7 @@ describe.skipIf(TEST_STORE !== 'sqlite')("the server's own log", { timeout: PROC
   });
 
   it('logs a request that failed inside the server with its request id', async () => {
-    const server = await startTestServer();
-    onTestFinished(() => server.close());
+    const server = await start();
     const user = await signUp(server.url);
     await server.node.database.close(); // every database read now fails
     const res = await api(server.url, 'GET', '/api/logs', { cookie: user.cookie });
@@ -54,7 +54,7 @@ describe.skipIf(TEST_STORE !== 'sqlite')("the server's own log", { timeout: PROC
   });
 
   it('has one line per WebSocket connect and close, with the user id, close code, reason and duration', async () => {
-    const server = await startTestServer();
+    const server = await start();
     const user = await signUp(server.url);
     const byClient = await TestSocket.ready(server.wsUrl, { cookie: user.cookie });
     byClient.ws.close(1000, 'tab closed');

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, entry, signUp, type TestUser } from '../helpers/http.js';
+import { logInput } from '../helpers/log-input.js';
 import { type TestServer, TEST_ORIGIN, startTestServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 import { refusedUpgrade, TestSocket } from '../helpers/ws-client.js';
 
 /** One scrape of /metrics: sample values by `name{label="value",...}` (labels sorted, the node label left out). */
@@ -65,12 +67,9 @@ describe('GET /metrics', () => {
 
   /** Scrapes until `ready` holds: the server counts a close when its side of the socket ends, a moment after the client's. */
   async function scrapeWhen(ready: (s: Scrape) => boolean): Promise<Scrape> {
-    for (let i = 0; i < 100; i++) {
-      const s = await scrape();
-      if (ready(s)) return s;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    throw new Error('the metrics never reached the expected state');
+    let last: Scrape | undefined;
+    await waitFor(async () => ready((last = await scrape())), 'the metrics to reach the expected state', 5000, 20);
+    return last!;
   }
 
   it('exports default process metrics and labels every series with the node id', async () => {
@@ -199,7 +198,7 @@ describe('GET /metrics', () => {
     const big = 'x'.repeat(200 * 1024);
     // 12 MB, more than the loopback socket buffers absorb, so ws's own buffer passes MAX_BUFFERED_BYTES.
     for (let i = 0; i < 6; i++) {
-      await server.node.app.logs.log(carol.userId, Array.from({ length: 10 }, () => ({ emailAccountId: 'acct-1', level: 'info' as const, command: 'FETCH', data: { raw: big } })));
+      await server.node.app.logs.log(carol.userId, Array.from({ length: 10 }, () => logInput({ data: { raw: big } })));
     }
     const delta = deltaBetween(before, await scrapeWhenMoved(before, 'livetail_slow_consumer_disconnects_total'));
     socket.ws.resume();

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBus } from '../../src/bus/redis-bus.js';
 import { RecordingListener, logMessage } from '../contract/bus.contract.js';
 import { OwnRedis, serviceAvailable } from '../helpers/services.js';
+import { waitFor } from '../helpers/wait.js';
 
 // Needs the redis-server binary, not the shared Redis; the same availability rule applies.
 const available = await serviceAvailable('redis');
@@ -43,7 +44,7 @@ describe.skipIf(!available)('RedisBus across a Redis fault (own redis-server)', 
     try {
       await redis.kill();
       expect(() => bus.publish(logMessage('alice', 1))).not.toThrow();
-      for (let i = 0; i < 100 && errors.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+      await waitFor(() => errors.length > 0, 'the publish error', 10_000, 100);
       expect(errors).toHaveLength(1);
       await expect(bus.ping()).rejects.toThrow();
     } finally {

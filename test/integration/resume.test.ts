@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LogEntry } from '../../src/protocol/index.js';
-import { api, entry, service, signUp, type TestUser } from '../helpers/http.js';
+import { type Credentials, api, entry, service, signUp, type TestUser } from '../helpers/http.js';
+import { logInput } from '../helpers/log-input.js';
 import { type TestServer, startTestServer } from '../helpers/server.js';
 import { refusedUpgrade, TestSocket } from '../helpers/ws-client.js';
 
@@ -112,9 +113,9 @@ describe('resume while a producer is running', () => {
     // In-process producer: small batches back to back until the reader has reconnected enough times.
     const producer = (async () => {
       while (!stop && sent < 50_000) {
-        const batch = names('N', 5).map((_, i) => entry({ command: `N${sent + i}` }));
+        const batch = Array.from({ length: 5 }, (_, i) => logInput({ command: `N${sent + i}` }));
         sent += batch.length;
-        await server.node.app.logs.log(user.userId, batch as never);
+        await server.node.app.logs.log(user.userId, batch);
       }
     })();
 
@@ -165,7 +166,7 @@ describe('GET /api/logs?since=<id>&limit=N', () => {
   });
   afterAll(() => server.close());
 
-  const get = (query: string, auth: Parameters<typeof api>[3] = { cookie: user.cookie }) => api(server.url, 'GET', `/api/logs?${query}`, auth);
+  const get = (query: string, auth: Credentials = { cookie: user.cookie }) => api(server.url, 'GET', `/api/logs?${query}`, auth);
   const commands = (body: { logs: LogEntry[] }) => body.logs.map((l) => l.command);
 
   it('answers every log after the id, oldest first, with truncated false and hasMore false', async () => {

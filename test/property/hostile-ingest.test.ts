@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HTTP_ERRORS } from '../../src/errors.js';
 import { api, entry, service, signUp, type TestUser } from '../helpers/http.js';
-import { type TestServer, startTestServer } from '../helpers/server.js';
+import { type TestServer, TEST_ORIGIN, startTestServer } from '../helpers/server.js';
 
 const MAX_BODY_BYTES = 4096;
 const MAX_BATCH_ENTRIES = 5;
@@ -116,7 +116,7 @@ describe('hostile ingest bodies (fast-check, against a live server)', () => {
     const res = await fetch(`${server.url}${path}`, {
       method: 'POST',
       headers: {
-        ...(asService ? { authorization: `Bearer ${service.token}` } : { cookie: alice.cookie, origin: 'http://livetail.test' }),
+        ...(asService ? { authorization: `Bearer ${service.token}` } : { cookie: alice.cookie, origin: TEST_ORIGIN }),
         ...headers,
       },
       body: text,

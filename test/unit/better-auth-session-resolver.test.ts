@@ -18,11 +18,19 @@ function fakeAuth() {
         }),
     },
   };
+  const release = () => calls.shift()!();
   return {
     auth: auth as unknown as Auth,
     calls,
     revoke: () => (valid = false),
-    release: () => calls.shift()!(),
+    release,
+    /** Lets `check` reach better-auth (exactly one call waiting), releases that call, and returns the check's answer. */
+    async answer<T>(check: Promise<T>): Promise<T> {
+      await tick();
+      expect(calls).toHaveLength(1);
+      release();
+      return check;
+    },
   };
 }
 
@@ -41,11 +49,7 @@ describe('BetterAuthSessionResolver', () => {
 
     fake.revoke();
     resolver.forget('s1');
-    const after = resolver.resolve(headers);
-    await tick();
-    expect(fake.calls).toHaveLength(1);
-    fake.release();
-    expect(await after).toBeUndefined();
+    expect(await fake.answer(resolver.resolve(headers))).toBeUndefined();
   });
 
   it('does not hand out (or cache) a session that ended while its check was in flight', async () => {
@@ -58,11 +62,7 @@ describe('BetterAuthSessionResolver', () => {
     fake.release();
     expect(await inFlight).toBeUndefined();
     // Nothing was cached: the next check asks better-auth again.
-    const next = resolver.resolve(headers);
-    await tick();
-    expect(fake.calls).toHaveLength(1);
-    fake.release();
-    expect(await next).toBeUndefined();
+    expect(await fake.answer(resolver.resolve(headers))).toBeUndefined();
   });
 
   it('uses a cached answer only where trustCached allows it (a node that would have heard of its end)', async () => {
@@ -75,11 +75,8 @@ describe('BetterAuthSessionResolver', () => {
     now = 2000;
     const seen: Array<[string, number]> = [];
     const untrusted = resolver.resolve(headers, { trustCached: (userId, checkedAt) => (seen.push([userId, checkedAt]), false) });
-    await tick();
+    expect(await fake.answer(untrusted)).toMatchObject({ sessionId: 's1' }); // asked again
     expect(seen).toEqual([['u1', 1000]]);
-    expect(fake.calls).toHaveLength(1); // asked again
-    fake.release();
-    expect(await untrusted).toMatchObject({ sessionId: 's1' });
     expect(await resolver.resolve(headers, { trustCached: () => true })).toMatchObject({ sessionId: 's1' });
     expect(fake.calls).toHaveLength(0);
   });

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { SendBursts, rawSocketOf, textFrame } from '../../src/gateway/socket-writes.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** A real ws server and client on loopback; resolves with the server side of the connection. */
 async function connectedPair(perMessageDeflate = false): Promise<{ server: WebSocket; client: WebSocket; received: string[] }> {
@@ -16,10 +17,6 @@ async function connectedPair(perMessageDeflate = false): Promise<{ server: WebSo
     new Promise((resolve) => client.once('open', resolve)),
   ]);
   return { server, client, received };
-}
-
-async function until(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
 }
 
 const servers: WebSocketServer[] = [];
@@ -39,7 +36,7 @@ describe('textFrame', () => {
     const payloads = sizes.map((bytes) => 'x'.repeat(bytes % 2) + 'é'.repeat(bytes >> 1));
     expect(payloads.map((p) => Buffer.byteLength(p))).toEqual(sizes);
     for (const payload of payloads) socket.write(textFrame(Buffer.from(payload)));
-    await until(() => received.length === payloads.length);
+    await waitFor(() => received.length === payloads.length, 'every frame');
     expect(received).toEqual(payloads);
   });
 });
@@ -70,7 +67,7 @@ describe('SendBursts', () => {
     expect(socket.writableLength).toBeGreaterThan(0); // nothing left yet
     await Promise.resolve();
     expect(socket.writableCorked).toBe(0);
-    await until(() => received.length === 3);
+    await waitFor(() => received.length === 3, 'the three frames');
     expect(received).toEqual(['first', 'second', 'third']);
   });
 });
