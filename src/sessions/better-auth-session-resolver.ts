@@ -6,17 +6,22 @@ import { type Credentials, type ResolvedSession, SessionCheckUnavailable, type S
  */
 export interface BetterAuthInstance {
   api: { getSession(context: { headers: Headers; query?: Record<string, unknown> }): Promise<unknown> };
-  options: BetterAuthOptionsLike;
+  /** Read through `optionsOf` (any options object fits here). */
+  options: object;
   $context: Promise<unknown>;
 }
 
-/** The options livetail reads from the app's better-auth (plugins, where sessions live, origins). */
+/** The options livetail reads from the app's better-auth: plugins, where sessions live, origins. */
 export interface BetterAuthOptionsLike {
   plugins?: readonly unknown[] | undefined;
   secondaryStorage?: unknown;
   session?: { storeSessionInDatabase?: boolean | undefined } | undefined;
   baseURL?: unknown;
   trustedOrigins?: unknown;
+}
+
+export function optionsOf(auth: BetterAuthInstance): BetterAuthOptionsLike {
+  return auth.options as BetterAuthOptionsLike;
 }
 
 interface SessionAnswer {
@@ -44,7 +49,7 @@ export class BetterAuthSessionResolver implements SessionResolver {
     private readonly auth: BetterAuthInstance,
     private readonly now: () => number = Date.now,
   ) {
-    const options = auth.options;
+    const options = optionsOf(auth);
     if (!options.secondaryStorage || options.session?.storeSessionInDatabase) this.stillValid = (ids) => this.findValid(ids);
   }
 
