@@ -1,0 +1,35 @@
+import { Queue } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signUp } from '../helpers/http.js';
+import { serversPerTest } from '../helpers/server.js';
+import { OwnRedis, serviceAvailable } from '../helpers/services.js';
+import { TestSocket } from '../helpers/ws-client.js';
+
+// A redis-server of the test's own: one test stops it, the other uses a database of its own.
+const available = await serviceAvailable('redis');
+
+describe.skipIf(!available)("the BullMQ bridge's Redis connection (own redis-server)", () => {
+  const start = serversPerTest();
+  let redis: OwnRedis;
+  beforeAll(async () => {
+    redis = await OwnRedis.start();
+  });
+  afterAll(() => redis?.stop());
+
+  it("reads the queues in the database REDIS_URL's query names (?db=5): the URL's options are kept", async () => {
+    const url = new URL(redis.url);
+    url.searchParams.set('db', '5');
+    const server = await start({ REDIS_URL: url.toString(), BULLMQ_QUEUES: 'reports' });
+    const user = await signUp(server.url);
+    const socket = await TestSocket.ready(server.wsUrl, { cookie: user.cookie, query: 'channels=jobs' });
+    const queue = new Queue('reports', { connection: { host: url.hostname, port: Number(url.port), db: 5 } });
+    try {
+      const job = await queue.add('monthly', { userId: user.userId });
+      await socket.take((m) => m.type === 'job-event' && m.data.jobId === job.id, 15_000, 'the waiting event of a job in database 5');
+      expect(socket.all('job-event').map((m) => m.data)).toMatchObject([{ jobId: job.id, status: 'waiting', queue: 'reports', name: 'monthly', userId: user.userId }]);
+    } finally {
+      await socket.close();
+      await queue.close();
+    }
+  });
+});
