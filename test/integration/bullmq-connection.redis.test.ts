@@ -1,8 +1,9 @@
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signUp } from '../helpers/http.js';
+import { api, signUp } from '../helpers/http.js';
 import { serversPerTest } from '../helpers/server.js';
 import { OwnRedis, serviceAvailable } from '../helpers/services.js';
+import { waitFor } from '../helpers/wait.js';
 import { TestSocket } from '../helpers/ws-client.js';
 
 // A redis-server of the test's own: one test stops it, the other uses a database of its own.
@@ -15,6 +16,29 @@ describe.skipIf(!available)("the BullMQ bridge's Redis connection (own redis-ser
     redis = await OwnRedis.start();
   });
   afterAll(() => redis?.stop());
+
+  const readyz = async (url: string) => (await api(url, 'GET', '/readyz', {})) as { status: number; body: { checks?: string[]; down?: string[] } };
+
+  it('is the `bullmq` readiness check: /readyz names it down while Redis is, and ready again once Redis is back', async () => {
+    const server = await start({ REDIS_URL: redis.url, BULLMQ_QUEUES: 'emails' });
+    expect(await readyz(server.url)).toMatchObject({ status: 200, body: { checks: ['store', 'bus', 'bullmq'] } });
+
+    await redis.kill();
+    try {
+      let down: string[] | undefined;
+      await waitFor(async () => (down = (await readyz(server.url)).body.down)?.includes('bullmq') ?? false, '/readyz to report bullmq down', 10_000, 100);
+      expect(down).toEqual(['bus', 'bullmq']);
+    } finally {
+      await redis.restart();
+    }
+    await waitFor(async () => (await readyz(server.url)).status === 200, '/readyz to be ready again', 15_000, 100);
+    expect((await readyz(server.url)).body.checks).toEqual(['store', 'bus', 'bullmq']);
+  });
+
+  it('has no `bullmq` check when no queue is read', async () => {
+    const server = await start({ REDIS_URL: redis.url });
+    expect(await readyz(server.url)).toMatchObject({ status: 200, body: { checks: ['store', 'bus'] } });
+  });
 
   it("reads the queues in the database REDIS_URL's query names (?db=5): the URL's options are kept", async () => {
     const url = new URL(redis.url);
