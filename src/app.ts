@@ -25,7 +25,7 @@ export interface AppDeps {
   metrics: Metrics;
   /** The built web console; undefined to serve none. */
   webDir?: string;
-  /** Readiness checks beyond the store and the bus (e.g. BullMQ's Redis). */
+  /** Readiness checks beyond the store and the bus: main passes `bullmq` (the BullMQ bridge's Redis) when BULLMQ_QUEUES is set. */
   readinessChecks?: Record<string, () => Promise<void>>;
 }
 

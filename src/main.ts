@@ -9,6 +9,7 @@ import { loadOrCreateDevSecret } from './auth/dev-secret.js';
 import type { Bus } from './bus/bus.js';
 import { LocalBus } from './bus/local-bus.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
+import type { BullmqBridge } from './jobs/bullmq-bridge.js';
 import { createLogger } from './logger.js';
 import { type Metrics, createMetrics } from './metrics/metrics.js';
 import { createLogStore } from './store/create-log-store.js';
@@ -85,11 +86,14 @@ export async function startLivetail(config: Config, options: StartOptions = {}):
       onCheck: (seconds) => metrics.sessionCheckDuration.observe(seconds),
     });
 
-    const app = createApp({ config, store, bus, auth, sessions, logger, metrics, webDir: WEB_DIR });
+    // The bridge's Redis is the `bullmq` readiness check; the bridge starts after the app (it needs app.jobs), before listening.
+    let bullmq: BullmqBridge | undefined;
+    const readinessChecks = config.bullmq.queues.length > 0 ? { bullmq: () => bullmq?.ping() ?? Promise.reject(new Error('BullMQ bridge not started')) } : undefined;
+    const app = createApp({ config, store, bus, auth, sessions, logger, metrics, webDir: WEB_DIR, readinessChecks });
     closers.push(app.close);
     if (config.redis && config.bullmq.queues.length > 0) {
       // Closed before the app (closers run in reverse): no job event arrives after the writer's last flush.
-      const bullmq = await connect('Redis (BullMQ)', config, logger, () => startBullmq(config, config.redis!, app, metrics, logger));
+      bullmq = await connect('Redis (BullMQ)', config, logger, () => startBullmq(config, config.redis!, app, metrics, logger));
       closers.push(bullmq.close);
     }
 

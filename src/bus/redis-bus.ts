@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { once } from '../util/once.js';
 import type { Bus, BusListener, BusMessage } from './bus.js';
 import { decodeBusMessage, encodeBusMessage } from './codec.js';
-import { openRedis } from './redis-connection.js';
+import { openRedis, pingRedis, quitRedis } from '../redis/redis-connection.js';
 
 export interface RedisBusOptions {
   /** redis:// or rediss:// URL. */
@@ -51,12 +51,11 @@ export class RedisBus implements Bus {
 
   /** Connects both clients; rejects when Redis does not answer (the caller retries). */
   static async open(options: RedisBusOptions): Promise<RedisBus> {
-    // A publish waits in ioredis' offline queue (in order) through a short blip; after three failed
-    // reconnects it fails, is logged and counted, and subscribers catch up from the store instead.
-    const publisher = await openRedis(options.url, { connectionName: 'livetail-bus-pub', maxRetriesPerRequest: 3 });
+    // What each connection needs (a publish's retries, re-subscribing ourselves) is set by its role.
+    const publisher = await openRedis(options.url, 'bus-publisher');
     let subscriber: Redis | undefined;
     try {
-      subscriber = await openRedis(options.url, { connectionName: 'livetail-bus-sub', autoResubscribe: false });
+      subscriber = await openRedis(options.url, 'bus-subscriber');
       const bus = new RedisBus(publisher, subscriber, options);
       // Session ends reach every node, whatever users it follows: subscribed before the bus is handed out.
       bus.channels.add(bus.controlChannel);
@@ -99,14 +98,15 @@ export class RedisBus implements Bus {
   }
 
   async ping(): Promise<void> {
-    await Promise.all([this.publisher.ping(), this.subscriberAnswers()]);
+    // A subscriber in subscribe mode answers PING too (RESP2 replies ["pong", ""]).
+    await Promise.all([this.publisher.ping(), pingRedis(this.subscriber)]);
   }
 
   /** Idempotent. */
   readonly close = once(async () => {
     this.closing = true;
     this.channels.clear();
-    await Promise.all([quit(this.publisher), quit(this.subscriber)]);
+    await Promise.all([quitRedis(this.publisher), quitRedis(this.subscriber)]);
   });
 
   private get controlChannel(): string {
@@ -138,20 +138,5 @@ export class RedisBus implements Bus {
       },
       (error: unknown) => this.options.logger.error({ err: error }, 'redis bus could not subscribe again after reconnecting'),
     );
-  }
-
-  /** A subscriber in subscribe mode answers PING too (RESP2 replies ["pong", ""]). */
-  private async subscriberAnswers(): Promise<void> {
-    if (this.subscriber.status !== 'ready') throw new Error(`redis subscriber is ${this.subscriber.status}`);
-    await this.subscriber.ping();
-  }
-}
-
-async function quit(client: Redis): Promise<void> {
-  try {
-    if (client.status === 'ready') await client.quit();
-    else client.disconnect();
-  } catch {
-    client.disconnect();
   }
 }

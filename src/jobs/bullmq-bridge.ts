@@ -1,11 +1,11 @@
-import { Queue, QueueEvents } from 'bullmq';
+import { Job, Queue, QueueEvents, type QueueEventsListener } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { openRedis } from '../bus/redis-connection.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { JobEventData } from '../protocol/log-entry.js';
+import { createRedis, openRedis, pingRedis, quitRedis } from '../redis/redis-connection.js';
 import { once } from '../util/once.js';
-import { BULLMQ_STATUSES, type BullmqStatus, type QueueEventArgs, toJobEventData } from './bullmq-event.js';
+import { BULLMQ_STATUSES, type BridgedEventName, type BullmqEvent, toJobEventData } from './bullmq-event.js';
 import { LeaderLease } from './bullmq-leader.js';
 import { JobOwners, type OwnerRecord } from './bullmq-owners.js';
 import type { JobService } from './job-service.js';
@@ -30,6 +30,8 @@ export interface BullmqBridgeOptions {
 /** A running bridge; `close()` is idempotent. */
 export interface BullmqBridge {
   readonly isLeader: boolean;
+  /** Resolves when the bridge's Redis answers (the `bullmq` readiness check); rejects at once while it is disconnected. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -47,10 +49,13 @@ const PUBLISH_ATTEMPTS = 3;
  * fenced by the lease) and a new leader, or a restarted node, resumes right after it: events emitted
  * while no node was reading are not lost. A failover may repeat the last events the old leader handled
  * but had not recorded yet (at least once; duplicates are rare and only at failover).
+ *
+ * Only BullMQ's public API is used: `QueueEvents` (typed listeners, `lastEventId`), `Job.fromId`. Checked
+ * against bullmq 6.7.0.
  */
 export async function startBullmqBridge(options: BullmqBridgeOptions): Promise<BullmqBridge> {
-  const redis = await openRedis(options.redisUrl, { connectionName: 'livetail-bullmq' });
-  const bridge = new Bridge(redis, options);
+  const redis = await openRedis(options.redisUrl, 'bullmq');
+  const bridge = new Bridge(redis, createRedis(options.redisUrl, 'bullmq-events'), options);
   try {
     await bridge.start();
   } catch (error) {
@@ -60,17 +65,11 @@ export async function startBullmqBridge(options: BullmqBridgeOptions): Promise<B
   return bridge;
 }
 
-interface QueuedEvent {
-  status: BullmqStatus | 'added';
-  args: QueueEventArgs;
-  id: string;
-}
-
 /** One queue read by the leader: its QueueEvents, and the events waiting to be handled in order. */
 interface Reader {
   events: QueueEvents;
   queue: Queue;
-  backlog: QueuedEvent[];
+  backlog: BullmqEvent[];
   draining: Promise<void> | undefined;
   stopped: boolean;
 }
@@ -84,8 +83,14 @@ class Bridge implements BullmqBridge {
   /** Leadership changes are applied one at a time (starting and stopping readers is async). */
   private transitions: Promise<void> = Promise.resolve();
 
+  /**
+   * @param redis the bridge's own commands and its Queues' reads (shared: BullMQ leaves it open).
+   * @param eventsConnection handed to each QueueEvents, which duplicates it for its blocking reads (and
+   *   closes the duplicate); never connected itself.
+   */
   constructor(
     private readonly redis: Redis,
+    private readonly eventsConnection: Redis,
     private readonly options: BullmqBridgeOptions,
   ) {
     this.lease = new LeaderLease(redis, {
@@ -106,6 +111,10 @@ class Bridge implements BullmqBridge {
     return this.lease.isLeader;
   }
 
+  ping(): Promise<void> {
+    return pingRedis(this.redis);
+  }
+
   async start(): Promise<void> {
     await this.lease.start();
     await this.transitions;
@@ -115,11 +124,8 @@ class Bridge implements BullmqBridge {
     await this.lease.stop();
     await this.transitions;
     await this.stopReaders();
-    try {
-      await this.redis.quit();
-    } catch {
-      this.redis.disconnect();
-    }
+    await quitRedis(this.redis);
+    this.eventsConnection.disconnect();
   });
 
   private lastIdKey(queue: string): string {
@@ -128,22 +134,20 @@ class Bridge implements BullmqBridge {
 
   private async startReaders(): Promise<void> {
     for (const name of this.options.queues) {
-      const connection = connectionOptions(this.options.redisUrl);
-      const queue = new Queue(name, { connection, prefix: this.options.bullmqPrefix });
+      const queue = new Queue(name, { connection: this.redis, prefix: this.options.bullmqPrefix });
       queue.on('error', (error) => this.options.logger.warn({ err: error, queue: name }, 'bullmq queue connection error'));
-      const lastEventId = await this.resumeFrom(name, queue);
-      const events = new QueueEvents(name, { connection, prefix: this.options.bullmqPrefix, lastEventId, autorun: false });
+      const lastEventId = await this.resumeFrom(name);
+      const events = new QueueEvents(name, { connection: this.eventsConnection, prefix: this.options.bullmqPrefix, lastEventId, autorun: false });
       const reader: Reader = { events, queue, backlog: [], draining: undefined, stopped: false };
       events.on('error', (error) => this.options.logger.warn({ err: error, queue: name }, 'bullmq queue events connection error'));
-      for (const status of ['added', ...BULLMQ_STATUSES] as const) {
-        events.on(status as 'waiting', (args: QueueEventArgs, id: string) => {
-          // Look the owner up at once, not when the event's turn comes: a fast worker may run and remove
-          // the job meanwhile, and then nothing tells whose it was.
-          if (status === 'added' && args.jobId) this.lookUpOwner(name, queue, args.jobId);
-          reader.backlog.push({ status, args, id });
-          reader.draining ??= this.drain(name, reader);
-        });
-      }
+      const enqueue = (event: BullmqEvent) => {
+        // Look the owner up at once, not when the event's turn comes: a fast worker may run and remove
+        // the job meanwhile, and then nothing tells whose it was.
+        if (event.status === 'added' && event.args.jobId) this.lookUpOwner(name, queue, event.args.jobId);
+        reader.backlog.push(event);
+        reader.draining ??= this.drain(name, reader);
+      };
+      for (const status of ['added', ...BULLMQ_STATUSES] as const) listen(events, status, enqueue);
       this.readers.set(name, reader);
       events.run().catch((error) => this.options.logger.error({ err: error, queue: name }, 'bullmq queue events stopped'));
       this.options.logger.info({ event: 'bullmq-reading', queue: name, from: lastEventId }, `reading BullMQ queue ${name} from event ${lastEventId}`);
@@ -166,14 +170,20 @@ class Bridge implements BullmqBridge {
 
   /**
    * Where to start reading: after the last event handled (by any node), or, on the very first start,
-   * after the stream's current last entry, so events from now on are read even before the first XREAD
-   * returns (QueueEvents' default `$` would miss those).
+   * from now. QueueEvents' default `$` is no start for the bridge: it means "after the newest entry" each
+   * time an XREAD starts from it, so what is emitted before the first read returns, or between two
+   * reads that found nothing, would be missed (bullmq 6.7.0 `consumeEvents` keeps `$` until an event
+   * arrives). A stream entry's id is the Redis server's time in ms when it was added, so "now" is the
+   * server's TIME as an id: every entry added from here on has a greater one. That start is recorded
+   * (fenced) at once, so a node taking over before any event was handled resumes from it too.
    */
-  private async resumeFrom(name: string, queue: Queue): Promise<string> {
+  private async resumeFrom(name: string): Promise<string> {
     const stored = await this.redis.get(this.lastIdKey(name));
     if (stored) return stored;
-    const last = (await this.redis.xrevrange(queue.keys.events, '+', '-', 'COUNT', 1)) as Array<[string, string[]]>;
-    return last[0]?.[0] ?? '0';
+    const [seconds, micros] = await this.redis.time();
+    const now = `${Number(seconds) * 1000 + Math.floor(Number(micros) / 1000)}-0`;
+    await this.lease.setIfLeader(this.lastIdKey(name), now);
+    return now;
   }
 
   private async drain(name: string, reader: Reader): Promise<void> {
@@ -203,23 +213,23 @@ class Bridge implements BullmqBridge {
     if (this.lease.isLeader) await this.startReaders();
   }
 
-  private async handle(name: string, queue: Queue, { status, args, id }: QueuedEvent): Promise<void> {
-    const jobId = args.jobId;
+  private async handle(name: string, queue: Queue, event: BullmqEvent): Promise<void> {
+    const jobId = event.args.jobId;
     if (!jobId) return;
     let owner = await this.owners.get(name, jobId);
     if (owner === undefined) owner = await this.lookUpOwner(name, queue, jobId);
-    if (status === 'added') {
+    if (event.status === 'added') {
       this.lookups.delete(`${name}:${jobId}`);
       return; // folded into the waiting (or delayed) event that follows
     }
     if (owner === undefined) return this.ignored('unknown-job');
     if (owner === null) return this.ignored('no-user-id');
 
-    const stored = await this.redis.hget(queue.toKey(jobId), 'atm');
+    const job = await Job.fromId(queue, jobId);
     // A removed job keeps its last known count; finishing (completed, failed) counts the attempt that ended.
-    const attemptsMade = stored !== null ? Number(stored) : owner.attemptsMade + (status === 'completed' || status === 'failed' ? 1 : 0);
+    const attemptsMade = job ? job.attemptsMade : owner.attemptsMade + (event.status === 'completed' || event.status === 'failed' ? 1 : 0);
     this.owners.noteAttempts(name, jobId, attemptsMade);
-    const data = toJobEventData(name, status, args, { jobId, name: owner.name, attemptsMade }, id);
+    const data = toJobEventData(name, event, { jobId, name: owner.name, attemptsMade });
     await this.publish({ ...data, userId: owner.userId });
   }
 
@@ -237,7 +247,7 @@ class Bridge implements BullmqBridge {
 
   /** Reads the job once (its first event) to learn its owner; undefined when the job is already gone. */
   private async learnOwner(name: string, queue: Queue, jobId: string): Promise<OwnerRecord | undefined> {
-    const job = await queue.getJob(jobId);
+    const job = await Job.fromId(queue, jobId);
     if (!job) return undefined;
     const userId = (job.data as { userId?: unknown } | undefined)?.userId;
     const record: OwnerRecord =
@@ -268,15 +278,10 @@ class Bridge implements BullmqBridge {
   }
 }
 
-/** ioredis options for BullMQ's own connections (BullMQ owns and closes them). */
-function connectionOptions(url: string) {
-  const u = new URL(url);
-  return {
-    host: u.hostname,
-    port: Number(u.port || 6379),
-    username: u.username ? decodeURIComponent(u.username) : undefined,
-    password: u.password ? decodeURIComponent(u.password) : undefined,
-    db: u.pathname.length > 1 ? Number(u.pathname.slice(1)) : undefined,
-    tls: u.protocol === 'rediss:' ? {} : undefined,
-  };
+/** Hands each `status` event of `events` to `handle`, with the arguments BullMQ's `QueueEventsListener` gives it. */
+function listen<S extends BridgedEventName>(events: QueueEvents, status: S, handle: (event: BullmqEvent<S>) => void): void {
+  // TypeScript does not resolve BullmqEvent<S> or QueueEventsListener[S] for a generic S, hence the
+  // two casts; for each S the listener is exactly BullMQ's signature for that event.
+  const listener = (args: BullmqEvent<S>['args'], id: string) => handle({ status, args, id } as BullmqEvent<S>);
+  events.on(status, listener as QueueEventsListener[S]);
 }

@@ -1,0 +1,82 @@
+import { Redis, type RedisOptions } from 'ioredis';
+
+/**
+ * What a connection is for; each role sets the ioredis options that use needs.
+ *
+ * - `bus-publisher`: the RedisBus's publishes. A publish waits in ioredis' offline queue (in order)
+ *   through a short blip and fails after three reconnects; subscribers then catch up from the store.
+ * - `bus-subscriber`: the RedisBus's subscriptions. ioredis' own re-subscribe is off: the bus
+ *   re-subscribes itself after a reconnect, to know when it is done.
+ * - `bullmq`: the BullMQ bridge's commands: the leader lease, job owners, recorded stream positions,
+ *   and its `Queue`s' reads (`Job.fromId`). ioredis' default retries: a command waits through a blip
+ *   and fails in a long outage, and the bridge then reads again from its last recorded event.
+ * - `bullmq-events`: the connection handed to each `QueueEvents` for its blocking `XREAD`. BullMQ
+ *   requires `maxRetriesPerRequest: null` there (a blocking read must not fail for taking long) and
+ *   duplicates the client it is given for it (bullmq `createRedisBackend`), so this one is a template
+ *   created with `createRedis` that never connects itself.
+ */
+export type RedisRole = 'bus-publisher' | 'bus-subscriber' | 'bullmq' | 'bullmq-events';
+
+const ROLE_OPTIONS: Record<RedisRole, RedisOptions> = {
+  'bus-publisher': { connectionName: 'livetail-bus-pub', maxRetriesPerRequest: 3 },
+  'bus-subscriber': { connectionName: 'livetail-bus-sub', autoResubscribe: false },
+  bullmq: { connectionName: 'livetail-bullmq' },
+  'bullmq-events': { connectionName: 'livetail-bullmq-events', maxRetriesPerRequest: null },
+};
+
+/**
+ * The one place livetail makes Redis clients (REDIS_URL): the bus, the BullMQ bridge and its leader lease
+ * all come through here. The URL goes to ioredis as it is, so everything it carries is kept: host and
+ * port (IPv6 in brackets), `username:password@`, the database in the path (`/2`), TLS for `rediss://`,
+ * and query options as ioredis options (`?family=6`, `?connectTimeout=5000`). A query option that names
+ * one of a role's options wins over it (ioredis reads the URL first), so do not set those in REDIS_URL.
+ *
+ * Not connected: ioredis connects on the first command, or on `connect()`.
+ */
+export function createRedis(url: string, role: RedisRole): Redis {
+  const client = new Redis(url, {
+    lazyConnect: true,
+    // Reconnect forever after a fault, at most 2 s apart: a node outlives a Redis restart.
+    retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
+    ...ROLE_OPTIONS[role],
+  });
+  // Without a listener an 'error' event (e.g. ECONNREFUSED while reconnecting) would crash the process;
+  // the owner attaches its own logging.
+  client.on('error', () => {});
+  return client;
+}
+
+/**
+ * A client for `role`, resolved once it is ready; rejects (and disconnects it) when the first attempt
+ * fails, so the caller's startup retry loop decides how long to wait. After that first success the
+ * client reconnects on its own.
+ */
+export async function openRedis(url: string, role: RedisRole): Promise<Redis> {
+  const client = createRedis(url, role);
+  try {
+    await client.connect();
+    return client;
+  } catch (error) {
+    client.disconnect();
+    throw error;
+  }
+}
+
+/**
+ * Resolves when the client answers a PING; rejects at once while it is not connected, rather than
+ * queueing the PING until it is (a readiness probe wants an answer now).
+ */
+export async function pingRedis(client: Redis): Promise<void> {
+  if (client.status !== 'ready') throw new Error(`redis connection ${client.options.connectionName ?? ''} is ${client.status}`);
+  await client.ping();
+}
+
+/** Closes a client: QUIT when connected (pending replies arrive first), otherwise drops it. */
+export async function quitRedis(client: Redis): Promise<void> {
+  try {
+    if (client.status === 'ready') await client.quit();
+    else client.disconnect();
+  } catch {
+    client.disconnect();
+  }
+}
