@@ -5,7 +5,6 @@ import { type LogSink, deliveryTo } from './sink.js';
 
 type LoggerMethod = (...args: unknown[]) => void;
 /** A method of your own logger: pino's and console's take typed arguments, hence `any`. */
-// biome-ignore lint/suspicious/noExplicitAny: any logger's method signature must fit
 type ForeignMethod = (...args: any[]) => unknown;
 const IMAPFLOW_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 type ImapflowLevel = (typeof IMAPFLOW_LEVELS)[number];
