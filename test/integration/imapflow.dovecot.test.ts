@@ -1,6 +1,6 @@
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { imapflowLogger } from '../../src/imapflow/index.js';
+import { type ImapflowLoggerOptions, imapflowLogger } from '../../src/imapflow/index.js';
 import type { LogEntry } from '../../src/protocol/index.js';
 import { type Publisher, createPublisher } from '../../src/publisher/index.js';
 import { Dovecot, dovecotAvailable } from '../helpers/dovecot.js';
@@ -38,7 +38,7 @@ describe.skipIf(!dovecotAvailable())('livetail/imapflow against a real Dovecot',
   });
 
   /** A signed-up user following their logs, a publisher, and an ImapFlow client logging through the adapter. */
-  async function session(overrides: Partial<ImapFlowOptions> = {}, port = dovecot.port) {
+  async function session(overrides: Partial<ImapFlowOptions> = {}, port = dovecot.port, adapter: Partial<ImapflowLoggerOptions> = {}) {
     const user = await signUp(server.url);
     const socket = await TestSocket.ready(server.wsUrl, { cookie: user.cookie });
     const publisher = createPublisher({ url: server.url, token: INGEST_TOKEN });
@@ -47,7 +47,7 @@ describe.skipIf(!dovecotAvailable())('livetail/imapflow against a real Dovecot',
     const record = (call: { src?: string; msg?: string }) => {
       if (call.src === 'c' && /^\w+ [A-Z]/.test(call.msg ?? '')) sent.push(call.msg!.split(' ').slice(0, 2).join(' '));
     };
-    const logger = imapflowLogger({ sink: publisher, userId: user.userId, emailAccountId: 'alice@dovecot.test', logger: { debug: record } });
+    const logger = imapflowLogger({ sink: publisher, userId: user.userId, emailAccountId: 'alice@dovecot.test', logger: { debug: record }, ...adapter });
     const client = new ImapFlow({
       host: '127.0.0.1',
       port,
@@ -77,7 +77,7 @@ describe.skipIf(!dovecotAvailable())('livetail/imapflow against a real Dovecot',
   };
 
   it('streams a scripted session to the user socket: one entry per command, in order, with durations, redacted credentials and the NO', async () => {
-    const s = await session({ auth: { user: ALICE.user, pass: ALICE.password, loginMethod: 'LOGIN' } });
+    const s = await session({ auth: { user: ALICE.user, pass: ALICE.password, loginMethod: 'LOGIN' } }, dovecot.port, { fetchResponses: true });
     const { client } = s;
     await client.connect();
     await client.list();
@@ -180,10 +180,14 @@ describe.skipIf(!dovecotAvailable())('livetail/imapflow against a real Dovecot',
     cleanups.push(() => socket.close(), async () => client.close());
     await client.connect();
     await client.mailboxOpen('INBOX');
+    await client.append('INBOX', MESSAGE);
+    await client.fetchOne('*', { flags: true });
     await client.logout();
     const logs = (await socket.until('log', logger.stats().entries)).map((m) => m.log);
-    expect(commands(logs)).toEqual(expect.arrayContaining(['AUTHENTICATE', 'SELECT', 'LOGOUT']));
+    expect(commands(logs)).toEqual(expect.arrayContaining(['AUTHENTICATE', 'SELECT', 'APPEND', 'FETCH', 'LOGOUT']));
     expect(logger.stats().sinkErrors).toBe(0);
+    // By default FETCH rows are not followed (ImapFlow would format each one for the logger): the tagged line only.
+    expect(one(logs, (l) => l.command === 'FETCH').data.response).toMatch(/^\w+ OK Fetch completed[^\n]*$/);
   });
 
   it('reports a refused login as an error entry with the server text', async () => {

@@ -10,7 +10,7 @@ import { type CapturedEntry, type ImapflowLoggerOptions, imapflowLogger } from '
 function harness(options: Partial<ImapflowLoggerOptions> = {}) {
   const entries: CapturedEntry[] = [];
   let now = 1000;
-  const logger = imapflowLogger({ sink: { publish: (e) => entries.push(e) }, userId: 'u1', emailAccountId: 'acct', now: () => now, ...options });
+  const logger = imapflowLogger({ sink: { publish: (e) => entries.push(e) }, userId: 'u1', emailAccountId: 'acct', now: () => now, fetchResponses: true, ...options });
   const cid = 'conn-1';
   return {
     entries,
@@ -197,9 +197,13 @@ describe('imapflowLogger', () => {
     expect(quiet.logger.stats().entries).toBe(0);
   });
 
-  it('has no trace method when FETCH responses are not followed, so ImapFlow does not format them', () => {
-    expect(typeof harness().logger.trace).toBe('function');
-    expect(harness({ fetchResponses: false }).logger.trace).toBeUndefined();
+  it('has no trace method unless FETCH responses are followed (the default), so ImapFlow does not format them', () => {
+    const sink = { publish() {} };
+    expect(imapflowLogger({ sink, userId: 'u', emailAccountId: 'a' }).trace).toBeUndefined();
+    expect(typeof imapflowLogger({ sink, userId: 'u', emailAccountId: 'a', fetchResponses: true }).trace).toBe('function');
+    // Your logger asking for trace gets it, and the adapter then follows the rows it sees.
+    expect(typeof imapflowLogger({ sink, userId: 'u', emailAccountId: 'a', logger: { trace() {} } }).trace).toBe('function');
+    expect(imapflowLogger({ sink, userId: 'u', emailAccountId: 'a', logger: { trace() {}, isLevelEnabled: () => false } }).trace).toBeUndefined();
   });
 
   describe('never throws into ImapFlow', () => {
