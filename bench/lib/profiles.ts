@@ -110,7 +110,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     connect: { count: 500, concurrency: 50 },
     ingest: { warmupMs: 300, windowMs: 1200, postgres: true, inFlight: 16, fill: false },
     producer: { warmupMs: 300, windowMs: 1000, inFlight: 16, entriesPerSecond: 1000 },
-    adapter: { commands: 300, rounds: 1 },
+    adapter: { commands: 500, rounds: 2 },
     hardLimitMs: 240_000,
   },
   smoke: {

@@ -195,7 +195,7 @@ export async function runBench(options: RunOptions): Promise<Results> {
     if (profile.adapter) {
       results.adapter = await measureAdapterCost(profile.adapter);
       if ('unavailable' in results.adapter) say(`W7 not measured: ${results.adapter.unavailable}`);
-      else for (const [kind, c] of Object.entries(results.adapter.kinds)) say(`W7 ${kind}: ${c.without.toFixed(0)} µs app CPU per command, ${c.with.toFixed(0)} with the adapter, ${c.withoutFetchRows.toFixed(0)} without FETCH rows`);
+      else for (const [kind, c] of Object.entries(results.adapter.kinds)) say(`W7 ${kind}: ${c.without.toFixed(0)} µs app CPU per command, ${c.with.toFixed(0)} with the adapter, ${c.withFetchRows.toFixed(0)} following FETCH rows; ${c.replayed.toFixed(1)} µs for the adapter's code alone`);
     }
 
     if (profile.deflate) {

@@ -3,7 +3,8 @@ import { type ImapflowLoggerOptions, imapflowLogger } from '../../src/imapflow/i
 
 /**
  * The app process of the adapter-cost measurement: ImapFlow clients on the same Dovecot, one with
- * `logger: false` and the others logging through imapflowLogger into a sink that only counts, run the
+ * `logger: false` and the others logging through imapflowLogger (with its defaults, and following FETCH
+ * rows) into a sink that only counts, run the
  * same commands in alternating rounds; the difference in this process's CPU per command is the
  * adapter's cost (ImapFlow formatting its traffic for a logger included, the sink's own work not).
  */
@@ -17,12 +18,16 @@ export interface AdapterJob {
   rounds: number;
 }
 
-/** The clients compared: no logger, the adapter with its defaults, the adapter without FETCH rows. */
-export const ADAPTER_MODES = ['without', 'with', 'withoutFetchRows'] as const;
+/** The clients compared: no logger, the adapter with its defaults, the adapter following FETCH rows too. */
+export const ADAPTER_MODES = ['without', 'with', 'withFetchRows'] as const;
 export type AdapterMode = (typeof ADAPTER_MODES)[number];
 
-/** CPU µs per command in this process for each client, and entries made per command, by command kind. */
-export type AdapterReport = Record<string, Record<AdapterMode, number> & { entries: number }>;
+/**
+ * CPU µs per command in this process for each client, entries made per command, and `replayed`: the
+ * adapter's own code alone, fed the calls ImapFlow made for that command again and again (no network,
+ * no ImapFlow: steady even on a busy machine), by command kind.
+ */
+export type AdapterReport = Record<string, Record<AdapterMode, number> & { entries: number; replayed: number }>;
 
 const MESSAGES = 20;
 const KINDS: Record<string, (client: ImapFlow) => Promise<unknown>> = {
@@ -51,7 +56,7 @@ async function run(job: AdapterJob): Promise<AdapterReport> {
   const clients: Record<AdapterMode, ImapFlow> = {
     without: await connect(job, false),
     with: await connect(job, adapter({})),
-    withoutFetchRows: await connect(job, adapter({ fetchResponses: false })),
+    withFetchRows: await connect(job, adapter({ fetchResponses: true })),
   };
   const status = await clients.without.status('INBOX', { messages: true });
   for (let i = (status && status.messages) || 0; i < MESSAGES; i++) {
@@ -78,10 +83,45 @@ async function run(job: AdapterJob): Promise<AdapterReport> {
     }
   }
   await Promise.all(ADAPTER_MODES.map((mode) => clients[mode].logout()));
+  const replayed = await replay(job);
   const total = job.commands * job.rounds;
   return Object.fromEntries(
-    Object.keys(KINDS).map((kind) => [kind, { ...Object.fromEntries(ADAPTER_MODES.map((mode) => [mode, cpu[mode][kind]! / total])), entries: entriesOf[kind]! / total }]),
+    Object.keys(KINDS).map((kind) => [
+      kind,
+      { ...Object.fromEntries(ADAPTER_MODES.map((mode) => [mode, cpu[mode][kind]! / total])), entries: entriesOf[kind]! / total, replayed: replayed[kind]! },
+    ]),
   ) as AdapterReport;
+}
+
+type Call = [level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal', entry: unknown];
+
+/** Records the calls ImapFlow makes for one command of each kind, then times the adapter alone on them (defaults). */
+async function replay(job: AdapterJob): Promise<Record<string, number>> {
+  const calls: Call[] = [];
+  const recorder = Object.fromEntries((['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const).map((level) => [level, (entry: unknown) => calls.push([level, entry])]));
+  const client = await connect(job, recorder);
+  const byKind: Record<string, Call[]> = {};
+  for (const [kind, command] of Object.entries(KINDS)) {
+    calls.length = 0;
+    await command(client);
+    byKind[kind] = [...calls];
+  }
+  await client.logout();
+  const logger = imapflowLogger({ sink: { publish() {} }, userId: 'bench-user', emailAccountId: 'bench@dovecot' });
+  const once = (recorded: Call[]) => {
+    for (const [level, entry] of recorded) logger[level]?.(entry);
+  };
+  const times = job.commands * 10;
+  // Every kind warmed up first, so the first one measured does not pay for the JIT.
+  for (const recorded of Object.values(byKind)) for (let i = 0; i < times; i++) once(recorded);
+  const out: Record<string, number> = {};
+  for (const [kind, recorded] of Object.entries(byKind)) {
+    const start = process.cpuUsage();
+    for (let i = 0; i < times; i++) once(recorded);
+    const used = process.cpuUsage(start);
+    out[kind] = (used.user + used.system) / times;
+  }
+  return out;
 }
 
 process.on('message', (job: AdapterJob) => {
