@@ -1,4 +1,4 @@
-import type { BackoffOptions } from '../client/backoff.js';
+import { Backoff, type BackoffOptions } from '../client/backoff.js';
 
 /** How a publisher reaches livetail and how it batches, retries and bounds what it holds. docs/producers.md lists each option. */
 export interface PublisherOptions {
@@ -86,6 +86,7 @@ export function resolveOptions(options: PublisherOptions): ResolvedOptions {
   if (resolved.maxQueueEntries < resolved.maxBatchEntries) throw new RangeError('maxQueueEntries must be at least maxBatchEntries');
   if (resolved.maxQueueBytes < resolved.maxBatchBytes) throw new RangeError('maxQueueBytes must be at least maxBatchBytes');
   if (typeof resolved.fetch !== 'function') throw new TypeError('No fetch: run on Node 20+ or pass the fetch option');
+  new Backoff(resolved.retry); // throws a RangeError naming a bad baseMs / capMs now rather than at the first retry
   if (resolved.token !== undefined) resolved.headers = { ...resolved.headers, authorization: `Bearer ${resolved.token}` };
   return resolved;
 }

@@ -225,6 +225,7 @@ describe('Publisher against a scripted server', () => {
       expect(() => createPublisher({ url: server.url, maxBatchEntries: 0 })).toThrow(/maxBatchEntries must be a positive integer/);
       expect(() => createPublisher({ url: server.url, flushIntervalMs: -1 })).toThrow(/flushIntervalMs/);
       expect(() => createPublisher({ url: server.url, maxBatchEntries: 50, maxQueueEntries: 10 })).toThrow(/maxQueueEntries must be at least maxBatchEntries/);
+      expect(() => createPublisher({ url: server.url, retry: { baseMs: 0 } })).toThrow(/baseMs > 0/);
     });
 
     it('posts to the base path the server is mounted under', async () => {
