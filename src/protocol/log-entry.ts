@@ -21,6 +21,24 @@ export function jsonDepth(value: unknown, limit = Infinity): number {
   return max + 1;
 }
 
+/**
+ * The UTF-8 length of `text`, counted without encoding it (and without Node's Buffer: this module runs in
+ * browsers too). A lone surrogate counts 3, as U+FFFD, which is what an encoder writes for it.
+ */
+function utf8Length(text: string): number {
+  let bytes = text.length; // one byte per UTF-16 unit, plus what wider characters add
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) continue;
+    if (unit < 0x800) bytes += 1;
+    else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 2; // a pair: 2 units, 4 bytes
+      i++;
+    } else bytes += 2;
+  }
+  return bytes;
+}
+
 const logLevel = z.enum(LOG_LEVELS);
 
 /** What an operation recorded: the raw line, what was parsed from it, the response, and how it went. */
@@ -36,7 +54,7 @@ function logDataSchema(bounds: ParsedBounds) {
           ctx.addIssue({ code: 'custom', message: `parsed is nested deeper than ${bounds.maxDepth} levels` });
           return;
         }
-        const bytes = Buffer.byteLength(JSON.stringify(value) ?? '');
+        const bytes = utf8Length(JSON.stringify(value) ?? '');
         if (bytes > bounds.maxBytes) {
           ctx.addIssue({ code: 'custom', message: `parsed is ${bytes} bytes serialized; the limit is ${bounds.maxBytes}` });
         }
