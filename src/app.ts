@@ -86,7 +86,7 @@ export function createApp(deps: AppDeps): App {
   let shuttingDown = false;
   const httpApp = createHttpApp({
     auth: deps.auth,
-    authenticate: createAuthenticator(sessions, config.ingestToken),
+    authenticate: createAuthenticator(sessions, config.ingestToken, config.trustedOrigins),
     logs,
     jobs,
     metrics,

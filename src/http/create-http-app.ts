@@ -11,6 +11,7 @@ import type { JobService } from '../jobs/job-service.js';
 import type { LogService } from '../logs/log-service.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Authenticate } from './authenticate.js';
+import { singleQueryValues } from './query-guard.js';
 import { healthRoutes, type Readiness } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 import { type LogRoutesOptions, logRoutes } from './routes/logs.js';
@@ -59,6 +60,8 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
 
   // better-auth reads its own bodies: mounted before any body parser.
   app.all('/api/auth/*splat', toNodeHandler(deps.auth));
+  // livetail's own /api routes (better-auth, above, parses its own queries).
+  app.use('/api', singleQueryValues());
   app.use('/api/logs', logRoutes(deps.logs, deps.authenticate, deps.options));
   app.use('/api/jobs', jobRoutes(deps.jobs, deps.authenticate, deps.options.maxBodyBytes));
   app.use(healthRoutes(deps.readiness, deps.metrics));

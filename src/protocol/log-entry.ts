@@ -41,6 +41,18 @@ function utf8Length(text: string): number {
 
 const logLevel = z.enum(LOG_LEVELS);
 
+/**
+ * A string stored in a column of its own (user and account ids, the command, a job id): PostgreSQL's
+ * text cannot hold U+0000, so one would fail the whole transaction it is grouped with; it is refused
+ * here instead, for its own request only.
+ */
+const columnText = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .refine((value) => !value.includes('\u0000'), { message: 'must not contain U+0000 (NUL)' });
+
 /** What an operation recorded: the raw line, what was parsed from it, the response, and how it went. */
 function logDataSchema(bounds: ParsedBounds) {
   return z.strictObject({
@@ -71,10 +83,10 @@ function logDataSchema(bounds: ParsedBounds) {
  */
 export function logEntryInputSchema(bounds: ParsedBounds = DEFAULT_PARSED_BOUNDS) {
   return z.strictObject({
-    userId: z.string().min(1).max(256).optional(),
-    emailAccountId: z.string().min(1).max(256),
+    userId: columnText(256).optional(),
+    emailAccountId: columnText(256),
     level: logLevel,
-    command: z.string().min(1).max(128),
+    command: columnText(128),
     data: logDataSchema(bounds).default({}),
   });
 }
@@ -104,8 +116,8 @@ export type LogEntry = z.infer<typeof logEntrySchema>;
  * carried through untouched as the `data` of the `job-event` message.
  */
 export const jobEventInputSchema = z.looseObject({
-  userId: z.string().min(1).max(256).optional(),
-  jobId: z.string().min(1).max(256),
+  userId: columnText(256).optional(),
+  jobId: columnText(256),
   status: z.string().min(1).max(64),
 });
 export type JobEventInput = z.input<typeof jobEventInputSchema>;
