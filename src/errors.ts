@@ -21,6 +21,7 @@ export const HTTP_ERRORS = {
   NOT_FOUND: { status: 404, message: 'Not found' },
   TOO_MANY_CONNECTIONS: { status: 429, message: 'Too many open sockets for this user: close one first' },
   UPGRADE_RATE_LIMITED: { status: 429, message: 'Too many connection attempts from this address: retry later' },
+  TOO_MANY_READS: { status: 429, message: 'Too many reads in progress for this user: wait for one to finish' },
   SHUTTING_DOWN: { status: 503, message: 'Server is shutting down: retry on another node' },
   STORE_UNAVAILABLE: { status: 503, message: 'The store is unavailable: retry later' },
   INTERNAL: { status: 500, message: 'Internal server error' },
