@@ -4,9 +4,16 @@ import type { Logger } from 'pino';
 import { HttpError } from '../errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 
+type ScopedRequest = http.IncomingMessage & { log?: Logger };
+
+/**
+ * What an error thrown in a request's scope needs. Resources a request creates (a pooled connection, a
+ * timer) keep the scope for their lifetime, so once the response closes only its logger stays.
+ */
 interface RequestScope {
-  req: http.IncomingMessage & { log?: Logger };
-  res: http.ServerResponse;
+  req: ScopedRequest | undefined;
+  res: http.ServerResponse | undefined;
+  log: Logger | undefined;
 }
 
 /**
@@ -32,14 +39,21 @@ export class RequestFailures {
 
   /** The server's request listener: `app`, run in the request's scope. */
   listener(app: http.RequestListener): http.RequestListener {
-    return (req, res) => this.scope.run({ req, res }, () => app(req, res));
+    return (req, res) => {
+      const scope: RequestScope = { req, res, log: undefined };
+      res.once('close', () => {
+        scope.log = (req as ScopedRequest).log; // pino-http's child logger, with the request id
+        scope.req = scope.res = undefined;
+      });
+      this.scope.run(scope, () => app(req, res));
+    };
   }
 
   /**
    * An unexpected error Express caught for this request (the error handler answers 500): logs and counts
    * it, unless the request had already failed, of which this error is a consequence.
    */
-  handled(error: unknown, req: RequestScope['req'], res: http.ServerResponse): void {
+  handled(error: unknown, req: ScopedRequest, res: http.ServerResponse): void {
     if (this.failed.has(res)) return;
     this.failed.add(res);
     (req.log ?? this.logger).error({ err: error }, 'request failed');
@@ -55,9 +69,9 @@ export class RequestFailures {
     const current = this.scope.getStore();
     if (!current) return false;
     const { req, res } = current;
-    (req.log ?? this.logger).error({ err: error }, 'request failed outside its handler');
+    (req?.log ?? current.log ?? this.logger).error({ err: error }, 'request failed outside its handler');
     this.metrics.httpInternalErrors.labels('escaped').inc();
-    if (this.failed.has(res)) return true;
+    if (!res || this.failed.has(res)) return true; // answered (or failed) already
     this.failed.add(res);
     try {
       if (!res.headersSent) {
