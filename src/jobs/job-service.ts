@@ -3,6 +3,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import { type JobEventData, type JobEventInput, jobEventInputSchema } from '../protocol/log-entry.js';
 import type { LogStore } from '../store/log-store.js';
 import type { StreamWriter } from '../stream/stream-writer.js';
+import { refuseIllFormedStrings } from '../util/well-formed.js';
 
 /**
  * Job state changes: each event is kept as the job's latest state (for `initial-jobs`) and sent as a
@@ -18,9 +19,11 @@ export class JobService {
 
   /**
    * The in-process producer API. `event.userId` names the owner; `jobId` and `status` are required and
-   * everything else is carried through. Throws HttpError VALIDATION_FAILED for a bad event.
+   * everything else is carried through. Throws HttpError VALIDATION_FAILED for a bad event, INVALID_BODY
+   * for a string in it that is not well-formed UTF-16.
    */
   async publish(event: JobEventInput & { userId: string }): Promise<JobEventData> {
+    refuseIllFormedStrings(event);
     const parsed = jobEventInputSchema.safeParse(event);
     if (!parsed.success || !parsed.data.userId) {
       throw new HttpError('VALIDATION_FAILED', undefined, parsed.success ? [{ path: ['userId'], message: 'userId is required' }] : parsed.error.issues);

@@ -69,31 +69,44 @@ export abstract class KyselyLogStore implements LogStore {
     await migrateLogStore(this.db, this.kind);
   }
 
+  /**
+   * Every user id is stored as `toWellFormed()` gives it: the drivers would otherwise encode a lone
+   * surrogate each their own way (better-sqlite3 as WTF-8 bytes read back as three U+FFFD, pg as one
+   * U+FFFD), and the head rows read back would not match the ids the ops name. The ops' events keep the
+   * ids as given. Validation refuses such ids at the edge; this keeps one that slips through (a job
+   * event of the BullMQ bridge) from failing the other ops of its commit.
+   */
   async commit(ops: WriteOp[]): Promise<CommittedEvent[]> {
     if (ops.length === 0) return [];
     return this.db.transaction().execute(async (trx) => {
       const userIds = [...new Set(ops.map(userOf))].sort();
       const heads = await this.lockHeads(trx, userIds);
+      const headOf = (userId: string): StreamHead => {
+        const head = heads.get(userId);
+        if (!head) throw new Error(`The store returned no stream head for user ${JSON.stringify(userId)}`);
+        return head;
+      };
       const events: CommittedEvent[] = [];
       let rows: LogRow[] = [];
       const clears = new Map<string, number>();
       const jobs = new Map<string, { userId: string; jobId: string; jobSeq: number; data: JobEventData }>();
 
       for (const op of ops) {
-        const head = heads.get(userOf(op))!;
+        const userId = userOf(op);
+        const head = headOf(userId);
         if (op.kind === 'log') {
           const seq = ++head.headSeq;
-          rows.push(toRow(op.log, seq));
+          rows.push(toRow(op.log, userId, seq));
           events.push({ kind: 'log', userId: op.log.userId, seq, log: op.log });
         } else if (op.kind === 'clear') {
           const seq = ++head.headSeq;
           head.clearedSeq = seq;
-          clears.set(op.userId, seq);
-          rows = rows.filter((r) => r.user_id !== op.userId); // logs of this batch committed before the clear
+          clears.set(userId, seq);
+          rows = rows.filter((r) => r.user_id !== userId); // logs of this batch committed before the clear
           events.push({ kind: 'clear', userId: op.userId, seq, timestamp: op.timestamp });
         } else {
           const jobSeq = ++head.jobSeq;
-          jobs.set(`${op.userId}\u0000${op.data.jobId}`, { userId: op.userId, jobId: op.data.jobId, jobSeq, data: op.data });
+          jobs.set(`${userId}\u0000${op.data.jobId}`, { userId, jobId: op.data.jobId, jobSeq, data: op.data });
           events.push({ kind: 'job', userId: op.userId, data: op.data });
         }
       }
@@ -106,7 +119,7 @@ export abstract class KyselyLogStore implements LogStore {
       // statement trims every user of the batch: a statement per user cost more than the rows it deleted.
       const cuts: Array<{ userId: string; cutoff: number }> = [];
       for (const userId of new Set(rows.map((r) => r.user_id))) {
-        const cutoff = heads.get(userId)!.headSeq - this.limits.maxLogsPerUser;
+        const cutoff = headOf(userId).headSeq - this.limits.maxLogsPerUser;
         if (cutoff > 0) cuts.push({ userId, cutoff });
       }
       if (cuts.length > 0) await this.trimLogs(trx, cuts);
@@ -121,7 +134,7 @@ export abstract class KyselyLogStore implements LogStore {
         await this.trimJobs(trx, userId);
       }
       // Every head row exists (lockHeads made it): one statement writes them all back.
-      await this.writeHeads(trx, userIds.map((userId) => ({ userId, ...heads.get(userId)! })));
+      await this.writeHeads(trx, userIds.map((userId) => ({ userId, ...headOf(userId) })));
       return events;
     });
   }
@@ -254,13 +267,14 @@ export abstract class KyselyLogStore implements LogStore {
   async close(): Promise<void> {}
 }
 
+/** The op's user id as the store keeps it (see commit). */
 function userOf(op: WriteOp): string {
-  return op.kind === 'log' ? op.log.userId : op.userId;
+  return (op.kind === 'log' ? op.log.userId : op.userId).toWellFormed();
 }
 
-function toRow(log: LogEntry, seq: number): LogRow {
+function toRow(log: LogEntry, userId: string, seq: number): LogRow {
   return {
-    user_id: log.userId,
+    user_id: userId,
     seq,
     id: log.id,
     ts: log.timestamp,

@@ -190,6 +190,24 @@ export function logStoreContract(name: string, createStore: CreateStore, options
       expect((await store.readLogs(alice, { from: 'tail', limit: 1 })).headSeq).toBe(0);
     });
 
+    it('commits the other ops of a commit whose user id is not well-formed UTF-16 (a lone surrogate)', async () => {
+      // The driver encodes such an id its own way: the head row read back must still be found.
+      const store = await createStore(LIMITS);
+      const alice = user();
+      const odd = `svc-\ud800-${randomUUID()}`;
+      const events = await store.commit([logOp(alice, 'A1'), logOp(odd, 'O1'), jobOp(odd, 'j1', 'active'), logOp(odd, 'O2'), clearOp(odd), logOp(alice, 'A2')]);
+      expect(events.map((e) => [e.kind, 'seq' in e ? e.seq : undefined])).toEqual([
+        ['log', 1],
+        ['log', 1],
+        ['job', undefined],
+        ['log', 2],
+        ['clear', 3],
+        ['log', 2],
+      ]);
+      expect(await commands(store, alice)).toEqual(['A1', 'A2']);
+      expect((await store.commit([logOp(odd, 'O3')]))[0]).toMatchObject({ seq: 4 });
+    });
+
     it('answers ping and migrates again without harm', async () => {
       const store = await createStore(LIMITS);
       await store.ping();
