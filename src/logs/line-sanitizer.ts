@@ -62,7 +62,7 @@ export interface LineOptions {
 export interface LineResult {
   text: string;
   /** The secrets masked in the line, to scrub wherever else they appear in the entry. */
-  secrets: string[];
+  secrets: readonly string[];
   /** The mechanism of an AUTHENTICATE command found in the line. */
   mechanism?: string;
 }
@@ -214,11 +214,14 @@ function messageContent(r: Rewrite, at: number): number {
   return quoted.end;
 }
 
+/** Characters that end a bare value: `"'&;,)]}` and `^A` (blanks and line breaks too). */
+const VALUE_END = new Set([0x22, 0x27, 0x26, 0x3b, 0x2c, 0x29, 0x5d, 0x7d, 0x01]);
+
 /** Where a value that stops at separators ends: a blank, a line break, `^A` or one of `"'&;,)]}`. */
 function tokenEnd(text: string, i: number): number {
   while (i < text.length) {
     const code = text.charCodeAt(i);
-    if (isBlank(code) || isBreak(code) || code === 0x01 || '"\'&;,)]}'.includes(text[i]!)) break;
+    if (isBlank(code) || isBreak(code) || VALUE_END.has(code)) break;
     i++;
   }
   return i;
@@ -338,23 +341,31 @@ function base64Message(r: Rewrite, at: number, token: string): number {
 
 const isWordCode = (code: number) =>
   (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a) || code === 0x5f;
+const isLetterCode = (code: number) => (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a);
 const isKeyCode = (code: number) => isWordCode(code) || code === 0x2d /* - */ || code === 0x2e /* . */;
 const isBase64Code = (code: number) => isWordCode(code) ? code !== 0x5f : code === 0x2b /* + */ || code === 0x2f /* / */;
 
-/** Where the key that ends just before `end` starts (`[\w.-]` back from `end`, at most MAX_KEY). */
+/**
+ * Where the key that ends just before `end` starts (`[\w.-]` back from `end`, at most MAX_KEY), or `end`
+ * when there is none: a key starts with a letter (`21:52`, `1:*` have no key).
+ */
 function keyStart(text: string, end: number): number {
   let start = end;
   while (start > 0 && end - start < MAX_KEY && isKeyCode(text.charCodeAt(start - 1))) start--;
+  while (start < end && !isLetterCode(text.charCodeAt(start))) start++;
   return start;
 }
 
 /** Whether a word starts at `i`: the text starts there or the character before is no word character. */
 const wordStartsAt = (text: string, i: number) => i === 0 || !isWordCode(text.charCodeAt(i - 1));
 
+/** What may stand before a command word: a blank, a line break, or one of `"'(:`. */
+const BEFORE_COMMAND = new Set([0x20, 0x09, 0x0d, 0x0a, 0x22, 0x27, 0x28, 0x3a]);
+
 /** A command word at `at` counts when it stands where a command stands: at the start, after a blank or one of `"'(:`. */
 function commandAt(r: Rewrite, at: number, word: string): number {
   const { text } = r;
-  if (at > 0 && !/[\s"'(:]/.test(text[at - 1]!)) return at + 1;
+  if (at > 0 && !BEFORE_COMMAND.has(text.charCodeAt(at - 1))) return at + 1;
   BLANKS.lastIndex = at + word.length;
   if (!BLANKS.test(text)) return at + 1;
   const args = BLANKS.lastIndex;
@@ -362,8 +373,11 @@ function commandAt(r: Rewrite, at: number, word: string): number {
   return command === 'LOGIN' ? login(r, args) : command === 'AUTHENTICATE' ? authenticate(r, args) : append(r, args);
 }
 
-function contentItemAt(r: Rewrite, at: number): number {
+function contentItemAt(r: Rewrite, at: number, word: string): number {
   if (!wordStartsAt(r.text, at)) return at + 1;
+  // BODY and BINARY go on with `[` or `.PEEK[`: not BODYSTRUCTURE, nor BODY alone (its short form).
+  const after = r.text.charCodeAt(at + word.length);
+  if ((word[0] === 'B' || word[0] === 'b') && after !== 0x5b /* [ */ && after !== 0x2e /* . */) return at + 1;
   // BODY[ and BINARY[ need their `]` near: found once per text, not once per hit.
   const rfc822 = (r.text.charCodeAt(at) | 0x20) === 0x72; /* r */
   if (!rfc822 && r.closingBracketAfter(at) - at > 1050) return at + 1;
@@ -423,7 +437,7 @@ function scan(r: Rewrite, options: LineOptions): void {
     const at = m.index;
     let next: number;
     if (m[1] !== undefined) next = commandAt(r, at, m[1]);
-    else if (m[2] !== undefined) next = contentItemAt(r, at);
+    else if (m[2] !== undefined) next = contentItemAt(r, at, m[2]);
     else if (m[3] !== undefined) next = bearerAt(r, at);
     else if (m[4] !== undefined) next = equalsAt(r, at);
     else if (m[5] !== undefined) next = colonAt(r, at);
@@ -433,8 +447,16 @@ function scan(r: Rewrite, options: LineOptions): void {
   }
 }
 
+const NO_OPTIONS: LineOptions = {};
+const NO_SECRETS: readonly string[] = Object.freeze([]);
+
 /** Sanitizes one protocol line or text (a raw command, a response, an error, a string inside `parsed`). */
-export function sanitizeLine(line: string, options: LineOptions = {}): LineResult {
+export function sanitizeLine(line: string, options: LineOptions = NO_OPTIONS): LineResult {
+  if (!options.sasl) {
+    // Most texts hold nothing to look at: answer without building anything.
+    TRIGGER.lastIndex = 0;
+    if (!TRIGGER.test(line)) return { text: line, secrets: NO_SECRETS };
+  }
   const rewrite = new Rewrite(line);
   scan(rewrite, options);
   const secrets = rewrite.secrets.filter((s) => s.length > 0);

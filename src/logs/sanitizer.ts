@@ -26,11 +26,17 @@
  * A job event's `userId` (its owner, from the session or the service token) is kept exactly; `jobId` and
  * `status` are sanitized as texts like any string but never masked by their key.
  *
- * Every secret found is also scrubbed wherever else it appears in the entry or event, keys included (a
- * parser may have copied the password into `parsed.args`): secrets found by IMAP or SASL syntax from 3
- * characters on, values of sensitive keys from MIN_KEYED_SECRET (8) on.
+ * Every secret found is also scrubbed wherever else it appears in the entry or event, keys and an entry's
+ * `emailAccountId` included (a parser may have copied the password into `parsed.args`): secrets found by
+ * IMAP or SASL syntax from 3 characters on, values of sensitive keys from MIN_KEYED_SECRET (8) on.
+ *
+ * Not recognized, by design or for want of a sign: a secret under a key that names nothing (it is caught
+ * only when the same secret is found elsewhere in the entry); `pass`/`pin` glued to another word
+ * (`userpass`); a base64 PLAIN message with an authzid outside an AUTHENTICATE exchange. Prose that looks
+ * like a command (`login failed for bob`) is masked after its second word: a wrong mask costs words, a
+ * missed one a password.
  */
-import { CONTENT_REDACTED, type LineOptions, MASK, MIN_KEYED_SECRET, sanitizeLine } from './line-sanitizer.js';
+import { CONTENT_REDACTED, type LineOptions, type LineResult, MASK, MIN_KEYED_SECRET, sanitizeLine } from './line-sanitizer.js';
 import { isSensitiveKey } from './sensitive-keys.js';
 
 export { CONTENT_REDACTED, MASK, sanitizeLine };
@@ -46,7 +52,7 @@ function define(target: Record<string, unknown>, key: string, value: unknown): v
 }
 
 /** Keys repeat from entry to entry: each key's sanitized form is remembered, up to a bound. */
-const cleanKeys = new Map<string, { text: string; secrets: string[] }>();
+const cleanKeys = new Map<string, LineResult>();
 const MAX_REMEMBERED_KEYS = 4096;
 
 function cleanKey(key: string, secrets: string[]): string {
