@@ -1,4 +1,5 @@
 import { HttpError } from '../errors.js';
+import { sanitizeJobEvent } from '../logs/sanitizer.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { type JobEventData, type JobEventInput, jobEventInputSchema } from '../protocol/log-entry.js';
 import type { LogStore } from '../store/log-store.js';
@@ -32,13 +33,16 @@ export class JobService {
   }
 
   /**
-   * Stores and sends an event whose shape is already checked: the HTTP route validated it, or the
-   * BullMQ bridge built it. `source` labels the metric.
+   * Sanitizes, stores and sends an event whose shape is already checked: the HTTP route validated it, or
+   * the BullMQ bridge built it. Every job event takes this path, so this is where it is sanitized, once
+   * (sanitizeJobEvent: the rules of a log's `parsed`; `userId` is kept). Resolves with the event as
+   * stored and sent. `source` labels the metric.
    */
   async append(data: JobEventData, source: 'api' | 'bullmq'): Promise<JobEventData> {
-    await this.writer.submit([{ kind: 'job', userId: data.userId, data }]);
+    const clean = sanitizeJobEvent(data);
+    await this.writer.submit([{ kind: 'job', userId: clean.userId, data: clean }]);
     this.metrics.jobEvents.labels(source).inc();
-    return data;
+    return clean;
   }
 
   /** The latest event of each of the user's recent jobs, most recent first. */
