@@ -31,6 +31,12 @@ export interface SnapshotReads {
   seqOf(userId: string, id: string): Awaitable<number | string | undefined>;
   /** The user's logs after `seq`, oldest first. */
   after(userId: string, seq: number, limit: number): Awaitable<StoredLog[]>;
+  /**
+   * The stored sizes (LOG_SIZE) of the user's newest logs, newest first, or of the logs after `afterSeq`,
+   * oldest first, as `[seq, bytes]`. May be lazy: the reader stops once it has enough, and an engine
+   * that can then does not read on.
+   */
+  sizes(userId: string, afterSeq: number | undefined, limit: number): Awaitable<Iterable<[seq: number, bytes: number]>>;
 }
 
 type Awaitable<T> = T | Promise<T>;
@@ -39,6 +45,29 @@ export interface StreamHead {
   headSeq: number;
   clearedSeq: number;
   jobSeq: number;
+}
+
+/**
+ * What a byte budget (LogQuery's `maxBytes`) counts of a stored log: its data, command and account id,
+ * in bytes. The engine measures them without handing the values over.
+ */
+export const LOG_SIZE = 'octet_length(data) + octet_length(command) + octet_length(email_account_id)';
+
+/**
+ * How many of `sizes` (in reading order) a page within `maxBytes` and `limit` holds: the first always,
+ * then each while the sum stays within the budget. `more` when a size beyond them was seen, so ask for
+ * `limit + 1` sizes to learn whether the page is the whole rest. Stops reading `sizes` at the first that
+ * does not fit.
+ */
+export function fitting(sizes: Iterable<readonly [unknown, number]>, limit: number, maxBytes: number): { count: number; more: boolean } {
+  let count = 0;
+  let used = 0;
+  for (const [, bytes] of sizes) {
+    if (count === limit || (count > 0 && used + bytes > maxBytes)) return { count, more: true };
+    used += bytes;
+    count++;
+  }
+  return { count, more: false };
 }
 
 /** Rows (or users) per statement: at most 8 parameters each stays far below SQLite's and PostgreSQL's limits. */
@@ -200,7 +229,14 @@ export abstract class KyselyLogStore implements LogStore {
       const headSeq = Number(head?.head_seq ?? 0);
       const clearedSeq = Number(head?.cleared_seq ?? 0);
 
+      // A limit of 0 with a budget is the plain read: it only asks whether there are logs (hasMore).
+      const budget = query.maxBytes !== undefined && query.limit > 0 ? query.maxBytes : undefined;
       if (query.from === 'tail') {
+        if (budget !== undefined) {
+          const { count, more } = fitting(await reads.sizes(userId, undefined, query.limit + 1), query.limit, budget);
+          const logs = count > 0 ? await reads.newest(userId, count) : [];
+          return { logs: logs.reverse(), truncated: false, headSeq, clearedSeq, hasMore: more };
+        }
         const logs = await reads.newest(userId, query.limit + 1);
         const hasMore = logs.length > query.limit;
         return { logs: logs.slice(0, query.limit).reverse(), truncated: false, headSeq, clearedSeq, hasMore };
@@ -214,6 +250,10 @@ export abstract class KyselyLogStore implements LogStore {
         after = found === undefined ? 0 : Number(found);
       } else {
         after = query.seq;
+      }
+      if (budget !== undefined) {
+        const { count, more } = fitting(await reads.sizes(userId, after, query.limit + 1), query.limit, budget);
+        return { logs: count > 0 ? await reads.after(userId, after, count) : [], truncated, headSeq, clearedSeq, hasMore: more };
       }
       const logs = await reads.after(userId, after, query.limit + 1);
       const hasMore = logs.length > query.limit;
@@ -232,17 +272,23 @@ export abstract class KyselyLogStore implements LogStore {
         (await db.selectFrom('livetail_log').select('seq').where('user_id', '=', userId).where('id', '=', id).executeTakeFirst())?.seq,
       after: async (userId, seq, limit) =>
         ((await logs().where('user_id', '=', userId).where('seq', '>', seq).orderBy('seq', 'asc').limit(limit).execute()) as LogRow[]).map(fromRow),
+      sizes: async (userId, afterSeq, limit) => {
+        let query = db.selectFrom('livetail_log').select(['seq', sql<number>`${sql.raw(LOG_SIZE)}`.as('bytes')]).where('user_id', '=', userId);
+        query = afterSeq === undefined ? query.orderBy('seq', 'desc') : query.where('seq', '>', afterSeq).orderBy('seq', 'asc');
+        const rows = await query.limit(limit).execute();
+        return rows.map((r) => [Number(r.seq), Number(r.bytes)] as [number, number]);
+      },
     };
   }
 
-  async latestJobs(userId: string, limit: number): Promise<JobEventData[]> {
-    const rows = await this.db
-      .selectFrom('livetail_job')
-      .select('data')
-      .where('user_id', '=', userId)
-      .orderBy('job_seq', 'desc')
-      .limit(limit)
-      .execute();
+  async latestJobs(userId: string, limit: number, maxBytes?: number): Promise<JobEventData[]> {
+    const recent = () => this.db.selectFrom('livetail_job').where('user_id', '=', userId).orderBy('job_seq', 'desc');
+    if (maxBytes !== undefined) {
+      const sizes = await recent().select(sql<number>`octet_length(data)`.as('bytes')).limit(limit + 1).execute();
+      limit = fitting(sizes.map((r) => [undefined, Number(r.bytes)] as const), limit, maxBytes).count;
+      if (limit === 0) return [];
+    }
+    const rows = await recent().select('data').limit(limit).execute();
     return rows.map((r) => JSON.parse(r.data as string) as JobEventData);
   }
 
