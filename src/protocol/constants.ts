@@ -21,7 +21,7 @@ export const WS_PATH = '/ws';
 export const CLOSE_CODES = {
   /** The server is shutting down (or draining); reconnect, another node will answer. */
   GOING_AWAY: 1001,
-  /** The server could not read the user's stream (the store failed); reconnect and resume. */
+  /** The server could not read the user's stream (the store failed), or handling the socket failed (a bug); reconnect and resume. */
   INTERNAL_ERROR: 1011,
   /** A malformed frame (ws fails the connection: unmasked, reserved bits or opcode, bad control frame). */
   PROTOCOL_ERROR: 1002,
