@@ -147,7 +147,7 @@ describe('slow consumers (MAX_BUFFERED_BYTES, default 4 MiB)', () => {
   });
 
   it('does not take a client that reads for a slow one when a single burst is bigger than MAX_BUFFERED_BYTES', async () => {
-    // 1 MiB allowed; one commit fans out 2 MiB to the socket, and a resume carries 2 MiB in one message.
+    // 1 MiB allowed; one commit fans out 2 MiB to the socket.
     const small = await startOwn({ MAX_BUFFERED_BYTES: String(MiB) });
     const user = await signUp(small.url);
     const socket = await TestSocket.ready(small.wsUrl, { cookie: user.cookie });
@@ -155,10 +155,14 @@ describe('slow consumers (MAX_BUFFERED_BYTES, default 4 MiB)', () => {
     const stored = await small.node.app.logs.log(user.userId, Array.from({ length: 64 }, (_, i) => logInput({ command: `B${i}`, data: { raw } })));
     await socket.until('log', 64);
     await socket.roundTrip();
+    // A resume after 2 MiB gets what fits in 1 MiB, the newest, and says so (hardening-join-backlog.test.ts).
     const resumed = await TestSocket.open(small.wsUrl, { cookie: user.cookie, query: `since=${stored[0]!.id}` });
-    expect((await resumed.next('initial-logs')).logs).toHaveLength(63);
+    const initial = await resumed.next('initial-logs');
+    expect(initial.truncated).toBe(true);
+    expect(initial.logs.at(-1)!.command).toBe('B63');
+    expect(Buffer.byteLength(JSON.stringify(initial))).toBeLessThanOrEqual(MiB);
     await resumed.roundTrip();
-    // Still open, and not counted as slow.
+    // Both still open, and not counted as slow.
     await socket.roundTrip();
     expect(await counterValue(small.node.app.metrics.slowConsumerDisconnects)).toBe(0);
     await Promise.all([socket.close(), resumed.close()]);
