@@ -6,6 +6,7 @@ import type { LogEntry } from '../protocol/log-entry.js';
 import type { LogPage, LogStore } from '../store/log-store.js';
 import type { Connection } from './connection.js';
 import { initialJobsMessage, initialLogsMessage } from './join-backlog.js';
+import { Turns } from '../util/turns.js';
 import { textFrame } from './socket-writes.js';
 
 export interface HubOptions {
@@ -54,6 +55,7 @@ export class Hub implements BusListener {
    * with the last reference to its log.
    */
   private readonly payloads = new WeakMap<object, Buffer>();
+  private readonly joinTurns = new Turns();
 
   constructor(
     private readonly bus: Bus,
@@ -102,17 +104,19 @@ export class Hub implements BusListener {
     this.metrics.socketsOpen.inc();
     try {
       await pool.subscribed;
+      // One join's reads and serialization per turn of the event loop: a burst of joins (a user opening
+      // 20 sockets of large logs, every client reconnecting after a restart) lets other sockets' I/O
+      // through between them instead of running as one long chain (SQLite reads block the thread).
+      await this.joinTurns.next();
+      if (conn.closed) return;
       const budget = this.options.maxBufferedBytes;
       let page: LogPage;
       let truncated = false;
       if (from.since !== undefined) {
-        page = await this.store.readLogs(conn.userId, { from: 'id', id: from.since, limit: this.options.maxLogsPerUser, maxBytes: budget });
-        // The client's view has a hole it cannot fill (the id is gone), or what follows it does not fit:
-        // give it the newest logs that fit, to redraw from.
-        if (page.truncated || page.hasMore) {
-          page = await this.store.readLogs(conn.userId, { from: 'tail', limit: this.options.maxLogsPerUser, maxBytes: budget });
-          truncated = true;
-        }
+        // Every log after the id, or the newest of them that fit (when the id is gone: of all stored). Then
+        // the client's view has a hole it cannot fill, and it redraws from these.
+        page = await this.store.readLogs(conn.userId, { from: 'id', id: from.since, limit: this.options.maxLogsPerUser, maxBytes: budget, keep: 'newest' });
+        truncated = page.truncated || page.hasMore;
       } else {
         page = await this.store.readLogs(conn.userId, { from: 'tail', limit: this.options.initialLogs, maxBytes: budget });
       }

@@ -34,9 +34,16 @@ export type LogQuery =
   /** The newest `limit` logs (with `maxBytes`: the newest that fit). */
   | { from: 'tail'; limit: number; maxBytes?: number }
   /** Logs after the log with this id; `truncated` when that id is no longer stored. */
-  | { from: 'id'; id: string; limit: number; maxBytes?: number }
+  | { from: 'id'; id: string; limit: number; maxBytes?: number; keep?: RangeEnd }
   /** Logs with a sequence number above `seq` (the gateway's catch-up after a gap). */
-  | { from: 'seq'; seq: number; limit: number; maxBytes?: number };
+  | { from: 'seq'; seq: number; limit: number; maxBytes?: number; keep?: RangeEnd };
+
+/**
+ * Which logs a page after a position holds when it cannot hold them all: the oldest (the default, for
+ * a reader that pages on), or the newest (for a reader that continues from the stream's head and only
+ * needs to know, from `hasMore`, that logs after the position were left out).
+ */
+export type RangeEnd = 'oldest' | 'newest';
 
 export interface LogPage {
   /** Oldest first. */

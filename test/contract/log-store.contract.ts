@@ -176,6 +176,13 @@ export function logStoreContract(name: string, createStore: CreateStore, options
       expect(await read({ from: 'seq', seq: 3, limit: 10, maxBytes: 1 })).toEqual({ commands: ['S4'], hasMore: true, truncated: false });
       expect(await read({ from: 'seq', seq: 5, limit: 10, maxBytes: 1 })).toEqual({ commands: [], hasMore: false, truncated: false });
       expect(await read({ from: 'id', id: randomUUID(), limit: 10, maxBytes: s1 })).toEqual({ commands: ['S1'], hasMore: true, truncated: true });
+      // keep: 'newest' holds the newest logs after the position; hasMore: some after it were left out.
+      expect(await read({ from: 'id', id: ids[0]!, limit: 10, maxBytes: s4 + s5, keep: 'newest' })).toEqual({ commands: ['S4', 'S5'], hasMore: true, truncated: false });
+      expect(await read({ from: 'id', id: ids[1]!, limit: 10, maxBytes: s3 + s4 + s5, keep: 'newest' })).toEqual({ commands: ['S3', 'S4', 'S5'], hasMore: false, truncated: false });
+      expect(await read({ from: 'id', id: ids[0]!, limit: 2, maxBytes: 1e9, keep: 'newest' })).toEqual({ commands: ['S4', 'S5'], hasMore: true, truncated: false });
+      expect(await read({ from: 'seq', seq: 3, limit: 10, keep: 'newest' })).toEqual({ commands: ['S4', 'S5'], hasMore: false, truncated: false });
+      expect(await read({ from: 'seq', seq: 2, limit: 1, keep: 'newest' })).toEqual({ commands: ['S5'], hasMore: true, truncated: false });
+      expect(await read({ from: 'id', id: randomUUID(), limit: 10, maxBytes: s5, keep: 'newest' })).toEqual({ commands: ['S5'], hasMore: true, truncated: true });
       // A limit of 0 only asks whether there are logs.
       expect(await read({ from: 'tail', limit: 0, maxBytes: 1e9 })).toEqual({ commands: [], hasMore: true, truncated: false });
       expect(await store.readLogs(user(), { from: 'tail', limit: 10, maxBytes: 1 })).toMatchObject({ logs: [], hasMore: false, headSeq: 0 });

@@ -1,7 +1,6 @@
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLOSE_CODES } from '../../src/protocol/constants.js';
+import { collectGarbage } from '../helpers/gc.js';
 import { signUp, type TestUser } from '../helpers/http.js';
 import { logInput } from '../helpers/log-input.js';
 import { counterValue } from '../helpers/metrics.js';
@@ -24,13 +23,6 @@ const LOGS_PER_BATCH = 32; // 1 MiB of raw lines per commit
  */
 const HELD_GROWTH_BOUND = 24 * MiB;
 const RSS_GROWTH_BOUND = 40 * MiB;
-
-/**
- * A full garbage collection, so resident memory reflects what is held, not garbage not yet collected.
- * (The flag can be set at run time; the function then exists in contexts created afterwards.)
- */
-v8.setFlagsFromString('--expose-gc');
-const collectGarbage = vm.runInNewContext('gc') as () => void;
 
 describe('slow consumers (MAX_BUFFERED_BYTES, default 4 MiB)', () => {
   let server: TestServer;
