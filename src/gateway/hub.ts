@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Bus, BusListener, BusMessage } from '../bus/bus.js';
 import type { Metrics } from '../metrics/metrics.js';
+import { SINCE_THE_START } from '../protocol/constants.js';
 import type { JobEventData } from '../protocol/log-entry.js';
 import type { LogEntry } from '../protocol/log-entry.js';
 import type { LogPage, LogStore } from '../store/log-store.js';
@@ -112,7 +113,14 @@ export class Hub implements BusListener {
       const budget = this.options.maxBufferedBytes;
       let page: LogPage;
       let truncated = false;
-      if (from.since !== undefined) {
+      if (from.since === SINCE_THE_START) {
+        // A client that has seen no log: every stored log, truncated when they do not all fit, or when
+        // logs stored since the last clear were trimmed (MAX_LOGS_PER_USER): the client may have missed
+        // those (seqs after a clear are contiguous, so the oldest stored one shows it).
+        page = await this.store.readLogs(conn.userId, { from: 'tail', limit: this.options.maxLogsPerUser, maxBytes: budget });
+        const oldest = page.logs[0];
+        truncated = page.hasMore || (oldest !== undefined && oldest.seq > page.clearedSeq + 1);
+      } else if (from.since !== undefined) {
         // Every log after the id, or the newest of them that fit (when the id is gone: of all stored). Then
         // the client's view has a hole it cannot fill, and it redraws from these.
         page = await this.store.readLogs(conn.userId, { from: 'id', id: from.since, limit: this.options.maxLogsPerUser, maxBytes: budget, keep: 'newest' });

@@ -11,6 +11,13 @@ export type Channel = (typeof CHANNELS)[number];
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/**
+ * The `since` of a client that has seen no log yet (it joined while the user had none): never a log id.
+ * The server answers it with every stored log, and `truncated` only when some may be missing from that:
+ * they do not all fit in one backlog, or some were trimmed (MAX_LOGS_PER_USER) since the last clear.
+ */
+export const SINCE_THE_START = '0';
+
 /** The WebSocket endpoint's path. */
 export const WS_PATH = '/ws';
 

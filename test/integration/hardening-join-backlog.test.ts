@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connection } from '../../src/gateway/connection.js';
+import { SINCE_THE_START } from '../../src/protocol/constants.js';
 import type { ServerMessageOf } from '../../src/protocol/messages.js';
 import { collectGarbage } from '../helpers/gc.js';
 import { signUp, type TestUser } from '../helpers/http.js';
@@ -180,6 +181,23 @@ describe('join backlog within MAX_BUFFERED_BYTES: what a resuming client gets', 
     expect(await resume(stored.at(-1)!.id)).toMatchObject({ logs: [], truncated: false });
   });
 
+  it('since=0 (a client that has seen no log): every stored log when they fit; the newest that fit, truncated, when not', async () => {
+    const other = await signUp(server.url);
+    await server.node.app.logs.log(other.userId, Array.from({ length: 3 }, (_, i) => bigLog(`Z${i}`, LOG_BYTES)));
+    const socket = async () => {
+      const opened = await TestSocket.open(server.wsUrl, { cookie: other.cookie, query: `since=${SINCE_THE_START}&channels=logs` });
+      const initial = await opened.next('initial-logs');
+      await opened.close();
+      return initial;
+    };
+    expect(await socket()).toMatchObject({ truncated: false, logs: [{ command: 'Z0' }, { command: 'Z1' }, { command: 'Z2' }] });
+    await server.node.app.logs.log(other.userId, Array.from({ length: 20 }, (_, i) => bigLog(`Z${i + 3}`, LOG_BYTES)));
+    const cut = await socket();
+    expect(cut.truncated).toBe(true);
+    expect(cut.logs.at(-1)!.command).toBe('Z22');
+    expect(serialized(cut)).toBeLessThanOrEqual(BUDGET);
+  });
+
   it('without since: the newest INITIAL_LOGS that fit, no truncated field', async () => {
     const other = await signUp(server.url);
     await server.node.app.logs.log(other.userId, Array.from({ length: 30 }, (_, i) => bigLog(`N${i}`, LOG_BYTES)));
@@ -190,6 +208,27 @@ describe('join backlog within MAX_BUFFERED_BYTES: what a resuming client gets', 
     expect(initial.logs.at(-1)!.command).toBe('N29');
     expect(initial.logs.length).toBeLessThan(30);
     await socket.close();
+  });
+
+  it('the SDK that joined with no log and was away while more than one backlog was stored gets a reset, not a silent cut', async () => {
+    const own = await startOwn({ MAX_BUFFERED_BYTES: String(BUDGET), INITIAL_LOGS: '0' });
+    const sdkUser = await signUp(own.url);
+    const { WebSocket, sockets, gate } = recordingWebSocket();
+    const sdk = recordedClient({ url: own.wsUrl, headers: { cookie: sdkUser.cookie }, WebSocket });
+    try {
+      await sdk.until(() => sdk.all('initial-logs').length === 1, 'the first (empty) initial-logs');
+      gate.open = false; // away until the logs are stored
+      for (const conn of own.node.app.hub.connections()) conn.ws.terminate();
+      await sdk.nth('reconnecting', 2);
+      await own.node.app.logs.log(sdkUser.userId, Array.from({ length: 20 }, (_, i) => bigLog(`A${i}`, LOG_BYTES)));
+      gate.open = true;
+      await sdk.until(() => sdk.all('reset').length === 1 && sdk.logs.at(-1)?.command === 'A19', 'the reset and the newest logs', 10_000);
+      expect(sdk.all('initial-logs').at(-1)!.truncated).toBe(true);
+      expect(sdk.logs.length).toBeLessThan(20);
+      expect(sockets.length).toBeGreaterThanOrEqual(3);
+    } finally {
+      await sdk.client.close();
+    }
   });
 
   it('the SDK, cut while it could not read, resumes with since and gets a reset and the newest logs, then goes on live: it does not loop', async () => {
