@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Connection } from '../../src/gateway/connection.js';
 import { SINCE_THE_START } from '../../src/protocol/constants.js';
 import type { ServerMessageOf } from '../../src/protocol/messages.js';
 import { collectGarbage } from '../helpers/gc.js';
 import { signUp, type TestUser } from '../helpers/http.js';
 import { logInput } from '../helpers/log-input.js';
-import { recordedClient, recordingWebSocket } from '../helpers/sdk-client.js';
+import { type SdkRecorder, recordedClient, recordingWebSocket } from '../helpers/sdk-client.js';
 import { type TestServer, serversPerTest, startTestServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
 import { TestSocket } from '../helpers/ws-client.js';
@@ -148,6 +148,20 @@ describe('join backlog within MAX_BUFFERED_BYTES: what a resuming client gets', 
   const BUDGET = 256 * 1024;
   const LOG_BYTES = 32 * 1024;
   const startOwn = serversPerTest();
+  const sdks: SdkRecorder[] = [];
+  afterEach(async () => {
+    for (const sdk of sdks.splice(0)) await sdk.client.close();
+  });
+  /** A node of its own (this budget, INITIAL_LOGS 0) and a recorded SDK client of a new user, joined. */
+  const sdkOnOwnNode = async () => {
+    const node = await startOwn({ MAX_BUFFERED_BYTES: String(BUDGET), INITIAL_LOGS: '0' });
+    const user = await signUp(node.url);
+    const recording = recordingWebSocket();
+    const sdk = recordedClient({ url: node.wsUrl, headers: { cookie: user.cookie }, WebSocket: recording.WebSocket });
+    sdks.push(sdk);
+    await sdk.until(() => sdk.all('initial-logs').length === 1, 'the first (empty) initial-logs');
+    return { node, user, sdk, ...recording };
+  };
   let server: TestServer;
   let user: TestUser;
 
@@ -211,53 +225,37 @@ describe('join backlog within MAX_BUFFERED_BYTES: what a resuming client gets', 
   });
 
   it('the SDK that joined with no log and was away while more than one backlog was stored gets a reset, not a silent cut', async () => {
-    const own = await startOwn({ MAX_BUFFERED_BYTES: String(BUDGET), INITIAL_LOGS: '0' });
-    const sdkUser = await signUp(own.url);
-    const { WebSocket, sockets, gate } = recordingWebSocket();
-    const sdk = recordedClient({ url: own.wsUrl, headers: { cookie: sdkUser.cookie }, WebSocket });
-    try {
-      await sdk.until(() => sdk.all('initial-logs').length === 1, 'the first (empty) initial-logs');
-      gate.open = false; // away until the logs are stored
-      for (const conn of own.node.app.hub.connections()) conn.ws.terminate();
-      await sdk.nth('reconnecting', 2);
-      await own.node.app.logs.log(sdkUser.userId, Array.from({ length: 20 }, (_, i) => bigLog(`A${i}`, LOG_BYTES)));
-      gate.open = true;
-      await sdk.until(() => sdk.all('reset').length === 1 && sdk.logs.at(-1)?.command === 'A19', 'the reset and the newest logs', 10_000);
-      expect(sdk.all('initial-logs').at(-1)!.truncated).toBe(true);
-      expect(sdk.logs.length).toBeLessThan(20);
-      expect(sockets.length).toBeGreaterThanOrEqual(3);
-    } finally {
-      await sdk.client.close();
-    }
+    const { node, user: sdkUser, sdk, sockets, gate } = await sdkOnOwnNode();
+    gate.open = false; // away until the logs are stored
+    for (const conn of node.node.app.hub.connections()) conn.ws.terminate();
+    await sdk.nth('reconnecting', 2);
+    await node.node.app.logs.log(sdkUser.userId, Array.from({ length: 20 }, (_, i) => bigLog(`A${i}`, LOG_BYTES)));
+    gate.open = true;
+    await sdk.until(() => sdk.all('reset').length === 1 && sdk.logs.at(-1)?.command === 'A19', 'the reset and the newest logs', 10_000);
+    expect(sdk.all('initial-logs').at(-1)!.truncated).toBe(true);
+    expect(sdk.logs.length).toBeLessThan(20);
+    expect(sockets.length).toBeGreaterThanOrEqual(3);
   });
 
   it('the SDK, cut while it could not read, resumes with since and gets a reset and the newest logs, then goes on live: it does not loop', async () => {
-    const own = await startOwn({ MAX_BUFFERED_BYTES: String(BUDGET), INITIAL_LOGS: '0' });
-    const sdkUser = await signUp(own.url);
-    const { WebSocket, sockets, closeCodes } = recordingWebSocket();
-    const sdk = recordedClient({ url: own.wsUrl, headers: { cookie: sdkUser.cookie }, WebSocket });
-    try {
-      await sdk.until(() => sdk.all('initial-logs').length === 1, 'the first initial-logs');
-      const [conn] = own.node.app.hub.connections();
-      sockets[0]!.pause();
-      let sent = 0;
-      for (let i = 0; i < 1000 && !conn!.closed; i++) await own.node.app.logs.log(sdkUser.userId, bigLog(`S${sent++}`, LOG_BYTES));
-      expect(conn!.closeCode).toBe(1013);
-      // It does not read for longer than the close grace: the server cuts it, and what it had not read is
-      // more than one backlog can carry.
-      await waitFor(() => own.node.app.hub.socketCount(sdkUser.userId) === 0, 'the cut', 5000);
-      for (let i = 0; i < 20; i++) await own.node.app.logs.log(sdkUser.userId, bigLog(`S${sent++}`, LOG_BYTES));
-      sockets[0]!.resume();
-      await sdk.until(() => sdk.all('reset').length === 1 && sdk.client.state === 'open', 'the reset after the resume', 10_000);
-      await own.node.app.logs.log(sdkUser.userId, logInput({ command: 'LIVE' }));
-      await sdk.until(() => sdk.logs.at(-1)?.command === 'LIVE', 'the live log after the reset', 10_000);
-      // One reconnect only: the resume fitted, so the client stayed.
-      expect(closeCodes.length).toBe(1);
-      expect(sockets).toHaveLength(2);
-      expect(sdk.all('initial-logs')[1]!.truncated).toBe(true);
-      expect(sdk.all('initial-logs')[1]!.logs.at(-1)!.command).toBe(`S${sent - 1}`);
-    } finally {
-      await sdk.client.close();
-    }
+    const { node, user: sdkUser, sdk, sockets, closeCodes } = await sdkOnOwnNode();
+    const [conn] = node.node.app.hub.connections();
+    sockets[0]!.pause();
+    let sent = 0;
+    for (let i = 0; i < 1000 && !conn!.closed; i++) await node.node.app.logs.log(sdkUser.userId, bigLog(`S${sent++}`, LOG_BYTES));
+    expect(conn!.closeCode).toBe(1013);
+    // It does not read for longer than the close grace: the server cuts it, and what it had not read is
+    // more than one backlog can carry.
+    await waitFor(() => node.node.app.hub.socketCount(sdkUser.userId) === 0, 'the cut', 5000);
+    for (let i = 0; i < 20; i++) await node.node.app.logs.log(sdkUser.userId, bigLog(`S${sent++}`, LOG_BYTES));
+    sockets[0]!.resume();
+    await sdk.until(() => sdk.all('reset').length === 1 && sdk.client.state === 'open', 'the reset after the resume', 10_000);
+    await node.node.app.logs.log(sdkUser.userId, logInput({ command: 'LIVE' }));
+    await sdk.until(() => sdk.logs.at(-1)?.command === 'LIVE', 'the live log after the reset', 10_000);
+    // One reconnect only: the resume fitted, so the client stayed.
+    expect(closeCodes.length).toBe(1);
+    expect(sockets).toHaveLength(2);
+    expect(sdk.all('initial-logs')[1]!.truncated).toBe(true);
+    expect(sdk.all('initial-logs')[1]!.logs.at(-1)!.command).toBe(`S${sent - 1}`);
   });
 });
