@@ -5,9 +5,9 @@ import { SINCE_THE_START } from '../protocol/constants.js';
 import type { JobEventData } from '../protocol/log-entry.js';
 import type { LogEntry } from '../protocol/log-entry.js';
 import type { LogPage, LogStore } from '../store/log-store.js';
+import { Turns } from '../util/turns.js';
 import type { Connection } from './connection.js';
 import { initialJobsMessage, initialLogsMessage } from './join-backlog.js';
-import { Turns } from '../util/turns.js';
 import { textFrame } from './socket-writes.js';
 
 export interface HubOptions {
