@@ -70,7 +70,12 @@ export function createApp(deps: AppDeps): App {
     store,
     metrics,
     logger,
-    { initialLogs: config.initialLogs, maxLogsPerUser: config.maxLogsPerUser, maxJobsPerUser: config.maxJobsPerUser },
+    {
+      initialLogs: config.initialLogs,
+      maxLogsPerUser: config.maxLogsPerUser,
+      maxJobsPerUser: config.maxJobsPerUser,
+      maxBufferedBytes: config.maxBufferedBytes,
+    },
     {
       onUserGone: (userId) => sessions.forgetUser(userId),
       onSessionEnded: (sessionId) => sessions.forget(sessionId),

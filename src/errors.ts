@@ -28,7 +28,11 @@ export const HTTP_ERRORS = {
 } as const satisfies Record<string, { status: number; message: string }>;
 export type HttpErrorCode = keyof typeof HTTP_ERRORS;
 
-/** Errors answered with a protocol `{ type: "error", error }` message; the socket stays open. */
+/**
+ * Errors answered with a protocol `{ type: "error", error }` message; the socket stays open. An argument
+ * that comes from the client is a clipped string or the kind of value it sent, never the value itself
+ * (see src/gateway/client-frame.ts).
+ */
 export const PROTOCOL_ERRORS = {
   INVALID_MESSAGE_FORMAT: () => 'Invalid message format',
   UNKNOWN_MESSAGE_TYPE: (type: string) => `Unknown message type: ${type}`,

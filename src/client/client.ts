@@ -1,4 +1,4 @@
-import { CHANNELS, type Channel, TERMINAL_CLOSE_CODES } from '../protocol/constants.js';
+import { CHANNELS, type Channel, SINCE_THE_START, TERMINAL_CLOSE_CODES } from '../protocol/constants.js';
 import type { JobEventData, LogEntry } from '../protocol/log-entry.js';
 import type { ClientMessage, ServerMessage } from '../protocol/messages.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
@@ -70,12 +70,6 @@ export interface ClientOptions {
   pongTimeoutMs?: number;
 }
 
-/**
- * The `since` of a client that has joined but delivered no log yet (the user had none). It is never a
- * log id, so the server answers with every stored log (and `truncated`, which here is no news: the view
- * is empty). Without it the reconnect would get only the newest INITIAL_LOGS and could miss some.
- */
-const FROM_THE_START = '0';
 /** How many delivered log ids are remembered to recognise a duplicate. */
 const DEDUP_WINDOW = 10_000;
 /** How long close() waits for the server's half of the close handshake before cutting the connection. */
@@ -214,7 +208,9 @@ export class LivetailClient extends Emitter<ClientEvents> {
   /** The endpoint with where to resume and what to follow. */
   private connectUrl(): string {
     const url = new URL(this.url);
-    const since = this.last ?? (this.joined ? FROM_THE_START : undefined);
+    // A client that joined but delivered no log yet (the user had none) resumes from the start: without
+    // it the reconnect would get only the newest INITIAL_LOGS and could miss some.
+    const since = this.last ?? (this.joined ? SINCE_THE_START : undefined);
     if (since !== undefined) url.searchParams.set('since', since);
     // An empty set cannot be written in the query: connect with the default and unsubscribe once open.
     if (this.wanted.size > 0) url.searchParams.set('channels', [...this.wanted].join(','));
@@ -242,10 +238,12 @@ export class LivetailClient extends Emitter<ClientEvents> {
     }
     switch (message.type) {
       case 'initial-logs': {
+        const rejoined = this.joined;
         this.joined = true;
-        // Truncated after a log the client delivered (or options.since): the view has a hole the server
-        // cannot fill, and what follows is the whole stored history to redraw from.
-        const reset = message.truncated === true && this.last !== undefined;
+        // Truncated after a log the client delivered (or options.since), or from the start (more was
+        // stored than one backlog holds): the view has a hole the server cannot fill, and what follows
+        // is the newest stored history to redraw from.
+        const reset = message.truncated === true && (this.last !== undefined || rejoined);
         if (reset) {
           this.delivered.clear();
           this.emit('reset');

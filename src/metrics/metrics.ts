@@ -29,6 +29,11 @@ export function createMetrics(nodeId: string) {
     protocolErrors: counter('protocol_errors_total', 'Protocol error replies, by kind', ['kind']),
     rateLimitDisconnects: counter('rate_limit_disconnects_total', 'Sockets closed with 1008 for exceeding the message rate'),
     slowConsumerDisconnects: counter('slow_consumer_disconnects_total', 'Sockets closed with 1013 because their unsent buffer exceeded MAX_BUFFERED_BYTES'),
+    handlerErrors: counter(
+      'handler_errors_total',
+      'Exceptions caught while handling one socket frame, upgrade or HTTP request (a bug): that socket closed with 1011, or answered 500; by handler',
+      ['handler'],
+    ),
     sessionEndedDisconnects: counter('session_ended_disconnects_total', 'Sockets closed with 4401 because their session ended, by how it was found', ['via']),
     logsIngested: counter('logs_ingested_total', 'Log entries stored and published'),
     logsDropped: counter('logs_dropped_total', 'Log entries not stored, by reason (level, validation)', ['reason']),

@@ -6,6 +6,7 @@ import type {
   LogQuery,
   LogStore,
   LogStoreLimits,
+  RangeEnd,
   StoredLog,
   WriteOp,
 } from './log-store.js';
@@ -25,12 +26,18 @@ export interface LogRow {
 /** The reads behind a page (readLogs), all made on one snapshot; a value or a promise of it. */
 export interface SnapshotReads {
   head(userId: string): Awaitable<{ head_seq: number | string; cleared_seq: number | string } | undefined>;
-  /** The user's newest logs, newest first. */
-  newest(userId: string, limit: number): Awaitable<StoredLog[]>;
+  /** The user's newest logs after `afterSeq` (0: any), newest first. */
+  newest(userId: string, afterSeq: number, limit: number): Awaitable<StoredLog[]>;
   /** The seq of the user's log with this id, if stored. */
   seqOf(userId: string, id: string): Awaitable<number | string | undefined>;
   /** The user's logs after `seq`, oldest first. */
   after(userId: string, seq: number, limit: number): Awaitable<StoredLog[]>;
+  /**
+   * The stored sizes (LOG_SIZE) of the user's logs after `afterSeq`, from the newest or from the oldest
+   * end, as `[seq, bytes]`. May be lazy: the reader stops once it has enough, and an engine that can
+   * then does not read on.
+   */
+  sizes(userId: string, afterSeq: number, limit: number, from: RangeEnd): Awaitable<Iterable<[seq: number, bytes: number]>>;
 }
 
 type Awaitable<T> = T | Promise<T>;
@@ -39,6 +46,29 @@ export interface StreamHead {
   headSeq: number;
   clearedSeq: number;
   jobSeq: number;
+}
+
+/**
+ * What a byte budget (LogQuery's `maxBytes`) counts of a stored log: its data, command and account id,
+ * in bytes. The engine measures them without handing the values over.
+ */
+export const LOG_SIZE = 'octet_length(data) + octet_length(command) + octet_length(email_account_id)';
+
+/**
+ * How many of `sizes` (in reading order) a page within `maxBytes` and `limit` holds: the first always,
+ * then each while the sum stays within the budget. `more` when a size beyond them was seen, so ask for
+ * `limit + 1` sizes to learn whether the page is the whole rest. Stops reading `sizes` at the first that
+ * does not fit.
+ */
+export function fitting(sizes: Iterable<readonly [unknown, number]>, limit: number, maxBytes: number): { count: number; more: boolean } {
+  let count = 0;
+  let used = 0;
+  for (const [, bytes] of sizes) {
+    if (count === limit || (count > 0 && used + bytes > maxBytes)) return { count, more: true };
+    used += bytes;
+    count++;
+  }
+  return { count, more: false };
 }
 
 /** Rows (or users) per statement: at most 8 parameters each stays far below SQLite's and PostgreSQL's limits. */
@@ -213,24 +243,29 @@ export abstract class KyselyLogStore implements LogStore {
       const headSeq = Number(head?.head_seq ?? 0);
       const clearedSeq = Number(head?.cleared_seq ?? 0);
 
-      if (query.from === 'tail') {
-        const logs = await reads.newest(userId, query.limit + 1);
-        const hasMore = logs.length > query.limit;
-        return { logs: logs.slice(0, query.limit).reverse(), truncated: false, headSeq, clearedSeq, hasMore };
-      }
-
-      let after: number;
+      let after = 0;
       let truncated = false;
       if (query.from === 'id') {
         const found = await reads.seqOf(userId, query.id);
         truncated = found === undefined;
         after = found === undefined ? 0 : Number(found);
-      } else {
+      } else if (query.from === 'seq') {
         after = query.seq;
       }
-      const logs = await reads.after(userId, after, query.limit + 1);
-      const hasMore = logs.length > query.limit;
-      return { logs: logs.slice(0, query.limit), truncated, headSeq, clearedSeq, hasMore };
+      // Which end of the range a page that cannot hold all of it keeps.
+      const end = query.from === 'tail' || query.keep === 'newest' ? 'newest' : 'oldest';
+      let count = query.limit;
+      let hasMore: boolean | undefined;
+      // A limit of 0 with a budget is the plain read: it only asks whether there are logs (hasMore).
+      if (query.maxBytes !== undefined && query.limit > 0) {
+        ({ count, more: hasMore } = fitting(await reads.sizes(userId, after, query.limit + 1, end), query.limit, query.maxBytes));
+      }
+      // Without a budget, one log more than the page says whether there are more.
+      const wanted = hasMore === undefined ? count + 1 : count;
+      const rows = wanted === 0 ? [] : end === 'newest' ? await reads.newest(userId, after, wanted) : await reads.after(userId, after, wanted);
+      hasMore ??= rows.length > count;
+      const logs = rows.slice(0, count);
+      return { logs: end === 'newest' ? logs.reverse() : logs, truncated, headSeq, clearedSeq, hasMore };
     });
   }
 
@@ -239,23 +274,34 @@ export abstract class KyselyLogStore implements LogStore {
     const logs = () => db.selectFrom('livetail_log').selectAll();
     return {
       head: (userId) => db.selectFrom('livetail_stream').select(['head_seq', 'cleared_seq']).where('user_id', '=', userId).executeTakeFirst(),
-      newest: async (userId, limit) =>
-        ((await logs().where('user_id', '=', userId).orderBy('seq', 'desc').limit(limit).execute()) as LogRow[]).map(fromRow),
+      newest: async (userId, afterSeq, limit) =>
+        ((await logs().where('user_id', '=', userId).where('seq', '>', afterSeq).orderBy('seq', 'desc').limit(limit).execute()) as LogRow[]).map(fromRow),
       seqOf: async (userId, id) =>
         (await db.selectFrom('livetail_log').select('seq').where('user_id', '=', userId).where('id', '=', id).executeTakeFirst())?.seq,
       after: async (userId, seq, limit) =>
         ((await logs().where('user_id', '=', userId).where('seq', '>', seq).orderBy('seq', 'asc').limit(limit).execute()) as LogRow[]).map(fromRow),
+      sizes: async (userId, afterSeq, limit, from) => {
+        const rows = await db
+          .selectFrom('livetail_log')
+          .select(['seq', sql<number>`${sql.raw(LOG_SIZE)}`.as('bytes')])
+          .where('user_id', '=', userId)
+          .where('seq', '>', afterSeq)
+          .orderBy('seq', from === 'newest' ? 'desc' : 'asc')
+          .limit(limit)
+          .execute();
+        return rows.map((r) => [Number(r.seq), Number(r.bytes)] as [number, number]);
+      },
     };
   }
 
-  async latestJobs(userId: string, limit: number): Promise<JobEventData[]> {
-    const rows = await this.db
-      .selectFrom('livetail_job')
-      .select('data')
-      .where('user_id', '=', userId)
-      .orderBy('job_seq', 'desc')
-      .limit(limit)
-      .execute();
+  async latestJobs(userId: string, limit: number, maxBytes?: number): Promise<JobEventData[]> {
+    const recent = () => this.db.selectFrom('livetail_job').where('user_id', '=', userId).orderBy('job_seq', 'desc');
+    if (maxBytes !== undefined) {
+      const sizes = await recent().select(sql<number>`octet_length(data)`.as('bytes')).limit(limit + 1).execute();
+      limit = fitting(sizes.map((r) => [undefined, Number(r.bytes)] as const), limit, maxBytes).count;
+      if (limit === 0) return [];
+    }
+    const rows = await recent().select('data').limit(limit).execute();
     return rows.map((r) => JSON.parse(r.data as string) as JobEventData);
   }
 
