@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type WebSocket, WebSocketServer } from 'ws';
@@ -310,15 +310,23 @@ describe('livetail/client when the server does not answer the check', () => {
     expect(gateway.upgrades).toHaveLength(1);
   });
 
-  it('in Node, does not ask when the connection itself failed (nothing listens)', async () => {
-    gateway = await startScriptedGateway({ decide: () => undefined });
-    const port = gateway.port;
-    await gateway.close();
-    gateway = undefined;
-    client = recordedClient({ url: `ws://127.0.0.1:${port}/ws` });
-    await client.nth('reconnecting', 2);
-    expect(client.all('error')[0]).toMatchObject({ code: 'SOCKET_ERROR' });
-    expect(client.states[1]).toMatchObject({ state: 'reconnecting', code: 1006 });
-    expect(client.states[1]!.reason).toBeUndefined();
+  it('in Node, does not ask when the connection itself failed (reset before any HTTP answer)', async () => {
+    let connections = 0;
+    const tcp = net.createServer((socket) => {
+      connections++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
+    try {
+      client = recordedClient({ url: `ws://127.0.0.1:${(tcp.address() as AddressInfo).port}/ws` });
+      await client.nth('reconnecting', 2);
+      // Two attempts, two connections: a check would have made four (it comes before each `reconnecting`).
+      expect(connections).toBe(2);
+      expect(client.all('error')[0]).toMatchObject({ code: 'SOCKET_ERROR' });
+      expect(client.states.filter((s) => s.state === 'reconnecting').map((s) => s.reason)).toEqual([undefined, undefined]);
+    } finally {
+      await client?.client.close();
+      await new Promise((resolve) => tcp.close(resolve));
+    }
   });
 });
