@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { StateChange } from '../../src/client/index.js';
+import type { RefusalReason, StateChange } from '../../src/client/index.js';
 import { claimedOrigin, refusal, startScriptedGateway } from '../helpers/scripted-gateway.js';
 import { CHROMIUM, EVENTUALLY, launchBrowser, newContext } from './browser.js';
 
@@ -145,6 +145,17 @@ describe.each([['a scripted gateway', startScriptedServer]])('livetail/client in
   };
   const lastState = async (record: PageRecord) => (await record.states()).at(-1)?.state;
   const quiet = () => new Promise((resolve) => setTimeout(resolve, QUIET_MS));
+  /** Expects the page to end in `state` with `reason` and stay there: one upgrade attempt and one check, no more. */
+  const stopsAfterOneAttempt = async (record: PageRecord, state: StateChange['state'], reason: Partial<RefusalReason>) => {
+    await expect.poll(() => lastState(record), EVENTUALLY).toBe(state);
+    await quiet();
+    const states = await record.states();
+    expect(states.map((s) => s.state)).toEqual(['connecting', state]);
+    expect(states[1]).toMatchObject({ code: 1006, reason });
+    expect(record.upgrades).toHaveLength(1);
+    expect(record.checks).toHaveLength(1);
+    return states[1]!;
+  };
 
   it('opens from a trusted origin with a valid session, without asking anything', async () => {
     const record = await open(server.trustedOrigin, server.validCookie);
@@ -155,14 +166,8 @@ describe.each([['a scripted gateway', startScriptedServer]])('livetail/client in
 
   it('ends in forbidden with ORIGIN_NOT_ALLOWED from an untrusted origin, after one attempt and one check', async () => {
     const record = await open(server.untrustedOrigin, server.validCookie);
-    await expect.poll(() => lastState(record), EVENTUALLY).toBe('forbidden');
-    await quiet();
-    const states = await record.states();
-    expect(states.map((s) => s.state)).toEqual(['connecting', 'forbidden']);
-    expect(states[1]).toMatchObject({ code: 1006, reason: { code: 'ORIGIN_NOT_ALLOWED', status: 403 } });
-    expect(states[1]!.reason!.message).toMatch(/TRUSTED_ORIGINS/);
-    expect(record.upgrades).toHaveLength(1);
-    expect(record.checks).toHaveLength(1);
+    const forbidden = await stopsAfterOneAttempt(record, 'forbidden', { code: 'ORIGIN_NOT_ALLOWED', status: 403 });
+    expect(forbidden.reason!.message).toMatch(/TRUSTED_ORIGINS/);
     // A same-origin GET carries no Origin: the page's origin travels in x-livetail-origin.
     expect(record.checks[0]!.headers['x-livetail-origin']).toBe(server.untrustedOrigin);
     expect(new URL(record.checks[0]!.url).search).toBe(new URL(record.upgrades[0]!).search);
@@ -170,12 +175,6 @@ describe.each([['a scripted gateway', startScriptedServer]])('livetail/client in
 
   it('ends in unauthenticated with SESSION_INVALID with a signed-out cookie, after one attempt and one check', async () => {
     const record = await open(server.trustedOrigin, server.signedOutCookie);
-    await expect.poll(() => lastState(record), EVENTUALLY).toBe('unauthenticated');
-    await quiet();
-    const states = await record.states();
-    expect(states.map((s) => s.state)).toEqual(['connecting', 'unauthenticated']);
-    expect(states[1]).toMatchObject({ code: 1006, reason: { code: 'SESSION_INVALID', status: 401 } });
-    expect(record.upgrades).toHaveLength(1);
-    expect(record.checks).toHaveLength(1);
+    await stopsAfterOneAttempt(record, 'unauthenticated', { code: 'SESSION_INVALID', status: 401 });
   });
 });
