@@ -19,7 +19,7 @@ interface RequestScope {
 /**
  * No exception thrown while handling one HTTP request may end the process: it answers 500 (if the
  * answer has not started; else the response is cut), is logged once with the request id, counted in
- * `livetail_http_internal_errors_total`, and the node carries on.
+ * `livetail_handler_errors_total{handler="request"}` (`request-escaped` for what escaped Express), and the node carries on.
  *
  * Express catches what a handler throws or rejects with (the error handler reports it through
  * `handled`). What escapes Express — a throw in a response's 'finish' or 'close' listener, in a timer
@@ -57,7 +57,7 @@ export class RequestFailures {
     if (this.failed.has(res)) return;
     this.failed.add(res);
     (req.log ?? this.logger).error({ err: error }, 'request failed');
-    this.metrics.httpInternalErrors.labels('handler').inc();
+    this.metrics.handlerErrors.labels('request').inc();
   }
 
   /**
@@ -70,7 +70,7 @@ export class RequestFailures {
     if (!current) return false;
     const { req, res } = current;
     (req?.log ?? current.log ?? this.logger).error({ err: error }, 'request failed outside its handler');
-    this.metrics.httpInternalErrors.labels('escaped').inc();
+    this.metrics.handlerErrors.labels('request-escaped').inc();
     if (!res || this.failed.has(res)) return true; // answered (or failed) already
     this.failed.add(res);
     try {

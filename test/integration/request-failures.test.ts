@@ -30,9 +30,10 @@ describe('an exception while handling one HTTP request never ends the process', 
 
   /** The server's log lines about this error. */
   const linesAbout = (message: string) => node.jsonLines().filter((line) => line.err?.message === message);
-  const internalErrors = async (where: string) => {
+  const internalErrors = async (where: 'handler' | 'escaped') => {
+    const handler = where === 'handler' ? 'request' : 'request-escaped';
     const text = await (await fetch(`${url}/metrics`)).text();
-    return Number(new RegExp(`^livetail_http_internal_errors_total\\{[^}]*where="${where}"[^}]*\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+    return Number(new RegExp(`^livetail_handler_errors_total\\{[^}]*handler="${handler}"[^}]*\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
   };
   const expectServing = async () => {
     expect(node.child.exitCode).toBeNull();
