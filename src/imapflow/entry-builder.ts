@@ -1,4 +1,4 @@
-import { sanitizeEntry } from '../logs/sanitizer.js';
+import { sanitizeEntry } from '../sanitizer/sanitizer.js';
 import type { LogLevel } from '../protocol/constants.js';
 import type { LogEntryInput } from '../protocol/log-entry.js';
 import type { FinishedCommand } from './connection-tracker.js';

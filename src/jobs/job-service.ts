@@ -1,5 +1,5 @@
 import { HttpError } from '../errors.js';
-import { sanitizeJobEvent } from '../logs/sanitizer.js';
+import { sanitizeJobEvent } from '../sanitizer/sanitizer.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { type JobEventData, type JobEventInput, jobEventInputSchema } from '../protocol/log-entry.js';
 import type { LogStore } from '../store/log-store.js';

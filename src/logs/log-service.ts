@@ -7,7 +7,7 @@ import type { LogPage, LogQuery, LogStore } from '../store/log-store.js';
 import type { StreamWriter } from '../stream/stream-writer.js';
 import { refuseIllFormedStrings } from '../util/well-formed.js';
 import { passesLevel } from './levels.js';
-import { sanitizeEntry } from './sanitizer.js';
+import { sanitizeEntry } from '../sanitizer/sanitizer.js';
 import { createUuidV7 } from './uuid-v7.js';
 
 export interface LogServiceOptions {

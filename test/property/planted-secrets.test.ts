@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MASK, sanitizeEntry, sanitizeJobEvent } from '../../src/logs/sanitizer.js';
+import { MASK, sanitizeEntry, sanitizeJobEvent } from '../../src/sanitizer/sanitizer.js';
 
 /**
  * Generated IMAP exchanges, `parsed` objects and job events, each with a secret planted where the

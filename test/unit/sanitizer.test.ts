@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CONTENT_REDACTED, MASK, sanitizeEntry, sanitizeJobEvent, sanitizeLine, sanitizeParsed } from '../../src/logs/sanitizer.js';
+import { CONTENT_REDACTED, MASK, sanitizeEntry, sanitizeJobEvent, sanitizeLine, sanitizeParsed } from '../../src/sanitizer/sanitizer.js';
 
 const line = (text: string) => sanitizeLine(text).text;
 const base64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
