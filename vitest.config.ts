@@ -1,13 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { type ViteUserConfig, defineConfig } from 'vitest/config';
+import { dovecotProblem, dovecotSkipLine } from './test/helpers/dovecot.js';
 import { type ServiceName, probe, skipLine } from './test/helpers/services.js';
 
 /**
  * Two projects: `sqlite` runs every test file; `postgres` runs the integration suite again with
  * startTestServer on PostgreSQL (LIVETAIL_TEST_STORE), each file on a fresh database. Files named
- * *.pg.test.ts / *.redis.test.ts pick their services themselves and run once. A service that does not
- * answer skips its tests with one line here, or fails the run where CI=true.
+ * *.pg.test.ts / *.redis.test.ts / *.dovecot.test.ts pick their services themselves and run once. A
+ * service that does not answer (or a Dovecot that cannot run) skips its tests with one line here, or
+ * fails the run where CI=true.
  */
 export default defineConfig(async (): Promise<ViteUserConfig> => {
   const missing: ServiceName[] = [];
@@ -20,6 +22,13 @@ export default defineConfig(async (): Promise<ViteUserConfig> => {
     if (!process.env[said]) console.warn(skipLine(service, problem));
     process.env[said] = '1';
     missing.push(service);
+  }
+  // Dovecot (the IMAP capture tests' real server) is a program the tests start, not a service to reach.
+  const dovecot = dovecotProblem();
+  if (dovecot !== undefined) {
+    if (process.env.CI === 'true') throw new Error(`Dovecot unavailable (${dovecot}) and CI=true: install it (see .ci/run)`);
+    if (!process.env.LIVETAIL_TEST_SKIP_SAID_dovecot) console.warn(dovecotSkipLine(dovecot));
+    process.env.LIVETAIL_TEST_SKIP_SAID_dovecot = '1';
   }
   return {
     test: {
@@ -57,7 +66,7 @@ function storeDependentFiles(): string[] {
   const dir = 'test/integration';
   return fs
     .readdirSync(dir, { recursive: true, encoding: 'utf8' })
-    .filter((file) => file.endsWith('.test.ts') && !/\.(pg|redis)\.test\.ts$/.test(file))
+    .filter((file) => file.endsWith('.test.ts') && !/\.(pg|redis|dovecot)\.test\.ts$/.test(file))
     .map((file) => path.posix.join(dir, file.split(path.sep).join('/')))
     .filter((file) => /\b(startTestServer|serversPerTest)\(/.test(fs.readFileSync(file, 'utf8')));
 }

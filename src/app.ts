@@ -1,4 +1,4 @@
-import http from 'node:http';
+import type http from 'node:http';
 import type { Logger } from 'pino';
 import type { Auth } from './auth/create-auth.js';
 import type { SessionResolver } from './auth/session-resolver.js';
@@ -8,6 +8,8 @@ import { Gateway } from './gateway/gateway.js';
 import { Hub } from './gateway/hub.js';
 import { createAuthenticator } from './http/authenticate.js';
 import { createHttpApp } from './http/create-http-app.js';
+import { createHttpServer } from './http/http-server.js';
+import { RequestFailures } from './http/request-failures.js';
 import { JobService } from './jobs/job-service.js';
 import { LogService } from './logs/log-service.js';
 import type { Metrics } from './metrics/metrics.js';
@@ -42,6 +44,12 @@ export interface App {
   /** Stops taking new work: /readyz and new upgrades answer 503. Open sockets stay. */
   drain(): void;
   /**
+   * For the process's uncaughtException / unhandledRejection handlers: an error thrown while handling an
+   * HTTP request (in a listener, timer or promise it started) is answered 500 where possible, logged,
+   * counted, and true is returned, so the node carries on. False for an error of no request.
+   */
+  handleEscapedError(error: unknown): boolean;
+  /**
    * Graceful shutdown: drain, wait DRAIN_DELAY_MS, close sockets with 1001, stop HTTP, flush pending
    * store writes. Does not close the store, bus or database (their owner, main.ts, does). Idempotent.
    */
@@ -62,7 +70,12 @@ export function createApp(deps: AppDeps): App {
     store,
     metrics,
     logger,
-    { initialLogs: config.initialLogs, maxLogsPerUser: config.maxLogsPerUser, maxJobsPerUser: config.maxJobsPerUser },
+    {
+      initialLogs: config.initialLogs,
+      maxLogsPerUser: config.maxLogsPerUser,
+      maxJobsPerUser: config.maxJobsPerUser,
+      maxBufferedBytes: config.maxBufferedBytes,
+    },
     {
       onUserGone: (userId) => sessions.forgetUser(userId),
       onSessionEnded: (sessionId) => sessions.forget(sessionId),
@@ -84,13 +97,15 @@ export function createApp(deps: AppDeps): App {
   );
 
   let shuttingDown = false;
+  const failures = new RequestFailures(logger, metrics);
   const httpApp = createHttpApp({
     auth: deps.auth,
-    authenticate: createAuthenticator(sessions, config.ingestToken),
+    authenticate: createAuthenticator(sessions, config.ingestToken, config.trustedOrigins),
     logs,
     jobs,
     metrics,
     logger,
+    failures,
     webDir: deps.webDir,
     readiness: {
       shuttingDown: () => shuttingDown,
@@ -102,9 +117,18 @@ export function createApp(deps: AppDeps): App {
       maxLogsPerUser: config.maxLogsPerUser,
       initialLogs: config.initialLogs,
       trustProxy: config.trustProxy,
+      maxBufferedBytes: config.maxBufferedBytes,
+      maxReadsPerUser: config.maxReadsPerUser,
+      sendTimeoutMs: config.http.sendTimeoutMs,
     },
   });
-  const server = http.createServer(httpApp);
+  const server = createHttpServer(failures.listener(httpApp), {
+    headersTimeoutMs: config.http.headersTimeoutMs,
+    requestTimeoutMs: config.http.requestTimeoutMs,
+    // Behind the proxy TRUST_PROXY names, every connection comes from the proxy's address.
+    maxConnectionsPerAddress: config.trustProxy ? 0 : config.http.maxConnectionsPerAddress,
+    onRefused: () => metrics.httpConnectionsRefused.inc(),
+  });
   server.on('upgrade', gateway.handleUpgrade);
 
   const drain = () => {
@@ -124,5 +148,5 @@ export function createApp(deps: AppDeps): App {
     await writer.flush();
   });
 
-  return { server, logs, jobs, hub, gateway, metrics, drain, close };
+  return { server, logs, jobs, hub, gateway, metrics, drain, close, handleEscapedError: (error) => failures.escaped(error) };
 }

@@ -128,6 +128,11 @@ const envSchema = z.object({
   MAX_PARSED_DEPTH: int(1, 1000, 16, 'levels'),
   MAX_PARSED_BYTES: int(2, 16 * MiB, 64 * KiB, 'bytes'),
   MAX_JOBS_PER_USER: int(1, 100_000, 50, 'jobs'),
+  MAX_READS_PER_USER: int(1, 10_000, 4, 'concurrent GET /api/logs and /api/jobs per user'),
+  HTTP_HEADERS_TIMEOUT_MS: int(100, 600_000, 10_000, 'milliseconds'),
+  HTTP_REQUEST_TIMEOUT_MS: int(100, 3_600_000, 30_000, 'milliseconds'),
+  HTTP_SEND_TIMEOUT_MS: int(100, 3_600_000, 30_000, 'milliseconds'),
+  MAX_CONNECTIONS_PER_ADDRESS: int(0, 1_000_000, 256, 'connections; 0 disables the cap'),
   PERMESSAGE_DEFLATE: bool(false),
   REDIS_URL: url(['redis:', 'rediss:'], 'redis://host:6379 or rediss://host:6380'),
   REDIS_PREFIX: name(64, 'livetail:').transform((v) => v ?? 'livetail:'),
@@ -177,6 +182,9 @@ export interface Config {
   maxBatchEntries: number;
   parsedBounds: { maxDepth: number; maxBytes: number };
   maxJobsPerUser: number;
+  maxReadsPerUser: number;
+  /** The HTTP server's bounds on slow clients (slowloris) and slow readers. */
+  http: { headersTimeoutMs: number; requestTimeoutMs: number; sendTimeoutMs: number; maxConnectionsPerAddress: number };
   perMessageDeflate: boolean;
   redis: { url: string; prefix: string } | undefined;
   bullmq: { queues: string[]; prefix: string };
@@ -233,6 +241,14 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       env.DRAIN_DELAY_MS,
     );
   }
+  if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
+    // Node refuses a headers timeout above the request timeout: the headers are part of the request.
+    throw new ConfigError(
+      'HTTP_HEADERS_TIMEOUT_MS',
+      `must not exceed HTTP_REQUEST_TIMEOUT_MS (${e.HTTP_REQUEST_TIMEOUT_MS}), which bounds the whole request, headers included`,
+      env.HTTP_HEADERS_TIMEOUT_MS,
+    );
+  }
   if (e.RATE_LIMIT_BURST < 1) {
     throw new ConfigError('RATE_LIMIT_BURST', 'must be at least 1', env.RATE_LIMIT_BURST);
   }
@@ -281,6 +297,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maxBatchEntries: e.MAX_BATCH_ENTRIES,
     parsedBounds: { maxDepth: e.MAX_PARSED_DEPTH, maxBytes: e.MAX_PARSED_BYTES },
     maxJobsPerUser: e.MAX_JOBS_PER_USER,
+    maxReadsPerUser: e.MAX_READS_PER_USER,
+    http: {
+      headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      sendTimeoutMs: e.HTTP_SEND_TIMEOUT_MS,
+      maxConnectionsPerAddress: e.MAX_CONNECTIONS_PER_ADDRESS,
+    },
     perMessageDeflate: e.PERMESSAGE_DEFLATE,
     redis: e.REDIS_URL ? { url: e.REDIS_URL, prefix: e.REDIS_PREFIX } : undefined,
     bullmq: { queues: e.BULLMQ_QUEUES, prefix: e.BULLMQ_PREFIX },

@@ -11,6 +11,7 @@ export const HTTP_ERRORS = {
   ORIGIN_NOT_ALLOWED: { status: 403, message: 'Origin not allowed: add it to TRUSTED_ORIGINS' },
   USER_MISMATCH: { status: 403, message: 'userId does not match the signed-in user: omit it, or use the service token' },
   VALIDATION_FAILED: { status: 400, message: 'Invalid request body' },
+  INVALID_BODY: { status: 400, message: 'Request body contains a string that is not well-formed UTF-16 (a lone surrogate)' },
   INVALID_JSON: { status: 400, message: 'Request body is not valid JSON' },
   INVALID_QUERY: { status: 400, message: 'Invalid query parameters' },
   USER_ID_REQUIRED: { status: 400, message: 'userId is required with the service token' },
@@ -20,13 +21,18 @@ export const HTTP_ERRORS = {
   NOT_FOUND: { status: 404, message: 'Not found' },
   TOO_MANY_CONNECTIONS: { status: 429, message: 'Too many open sockets for this user: close one first' },
   UPGRADE_RATE_LIMITED: { status: 429, message: 'Too many connection attempts from this address: retry later' },
+  TOO_MANY_READS: { status: 429, message: 'Too many reads in progress for this user: wait for one to finish' },
   SHUTTING_DOWN: { status: 503, message: 'Server is shutting down: retry on another node' },
   STORE_UNAVAILABLE: { status: 503, message: 'The store is unavailable: retry later' },
   INTERNAL: { status: 500, message: 'Internal server error' },
 } as const satisfies Record<string, { status: number; message: string }>;
 export type HttpErrorCode = keyof typeof HTTP_ERRORS;
 
-/** Errors answered with a protocol `{ type: "error", error }` message; the socket stays open. */
+/**
+ * Errors answered with a protocol `{ type: "error", error }` message; the socket stays open. An argument
+ * that comes from the client is a clipped string or the kind of value it sent, never the value itself
+ * (see src/gateway/client-frame.ts).
+ */
 export const PROTOCOL_ERRORS = {
   INVALID_MESSAGE_FORMAT: () => 'Invalid message format',
   UNKNOWN_MESSAGE_TYPE: (type: string) => `Unknown message type: ${type}`,
@@ -53,23 +59,58 @@ export const CLOSE_REASONS = {
 } as const;
 export type CloseReason = keyof typeof CLOSE_REASONS;
 
+/**
+ * At most this many `details` are sent with an error: a batch of a thousand bad entries is answered with
+ * the first issues and their total count, never with a body larger than the request.
+ */
+export const MAX_ERROR_DETAILS = 20;
+/** Longest text of one detail's message or path segment: a zod message can quote an unknown key whole. */
+const MAX_DETAIL_TEXT = 200;
+
 /** An error that maps to an HTTP answer from the catalog. */
 export class HttpError extends Error {
   readonly status: number;
+  /** The first MAX_ERROR_DETAILS details, each with its texts cut to MAX_DETAIL_TEXT. */
+  readonly details?: unknown;
+  /** How many details there were, when more than MAX_ERROR_DETAILS. */
+  readonly detailsTotal?: number;
   constructor(
     readonly code: HttpErrorCode,
     message?: string,
-    readonly details?: unknown,
+    details?: unknown,
   ) {
     super(message ?? HTTP_ERRORS[code].message);
     this.name = 'HttpError';
     this.status = HTTP_ERRORS[code].status;
+    if (Array.isArray(details)) {
+      this.details = details.slice(0, MAX_ERROR_DETAILS).map(boundDetail);
+      if (details.length > MAX_ERROR_DETAILS) this.detailsTotal = details.length;
+    } else {
+      this.details = details;
+    }
   }
 
   /** The JSON body every HTTP error answers with. */
-  toJSON(): { error: string; code: HttpErrorCode; details?: unknown } {
-    return this.details === undefined
-      ? { error: this.message, code: this.code }
-      : { error: this.message, code: this.code, details: this.details };
+  toJSON(): { error: string; code: HttpErrorCode; details?: unknown; detailsTotal?: number } {
+    if (this.details === undefined) return { error: this.message, code: this.code };
+    if (this.detailsTotal === undefined) return { error: this.message, code: this.code, details: this.details };
+    return { error: this.message, code: this.code, details: this.details, detailsTotal: this.detailsTotal };
   }
+}
+
+/** A detail `{ path, message, ... }` with its message and path segments cut to MAX_DETAIL_TEXT characters. */
+function boundDetail(detail: unknown): unknown {
+  if (detail === null || typeof detail !== 'object' || Array.isArray(detail)) return detail;
+  const bounded: Record<string, unknown> = { ...detail };
+  if (typeof bounded.message === 'string') bounded.message = cut(bounded.message);
+  if (Array.isArray(bounded.path)) bounded.path = bounded.path.map((segment) => (typeof segment === 'string' ? cut(segment) : segment));
+  return bounded;
+}
+
+function cut(text: string): string {
+  if (text.length <= MAX_DETAIL_TEXT) return text;
+  let end = MAX_DETAIL_TEXT - 1;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--; // never split a surrogate pair
+  return `${text.slice(0, end)}…`;
 }

@@ -213,6 +213,15 @@ async function run(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // An error thrown outside Express while handling a request (a 'finish' listener, a timer, a promise)
+  // must not end the node; anything else still does, as Node's default would.
+  const uncaught = (error: unknown) => {
+    if (node?.app.handleEscapedError(error)) return;
+    process.stderr.write(`uncaught exception: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  };
+  process.on('uncaughtException', uncaught);
+  process.on('unhandledRejection', uncaught);
 
   try {
     node = await startLivetail(config);

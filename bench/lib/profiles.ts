@@ -34,6 +34,13 @@ export interface Profile {
    * retention limit, so each commit also trims, as on a server that has run for a while.
    */
   ingest?: { warmupMs: number; windowMs: number; postgres: boolean; inFlight: number; fill: boolean };
+  /**
+   * W6, producers: one POST per entry (`inFlight` outstanding) against livetail/publisher's batches,
+   * closed loop; then both at a fixed `entriesPerSecond`, for the latency a producer sees.
+   */
+  producer?: { warmupMs: number; windowMs: number; inFlight: number; entriesPerSecond: number };
+  /** W7: the ImapFlow adapter's CPU per command in the app process, `commands` of each kind per round (needs Dovecot). */
+  adapter?: { commands: number; rounds: number };
   /** W1 again with permessage-deflate accepted by every server, and memory per active socket. */
   deflate?: { sockets: number } & FlowTiming;
   /** POSTs (and batches not yet received) outstanding in closed-loop workloads. */
@@ -85,6 +92,8 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     memoryGrowth: [20_000],
     connect: { count: 2000, concurrency: 50 },
     ingest: { warmupMs: 400, windowMs: 2000, postgres: true, inFlight: 16, fill: true },
+    producer: { warmupMs: 400, windowMs: 1500, inFlight: 16, entriesPerSecond: 1000 },
+    adapter: { commands: 1500, rounds: 2 },
     deflate: { sockets: 500, firstWarmupMs: 500, warmupMs: 300, windowMs: 1200 },
     maxReruns: 1,
     rerunDeadlineMs: 200_000,
@@ -100,6 +109,8 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     memoryGrowth: [],
     connect: { count: 500, concurrency: 50 },
     ingest: { warmupMs: 300, windowMs: 1200, postgres: true, inFlight: 16, fill: false },
+    producer: { warmupMs: 300, windowMs: 1000, inFlight: 16, entriesPerSecond: 1000 },
+    adapter: { commands: 500, rounds: 2 },
     hardLimitMs: 240_000,
   },
   smoke: {
@@ -110,6 +121,8 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     rounds: 1,
     levels: [{ sockets: 20, w1: { firstWarmupMs: 200, warmupMs: 200, windowMs: 1000 } }],
     memoryGrowth: [],
+    producer: { warmupMs: 100, windowMs: 400, inFlight: 4, entriesPerSecond: 1000 },
+    adapter: { commands: 30, rounds: 1 },
     hardLimitMs: 240_000,
   },
 };

@@ -1,4 +1,4 @@
-import type { Measured, PerSocketMemory, Results, Series } from './results.js';
+import { type Measured, ONE_PER_ENTRY, PUBLISHER, type PerSocketMemory, type Results, type Series } from './results.js';
 import { max, median } from './stats.js';
 import { TARGETS as COMPARED } from './targets.js';
 import type { WindowResult } from './windows.js';
@@ -74,6 +74,18 @@ function absolute(name: string, bound: number, unit: string): Target {
   };
 }
 
+function atMost(name: string, bound: number, unit: string): Target {
+  return {
+    text: `≤ ${bound.toLocaleString('en')} ${unit}`,
+    check(values) {
+      const v = values[name];
+      if (v === undefined || !Number.isFinite(v)) return undefined;
+      const met = v <= bound;
+      return { met, detail: met ? `${v.toFixed(2)}` : `${v.toFixed(2)}, missed by ${((v / bound - 1) * 100).toFixed(0)} %` };
+    },
+  };
+}
+
 function verdict(row: Row): string {
   const result = row.target?.check(row.values);
   if (!row.target) return '';
@@ -121,6 +133,8 @@ function allSeries(results: Results): Array<[string, Series<WindowResult> | unde
     ['W4', results.connect],
     ['W5', results.ingest],
     ['W1 deflate', results.deflate?.fanout],
+    ['W6 closed loop', results.producer?.throughput],
+    [`W6 at ${k(results.producer?.entriesPerSecond ?? 0)} entries/s`, results.producer?.latency],
   ];
 }
 
@@ -164,6 +178,10 @@ export function renderReport(results: Results, command: string): string {
     const how = `${results.settings.ingestInFlight} POSTs of 100 in flight${results.settings.ingestFilled ? ', store at retention' : ', empty store'}`;
     headline.push({ figure: `W5 logs stored/s, SQLite (${how})`, values: { livetail: ingest.sqlite }, format: int, target: absolute('livetail', 50_000, 'logs/s'), why: WHY.w5 });
     headline.push({ figure: `W5 logs stored/s, PostgreSQL (${how})`, values: { livetail: ingest.postgres }, format: int, target: absolute('livetail', 20_000, 'logs/s'), why: WHY.w5pg });
+  }
+  if (results.producer) {
+    const p99 = medians(results.producer.latency, (w) => w.p99)[PUBLISHER];
+    headline.push({ figure: `W6 livetail/publisher latency p99, ms (publish() to 201, ${k(results.producer.entriesPerSecond)} entries/s)`, values: { livetail: p99 }, format: dec(2), target: atMost('livetail', 20, 'ms'), why: WHY.w6 });
   }
   out.push('## Targets', '', 'Medians over interleaved rounds; ratios are livetail divided by the other target, from the same run.', '');
   out.push(...table(headline, true), '');
@@ -220,11 +238,57 @@ export function renderReport(results: Results, command: string): string {
   }
   out.push(...table(rows, false), '');
 
+  if (results.producer || results.adapter) out.push(...producers(results), '');
   if (results.levels.length + results.memoryGrowth.length > 1) out.push(...scaleCurve(results), '');
   out.push(...conditions(results), '');
   if (results.notes.length > 0) out.push('## Notes', '', ...results.notes.map((n) => `- ${n}`), '');
   out.push(...MEANING);
   return out.join('\n');
+}
+
+/** W6 and W7: what producing logs costs, by way of producing them. */
+function producers(results: Results): string[] {
+  const out = ['## Producers', ''];
+  const p = results.producer;
+  if (p) {
+    out.push(
+      `W6: livetail alone (SQLite, nobody listening), entries for random users. Closed loop: ${ONE_PER_ENTRY} with ${p.inFlight} POSTs outstanding (as ${p.inFlight} producers sending each operation by hand), ` +
+        `against one livetail/publisher with its defaults (batches of up to 100, 5 ms linger, one POST at a time), kept full. Then both at ${k(p.entriesPerSecond)} entries/s on a steady clock: ` +
+        'latency from publish() (or the POST\'s start) to the 201 that took the entry. "Producer CPU" is the publishing process\'s own (the harness: building, serializing, the HTTP client).',
+      '',
+      `| figure | ${ONE_PER_ENTRY} | ${PUBLISHER} | ${PUBLISHER} / ${ONE_PER_ENTRY} |`,
+      '|---|---|---|---|',
+    );
+    const row = (figure: string, values: Values, format: (n: number) => string) =>
+      out.push(`| ${figure} | ${format(values[ONE_PER_ENTRY] ?? Number.NaN)} | ${format(values[PUBLISHER] ?? Number.NaN)} | ${x(ratio(values[PUBLISHER], values[ONE_PER_ENTRY]))} |`);
+    row('W6 entries/s, closed loop', medians(p.throughput, (w) => w.entriesPerSecond), int);
+    row('W6 server CPU µs per entry, closed loop', medians(p.throughput, (w) => w.serverMicrosPerEntry), dec(1));
+    row('W6 producer CPU µs per entry, closed loop', medians(p.throughput, (w) => w.appMicrosPerEntry), dec(1));
+    row('W6 entries per POST, closed loop', medians(p.throughput, (w) => w.meanBatch), dec(1));
+    row(`W6 latency p50 ms at ${k(p.entriesPerSecond)} entries/s`, medians(p.latency, (w) => w.p50), dec(2));
+    row(`W6 latency p99 ms at ${k(p.entriesPerSecond)} entries/s`, medians(p.latency, (w) => w.p99), dec(2));
+    row(`W6 server CPU µs per entry at ${k(p.entriesPerSecond)} entries/s`, medians(p.latency, (w) => w.serverMicrosPerEntry), dec(1));
+    out.push('');
+  }
+  const a = results.adapter;
+  if (a && 'unavailable' in a) out.push(`W7, the ImapFlow adapter's cost per command: not measured (${a.unavailable}).`);
+  else if (a) {
+    out.push(
+      `W7: CPU of the app process per IMAP command, ImapFlow against a local Dovecot, without a logger and with imapflowLogger (its sink only counting: add the publisher's producer CPU per entry above for the whole path). ` +
+        `${k(a.commands)} commands of each kind per round, ${a.rounds} round${a.rounds === 1 ? '' : 's'}, the clients taking turns.`,
+      '',
+      '| command | µs without a logger | µs with imapflowLogger | adapter µs per command | the same with `fetchResponses: true` | the adapter\'s own code alone (replayed), µs | entries per command |',
+      '|---|---|---|---|---|---|---|',
+    );
+    for (const [kind, c] of Object.entries(a.kinds)) {
+      out.push(`| ${kind} | ${c.without.toFixed(0)} | ${c.with.toFixed(0)} | ${(c.with - c.without).toFixed(0)} | ${(c.withFetchRows - c.without).toFixed(0)} | ${c.replayed.toFixed(1)} | ${c.entries.toFixed(2)} |`);
+    }
+    out.push(
+      '',
+      'The differences are small next to the commands\' own cost, so on a busy machine they drift by tens of µs; the replayed column (the calls ImapFlow made for one such command, fed to the adapter again and again) does not, and is its floor.',
+    );
+  }
+  return out;
 }
 
 /** Where livetail's extra cost comes from, per target; shown only beside a target the run missed. */
@@ -255,6 +319,9 @@ const WHY = {
     'each log is a row in two B-trees (the primary key, without a rowid table, and the id index used by `since`), every touched page goes to the WAL, and as many old rows are deleted as new ones added. ' +
     'The same inserts and deletes run straight through better-sqlite3, with no HTTP, validation or Kysely at all, cost 12–20 µs of CPU per log on this machine, ' +
     'so 50,000 logs/s is out of reach for one SQLite writer keeping a row per log; the rest is HTTP and body parsing, validation, sanitizing, GC and the 201 echo of the stored logs.',
+  w6:
+    'a published entry waits for the 5 ms linger, then behind the POST in flight (one at a time, to keep publish order), then for its own POST: ' +
+    'validation, sanitizing and the store commit of its batch. On a busy machine the wait behind the previous POST dominates.',
   w5pg:
     'each commit is a handful of round trips to PostgreSQL (begin, lock heads, insert, trim, write heads, commit) on one connection at a time, ' +
     'so livetail waits on them and stays well under one core; the PostgreSQL backends add about half as much CPU per log again (see the conditions table).',
@@ -272,6 +339,7 @@ const MEANING = [
   '- **W3 bytes per socket**: growth of the server\'s RSS and of its V8 heap (without compiled code) per idle authenticated socket, after two full GCs, measured over the last 90 % of the sockets (the first 10 % warm every lazy path). The largest point grows the last stage\'s targets one at a time (a process may open only so many files here); its RSS can reuse memory freed after that stage\'s load, so its heap figure is the one to compare.',
   '- **W4 connections/s**: connects at the given concurrency until each socket can receive: for livetail when `initial-logs` arrived (Origin, rate and session checks, store read done), for Socket.IO after its connect packet, for bare ws at `open`. livetail checks sessions through a cache of a few seconds (SESSION_CACHE_TTL_MS), so most connects of a user reuse one check.',
   '- **W5 logs stored/s**: logs acknowledged with 201 per second by livetail alone (no sockets), each POST a batch of 100.',
+  '- **W6 producers**: the same ingest as W5, once as producers send entries by hand (one POST each) and once through livetail/publisher; the latency rows are from publish() (or the POST\'s start) to the 201 that took the entry, at a fixed rate. **W7** is the ImapFlow adapter\'s CPU per command in the app process (ImapFlow formatting its traffic for a logger included).',
   '- **Scale curve**: the same figures at more sockets (10 per user, more users); a ratio near 1.00 between the largest and the smallest point means the cost per delivery or per socket stays flat, i.e. the total grows linearly.',
   '- **Conditions**: where the machine\'s CPU went during the windows. "Other processes" is CPU used outside the benchmark; windows above the threshold are run again when time allows, and the count of still-disturbed windows is shown. Absolute figures drift ±10–15 % between runs even on a quiet machine; ratios from one run drift less.',
   '',

@@ -1,5 +1,11 @@
 import type { TargetKind } from '../load/messages.js';
+import type { AdapterCost } from './adapter-cost.js';
+import type { ProducerLatencyWindow, PublisherWindow } from './producer-windows.js';
 import type { ConnectWindow, FanoutWindow, IngestWindow, LatencyWindow, WindowResult } from './windows.js';
+
+/** The two producers W6 compares, by their names in the results and the report. */
+export const ONE_PER_ENTRY = 'one POST per entry';
+export const PUBLISHER = 'publisher';
 
 /** A window as kept: the least disturbed of its runs, and how many reruns that took. */
 export type Measured<T extends WindowResult> = T & { reruns: number; disturbed: boolean };
@@ -60,5 +66,9 @@ export interface Results {
   connect?: Series<ConnectWindow>;
   ingest?: Series<IngestWindow>;
   deflate?: { fanout: Series<FanoutWindow>; idle: Record<string, PerSocketMemory>; active: Record<string, PerSocketMemory> };
+  /** W6, by producer: `one POST per entry` and `publisher` (livetail/publisher with its defaults). */
+  producer?: { throughput: Series<PublisherWindow>; latency: Series<ProducerLatencyWindow>; inFlight: number; entriesPerSecond: number };
+  /** W7: the ImapFlow adapter's cost per command. */
+  adapter?: AdapterCost;
   notes: string[];
 }

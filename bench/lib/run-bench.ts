@@ -2,12 +2,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TargetKind } from '../load/messages.js';
+import { measureAdapterCost } from './adapter-cost.js';
 import { ClientPool } from './client-pool.js';
 import { killAll } from './children.js';
 import { fillToRetention } from './fill-store.js';
 import { freshPostgresDatabase } from './postgres.js';
 import type { FlowTiming, Profile } from './profiles.js';
-import type { LevelResult, MachineFacts, Measured, PerSocketMemory, Results, Series } from './results.js';
+import { directLatencyWindow, publisherLatencyWindow, publisherWindow } from './producer-windows.js';
+import { type LevelResult, type MachineFacts, type Measured, ONE_PER_ENTRY, PUBLISHER, type PerSocketMemory, type Results, type Series } from './results.js';
 import { type RunContext, Stage } from './stage.js';
 import { LIVETAIL_MAX_LOGS_PER_USER, type MemoryReading, TARGETS } from './targets.js';
 import { type BenchUser, prepareUsers } from './users.js';
@@ -163,6 +165,37 @@ export async function runBench(options: RunOptions): Promise<Results> {
       } finally {
         if (postgres && 'drop' in postgres) await postgres.drop();
       }
+    }
+
+    if (profile.producer) {
+      const p = profile.producer;
+      const stage = await Stage.start(ctx, 'producer', [{ name: 'livetail', kind: 'livetail' }], usersFor(1000));
+      try {
+        const producers = [{ name: ONE_PER_ENTRY }, { name: PUBLISHER }];
+        const timing = { firstWarmupMs: p.warmupMs, warmupMs: p.warmupMs, windowMs: p.windowMs };
+        const throughput = await rounds(profile, producers, timing, rerun,
+          async (name, t) => {
+            if (name === PUBLISHER) return publisherWindow(stage, 'livetail', t);
+            // One POST per entry from the harness (its CPU is the producer's): W5's feeder with batches of 1.
+            const w = await ingestWindow(stage, 'livetail', { ...t, inFlight: p.inFlight, batchSize: 1 });
+            return { cpu: w.cpu, errors: w.errors, entries: w.logs, entriesPerSecond: w.logsPerSecond, serverMicrosPerEntry: w.serverMicrosPerLog, appMicrosPerEntry: (w.cpu.harness * w.cpu.seconds * 1e6) / w.logs, meanBatch: 1 };
+          },
+          (name, w) => say(`W6 ${name}: ${fmt(w.entriesPerSecond)} entries/s, ${w.serverMicrosPerEntry.toFixed(1)} µs server CPU and ${w.appMicrosPerEntry.toFixed(1)} µs producer CPU each${describe(w)}`),
+        );
+        const latency = await rounds(profile, producers, timing, rerun,
+          (name, t) => (name === PUBLISHER ? publisherLatencyWindow : directLatencyWindow)(stage, 'livetail', { ...t, entriesPerSecond: p.entriesPerSecond }),
+          (name, w) => say(`W6 ${name} at ${fmt(p.entriesPerSecond)} entries/s: p50 ${w.p50.toFixed(2)} ms, p99 ${w.p99.toFixed(2)} ms${describe(w)}`),
+        );
+        results.producer = { throughput, latency, inFlight: p.inFlight, entriesPerSecond: p.entriesPerSecond };
+      } finally {
+        await stage.stop();
+      }
+    }
+
+    if (profile.adapter) {
+      results.adapter = await measureAdapterCost(profile.adapter);
+      if ('unavailable' in results.adapter) say(`W7 not measured: ${results.adapter.unavailable}`);
+      else for (const [kind, c] of Object.entries(results.adapter.kinds)) say(`W7 ${kind}: ${c.without.toFixed(0)} µs app CPU per command, ${c.with.toFixed(0)} with the adapter, ${c.withFetchRows.toFixed(0)} following FETCH rows; ${c.replayed.toFixed(1)} µs for the adapter's code alone`);
     }
 
     if (profile.deflate) {

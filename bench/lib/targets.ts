@@ -144,6 +144,7 @@ function livetailEnv(url: string, options: TargetOptions): Record<string, string
     UPGRADE_RATE_LIMIT: '1000000',
     UPGRADE_RATE_WINDOW_MS: '1000',
     MAX_SOCKETS_PER_USER: '100000',
+    MAX_CONNECTIONS_PER_ADDRESS: '0', // every simulated client connects from 127.0.0.1
     RATE_LIMIT_PER_SECOND: '100000',
     RATE_LIMIT_BURST: '100000',
     MAX_BUFFERED_BYTES: String(256 * 1024 * 1024),

@@ -242,9 +242,12 @@ export async function connectWindow(stage: Stage, name: string, o: { count: numb
   };
 }
 
-/** W5: batches of 100 logs, a few in flight, nobody listening; logs stored (acknowledged with 201) per second. */
-export async function ingestWindow(stage: Stage, name: string, o: { warmupMs: number; windowMs: number; inFlight: number }): Promise<IngestWindow> {
-  const feeder = new Feeder(stage, name, 100, 0, { inFlight: o.inFlight });
+/**
+ * W5: batches of 100 logs (`batchSize`), a few in flight, nobody listening; logs stored (acknowledged
+ * with 201) per second. W6 runs it with batches of 1: one POST per entry, as producers do by hand.
+ */
+export async function ingestWindow(stage: Stage, name: string, o: { warmupMs: number; windowMs: number; inFlight: number; batchSize?: number }): Promise<IngestWindow> {
+  const feeder = new Feeder(stage, name, o.batchSize ?? 100, 0, { inFlight: o.inFlight });
   await settle(stage.entry(name).target.pid);
   const meter = new CpuMeter(await stage.roles(name));
   await feeder.start();

@@ -55,7 +55,8 @@ export const PUBLISH_HELP = `Usage: livetail publish [log] --account <id> --comm
        livetail publish job --job <id> --status <status> [options]
 
 Sends one log (POST /api/logs) or one job event (POST /api/jobs/events). It appears at once in
-every open console and tail of that user.
+every open console and tail of that user. A log goes through livetail/publisher: a network error,
+a 5xx or a 429 is tried again (3 attempts in all, never sooner than the server's Retry-After).
 
 Credentials (one of):
   --token <token>    the server's INGEST_TOKEN (default: the INGEST_TOKEN environment variable);

@@ -21,8 +21,7 @@ export async function requestJson(url: string, init: { method: string; headers?:
     });
   } catch (error) {
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    const reason = cause?.code ?? cause?.message ?? (error instanceof Error ? error.message : String(error));
-    throw new CliError(`Cannot reach ${new URL(url).origin} (${reason}): is livetail running there? Set --url or LIVETAIL_URL.`);
+    throw unreachable(url, cause?.code ?? cause?.message ?? (error instanceof Error ? error.message : String(error)));
   }
   const text = await res.text();
   let body: unknown = text;
@@ -32,6 +31,11 @@ export async function requestJson(url: string, init: { method: string; headers?:
     // Not JSON (a proxy's error page): keep the text for the message.
   }
   return { status: res.status, body, headers: res.headers };
+}
+
+/** The one line for a server that cannot be reached (`reason`: ECONNREFUSED, a timeout…). */
+export function unreachable(url: string, reason: string): CliError {
+  return new CliError(`Cannot reach ${new URL(url).origin} (${reason}): is livetail running there? Set --url or LIVETAIL_URL.`);
 }
 
 /** "401 Invalid bearer token (UNAUTHENTICATED)" from livetail's or better-auth's error body. */

@@ -1,7 +1,8 @@
+import { type PublisherError, createPublisher } from '../publisher/index.js';
 import { COMMON_OPTIONS, type Parsed, parse, parseJson, parseLevel, parseNumber, SESSION_OPTIONS } from './args.js';
 import { CliError, usageError } from './cli-error.js';
 import { PUBLISH_HELP } from './help.js';
-import { describeHttpError, requestJson } from './http.js';
+import { describeHttpError, requestJson, unreachable } from './http.js';
 import { endpoint, serverUrl } from './server-url.js';
 import { sessionCookie, sessionOptions } from './sign-in.js';
 
@@ -37,6 +38,12 @@ export interface CommandIO {
   stderr: NodeJS.WritableStream;
 }
 
+/**
+ * Attempts of the one POST `publish` makes: a server restarting (503, a refused connection) gets a
+ * second and third chance, a person at the terminal does not wait long for an answer.
+ */
+const CLI_ATTEMPTS = 3;
+
 /** `livetail publish [log|job] ...`: one POST, one line of output. Returns the exit code. */
 export async function publish(io: CommandIO): Promise<number> {
   const { values, positionals } = parse('publish', io.argv, OPTIONS, true);
@@ -50,21 +57,43 @@ export async function publish(io: CommandIO): Promise<number> {
   }
   const server = serverUrl(values.url, io.env);
   const auth = await credentials(server, values, io.env);
-  const post = async (path: string, body: unknown) => {
-    const res = await requestJson(endpoint(server, path), { method: 'POST', headers: auth.headers, body });
-    if (res.status !== 201) throw new CliError(`publish failed: ${describeHttpError(res)}`);
-    if (values.json) io.stdout.write(`${JSON.stringify(res.body)}\n`);
-    return res.body;
-  };
   if (kind === 'log') {
-    const answer = (await post('/api/logs', logBody(values, auth.userId))) as { logs: Array<{ id: string }> };
-    if (!values.json) io.stdout.write(`published log ${answer.logs[0]?.id}\n`);
+    const answer = (await publishLog(server, auth.headers, logBody(values, auth.userId))) as { logs: Array<{ id: string }> };
+    io.stdout.write(values.json ? `${JSON.stringify(answer)}\n` : `published log ${answer.logs[0]?.id}\n`);
   } else {
+    // A job event is not a log: one POST of its own.
     const event = jobBody(values, auth.userId);
-    await post('/api/jobs/events', event);
-    if (!values.json) io.stdout.write(`published job event ${event.jobId} ${event.status}\n`);
+    const res = await requestJson(endpoint(server, '/api/jobs/events'), { method: 'POST', headers: auth.headers, body: event });
+    if (res.status !== 201) throw new CliError(`publish failed: ${describeHttpError(res)}`);
+    io.stdout.write(values.json ? `${JSON.stringify(res.body)}\n` : `published job event ${event.jobId} ${event.status}\n`);
   }
   return 0;
+}
+
+/** Sends one log through livetail/publisher (retries and all) and returns the server's answer, or throws the CliError it deserves. */
+async function publishLog(server: URL, headers: Record<string, string>, entry: ReturnType<typeof logBody>): Promise<unknown> {
+  const publisher = createPublisher({ url: server.toString(), headers, maxAttempts: CLI_ATTEMPTS, giveUpAfterMs: 10_000, requestTimeoutMs: 15_000, closeTimeoutMs: 30_000 });
+  let answer: string | undefined;
+  let failure: PublisherError | undefined;
+  publisher.on('sent', (sent) => (answer = sent.body));
+  publisher.on('error', (error) => (failure ??= error));
+  publisher.publish(entry);
+  await publisher.close();
+  if (failure) throw failureOf(server, failure);
+  if (answer === undefined) throw new CliError('publish failed: no answer from the server in time');
+  return JSON.parse(answer);
+}
+
+function failureOf(server: URL, error: PublisherError): CliError {
+  if (error.status === undefined && error.details.reason !== undefined) return unreachable(server.toString(), error.details.reason);
+  if (error.status === undefined) return new CliError(`publish failed: ${error.message}`);
+  let body: unknown = error.body;
+  try {
+    body = error.body ? JSON.parse(error.body) : undefined;
+  } catch {
+    // Not JSON (a proxy's error page): describeHttpError shows the text.
+  }
+  return new CliError(`publish failed: ${describeHttpError({ status: error.status, body, headers: new Headers() })}`);
 }
 
 /**

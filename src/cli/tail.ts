@@ -1,5 +1,6 @@
 import { createClient } from '../client/index.js';
 import { passesLevel } from '../logs/levels.js';
+import { clockTime } from '../util/local-time.js';
 import type { LogEntry } from '../protocol/log-entry.js';
 import { COMMON_OPTIONS, parse, parseLevel, SESSION_OPTIONS } from './args.js';
 import { EXIT } from './cli-error.js';
@@ -77,9 +78,9 @@ export async function tail(io: TailIO): Promise<number> {
     client.on('reset', () => say('-- the server no longer has the logs after the last one shown; continuing from its latest logs --'));
     client.on('error', (error) => {
       if (error.code === 'PROTOCOL_ERROR') say(`server error: ${error.message}`);
-      // A refused upgrade says why (429, 503); a 401 is explained by the `unauthenticated` state that
-      // follows, and a plain socket failure by the "reconnecting" line.
-      else if (error.code === 'UPGRADE_REFUSED' && !/\b401\b/.test(error.message)) say(`connection refused: ${error.message}`);
+      // A refused upgrade says why (503…); 401, 403 and 429 are explained by the state that follows
+      // (with the server's reason), and a plain socket failure by the "reconnecting" line.
+      else if (error.code === 'UPGRADE_REFUSED' && !/\b(401|403|429)\b/.test(error.message)) say(`connection refused: ${error.message}`);
     });
     client.on('state', (state) => {
       if (state.state === 'open') {
@@ -88,6 +89,12 @@ export async function tail(io: TailIO): Promise<number> {
       } else if (state.state === 'reconnecting') {
         const seconds = state.retryAt === undefined ? undefined : Math.max(0, Math.ceil((state.retryAt - Date.now()) / 1000));
         say(`connection lost: reconnecting${seconds === undefined ? '' : ` in ${seconds} s`}${state.attempt ? ` (attempt ${state.attempt})` : ''}`);
+      } else if (state.state === 'rate-limited') {
+        const at = state.retryAt === undefined ? 'later' : `at ${clockTime(state.retryAt)}`;
+        say(`too many connection attempts: retrying ${at}`);
+      } else if (state.state === 'forbidden') {
+        io.stderr.write(`livetail tail: ${err.red(`refused by the server: ${state.reason?.message ?? 'origin not allowed'}`)}\n`);
+        stop(EXIT.FAILURE);
       } else if (state.state === 'unauthenticated') {
         // Refused at the first connect: the credentials never worked. Later: the session ended under us.
         if (!connectedOnce) {

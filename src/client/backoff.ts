@@ -46,12 +46,29 @@ export class Backoff {
 
   /** The delay before the next attempt, in ms. Call once per attempt, after the connection ended. */
   next(): number {
+    return Math.floor(this.random() * this.advance());
+  }
+
+  /**
+   * The delay before the next attempt when the server asked to wait at least `floorMs` (its Retry-After):
+   * the floor plus a random part as wide as the floor or the current ceiling, whichever is larger. Clients
+   * refused together (a rate limit, a node going away) all got the same Retry-After; waiting exactly that
+   * long would bring them back in one burst, so they come back spread over [floor, 2 × floor) at least.
+   * Counts as an attempt, like next().
+   */
+  nextAtLeast(floorMs: number): number {
+    const floor = Math.max(0, floorMs);
+    return floor + Math.floor(this.random() * Math.max(floor, this.advance()));
+  }
+
+  /** The current attempt's ceiling; moves the schedule one attempt on (or starts it over after a stable connection). */
+  private advance(): number {
     if (this.openedAt !== undefined && this.now() - this.openedAt >= this.options.stableAfterMs) this.failures = 0;
     this.openedAt = undefined;
     // 2^31 × any base is far past any cap: stop doubling there so the ceiling stays a finite number.
     const ceiling = Math.min(this.options.capMs, this.options.baseMs * 2 ** Math.min(this.failures, 31));
     this.failures++;
-    return Math.floor(this.random() * ceiling);
+    return ceiling;
   }
 }
 

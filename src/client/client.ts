@@ -1,25 +1,38 @@
-import { CHANNELS, type Channel, TERMINAL_CLOSE_CODES } from '../protocol/constants.js';
+import { CHANNELS, type Channel, SINCE_THE_START, TERMINAL_CLOSE_CODES } from '../protocol/constants.js';
 import type { JobEventData, LogEntry } from '../protocol/log-entry.js';
 import type { ClientMessage, ServerMessage } from '../protocol/messages.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { Emitter } from './emitter.js';
 import { RecentIds } from './recent-ids.js';
+import { askWhyRefused, type CheckAnswer, type RefusalReason, refusalState } from './refusal-check.js';
 import { OPEN, type WebSocketConstructor, type WebSocketLike, defaultWebSocket } from './websocket.js';
 
-export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'unauthenticated' | 'closed';
+/**
+ * `unauthenticated` (no valid session, or it ended) and `forbidden` (the page's Origin is not trusted)
+ * stop reconnecting until `reconnect()`; `rate-limited` waits at least the server's Retry-After, then
+ * tries again; `closed` is for good.
+ */
+export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'rate-limited' | 'unauthenticated' | 'forbidden' | 'closed';
+
+export type { RefusalReason } from './refusal-check.js';
 
 /** What the `state` event carries. */
 export interface StateChange {
   state: ClientState;
   /**
    * With `connecting`: 0 for the first connection, else the attempt since the last stable connection.
-   * With `reconnecting`: the attempt that will be made at `retryAt`.
+   * With `reconnecting` and `rate-limited`: the attempt that will be made at `retryAt`.
    */
   attempt?: number;
-  /** With `reconnecting`: when the next attempt starts (epoch ms). */
+  /** With `reconnecting` and `rate-limited`: when the next attempt starts (epoch ms). */
   retryAt?: number;
-  /** With `reconnecting` and `unauthenticated`: the close code that ended the last connection (1006: cut or refused). */
+  /**
+   * With `reconnecting`, `rate-limited`, `unauthenticated` and `forbidden`: the close code that ended the
+   * last connection (1006: cut or refused; 4401: the session ended).
+   */
   code?: number;
+  /** After a refused upgrade: why, as the server answered the check (`{ code, message, status }`). */
+  reason?: RefusalReason;
 }
 
 /** What the `error` event carries. The client goes on (or has already decided to stop) by itself. */
@@ -70,18 +83,25 @@ export interface ClientOptions {
   pongTimeoutMs?: number;
 }
 
-/**
- * The `since` of a client that has joined but delivered no log yet (the user had none). It is never a
- * log id, so the server answers with every stored log (and `truncated`, which here is no news: the view
- * is empty). Without it the reconnect would get only the newest INITIAL_LOGS and could miss some.
- */
-const FROM_THE_START = '0';
 /** How many delivered log ids are remembered to recognise a duplicate. */
 const DEDUP_WINDOW = 10_000;
 /** How long close() waits for the server's half of the close handshake before cutting the connection. */
 const CLOSE_TIMEOUT_MS = 1000;
 const NORMAL_CLOSURE = 1000;
 const ABNORMAL_CLOSURE = 1006;
+/** How long `rate-limited` waits at least when the server sent no Retry-After (the server's default window). */
+const RATE_LIMITED_WAIT_MS = 10_000;
+
+/** What is known about the current connection attempt when it ends. */
+interface Attempt {
+  /** The URL the upgrade went to: the check asks about the same one. */
+  url: string;
+  opened: boolean;
+  /** The HTTP status of a refused upgrade, when the WebSocket implementation tells it (`ws`). */
+  status?: number;
+  /** The implementation said the connection failed without an HTTP answer (`ws`: refused, reset, DNS). */
+  networkFailure: boolean;
+}
 
 /** Handlers that ignore everything: `ws` throws on an `error` event nobody listens to. */
 const ignore = () => {};
@@ -89,7 +109,10 @@ const ignore = () => {};
 /**
  * A livetail connection that stays up: it reconnects with backoff, resumes after the last log it
  * delivered, restores its subscriptions and drops duplicates, so the application sees every log exactly
- * once and in order. It stops for good after close() and when the session ended (4401).
+ * once and in order. After an upgrade that failed before the socket opened it asks the server why
+ * (one check per failed attempt): it stops when the session is missing or ended (401, 4401) or the
+ * Origin is not trusted (403) until `reconnect()`, and waits long when rate limited (429). It stops for
+ * good after close().
  */
 export class LivetailClient extends Emitter<ClientEvents> {
   private readonly url: URL;
@@ -105,8 +128,9 @@ export class LivetailClient extends Emitter<ClientEvents> {
   /** Whether an initial-logs was received: the client has a view, even an empty one, to continue. */
   private joined = false;
   private ws: WebSocketLike | undefined;
-  /** The HTTP status of a refused upgrade, when the WebSocket implementation tells it. */
-  private refusedWith: number | undefined;
+  private attempt: Attempt | undefined;
+  /** Aborts the check in flight (close() while the server is asked why it refused). */
+  private checking: AbortController | undefined;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private pingTimer: ReturnType<typeof setInterval> | undefined;
   private pongTimer: ReturnType<typeof setTimeout> | undefined;
@@ -160,10 +184,23 @@ export class LivetailClient extends Emitter<ClientEvents> {
     return this.send({ type: 'clear-logs' });
   }
 
+  /**
+   * Connects again now, resuming after the last delivered log: after `unauthenticated` (once the user
+   * signed in again) or `forbidden` (once the origin is trusted), or instead of waiting for the retry
+   * that `reconnecting` or `rate-limited` scheduled. Does nothing while connecting or open, nor after close().
+   */
+  reconnect(): void {
+    if (this.current === 'closed' || this.current === 'connecting' || this.current === 'open') return;
+    clearTimeout(this.retryTimer);
+    void this.connect(this.backoff.attempts);
+  }
+
   /** Closes the connection for good. Idempotent; resolves when the socket is closed. */
   close(): Promise<void> {
     this.closing ??= new Promise<void>((resolve) => {
       clearTimeout(this.retryTimer);
+      this.checking?.abort();
+      this.checking = undefined;
       this.stopPinging();
       const ws = this.ws;
       this.ws = undefined;
@@ -183,19 +220,21 @@ export class LivetailClient extends Emitter<ClientEvents> {
     return this.closing;
   }
 
+  /** Not reconnecting by itself: closed, or waiting for `reconnect()`. */
   private get stopped(): boolean {
-    return this.current === 'closed' || this.current === 'unauthenticated';
+    return this.current === 'closed' || this.current === 'unauthenticated' || this.current === 'forbidden';
   }
 
   private async connect(attempt: number): Promise<void> {
-    if (this.stopped) return;
+    if (this.current === 'closed') return;
     this.setState({ state: 'connecting', attempt });
     let ws: WebSocketLike;
     try {
       const WebSocketImpl = await this.WebSocketImpl;
       if (this.stopped) return;
-      this.refusedWith = undefined;
-      ws = new WebSocketImpl(this.connectUrl(), this.headers ? { headers: this.headers } : undefined);
+      const url = this.connectUrl();
+      this.attempt = { url, opened: false, networkFailure: false };
+      ws = new WebSocketImpl(url, this.headers ? { headers: this.headers } : undefined);
     } catch (error) {
       // No WebSocket implementation, or one that refuses the URL: retrying cannot help.
       this.emit('error', { message: messageOf(error), code: 'SOCKET_ERROR' });
@@ -214,7 +253,9 @@ export class LivetailClient extends Emitter<ClientEvents> {
   /** The endpoint with where to resume and what to follow. */
   private connectUrl(): string {
     const url = new URL(this.url);
-    const since = this.last ?? (this.joined ? FROM_THE_START : undefined);
+    // A client that joined but delivered no log yet (the user had none) resumes from the start: without
+    // it the reconnect would get only the newest INITIAL_LOGS and could miss some.
+    const since = this.last ?? (this.joined ? SINCE_THE_START : undefined);
     if (since !== undefined) url.searchParams.set('since', since);
     // An empty set cannot be written in the query: connect with the default and unsubscribe once open.
     if (this.wanted.size > 0) url.searchParams.set('channels', [...this.wanted].join(','));
@@ -223,6 +264,7 @@ export class LivetailClient extends Emitter<ClientEvents> {
 
   private opened(ws: WebSocketLike): void {
     if (ws !== this.ws) return;
+    if (this.attempt) this.attempt.opened = true;
     this.backoff.opened();
     if (this.wanted.size === 0) this.send({ type: 'unsubscribe', channel: 'all' });
     this.pingTimer = setInterval(() => this.ping(ws), this.pingIntervalMs);
@@ -242,10 +284,12 @@ export class LivetailClient extends Emitter<ClientEvents> {
     }
     switch (message.type) {
       case 'initial-logs': {
+        const rejoined = this.joined;
         this.joined = true;
-        // Truncated after a log the client delivered (or options.since): the view has a hole the server
-        // cannot fill, and what follows is the whole stored history to redraw from.
-        const reset = message.truncated === true && this.last !== undefined;
+        // Truncated after a log the client delivered (or options.since), or from the start (more was
+        // stored than one backlog holds): the view has a hole the server cannot fill, and what follows
+        // is the newest stored history to redraw from.
+        const reset = message.truncated === true && (this.last !== undefined || rejoined);
         if (reset) {
           this.delivered.clear();
           this.emit('reset');
@@ -299,7 +343,11 @@ export class LivetailClient extends Emitter<ClientEvents> {
     const message = messageOf(event);
     // `ws` reports a refused upgrade as "Unexpected server response: 401".
     const status = /Unexpected server response: (\d{3})/.exec(message)?.[1];
-    if (status !== undefined) this.refusedWith = Number(status);
+    if (this.attempt && !this.attempt.opened) {
+      if (status !== undefined) this.attempt.status = Number(status);
+      // A browser's error event says nothing; `ws` says what failed ("connect ECONNREFUSED …").
+      else if (hasMessage(event)) this.attempt.networkFailure = true;
+    }
     this.emit('error', { message, code: status !== undefined ? 'UPGRADE_REFUSED' : 'SOCKET_ERROR' });
   }
 
@@ -308,14 +356,44 @@ export class LivetailClient extends Emitter<ClientEvents> {
     detach(ws);
     this.ws = undefined;
     this.stopPinging();
+    const attempt = this.attempt;
+    this.attempt = undefined;
     if (this.stopped) return;
-    if (TERMINAL_CLOSE_CODES.includes(code) || this.refusedWith === 401) {
+    if (TERMINAL_CLOSE_CODES.includes(code)) {
       this.setState({ state: 'unauthenticated', code });
       return;
     }
-    const delay = this.backoff.next();
+    // Failed before opening, and not known to be the network: the server may have refused it.
+    if (attempt && !attempt.opened && !attempt.networkFailure) {
+      void this.askWhy(attempt, code);
+      return;
+    }
+    this.retry('reconnecting', code);
+  }
+
+  /** Asks the server why the upgrade failed (once per failed attempt: the check counts against its rate limit). */
+  private async askWhy(attempt: Attempt, code: number): Promise<void> {
+    const checking = new AbortController();
+    this.checking = checking;
+    let answer: CheckAnswer = await askWhyRefused(attempt.url, this.headers, checking.signal);
+    if (this.checking !== checking || this.stopped) return; // closed meanwhile
+    this.checking = undefined;
+    // No check on that server, but `ws` told the upgrade's status: that much is known.
+    if (answer.kind === 'unknown' && attempt.status !== undefined) {
+      answer = { kind: 'refused', reason: { message: `Unexpected server response: ${attempt.status}`, status: attempt.status } };
+    }
+    if (answer.kind !== 'refused') return this.retry('reconnecting', code);
+    const { reason, retryAfterMs } = answer;
+    const state = refusalState(reason.status);
+    if (state === 'unauthenticated' || state === 'forbidden') return this.setState({ state, code, reason });
+    this.retry(state, code, reason, retryAfterMs ?? (state === 'rate-limited' ? RATE_LIMITED_WAIT_MS : 0));
+  }
+
+  /** Schedules the next attempt: full-jitter backoff, and never before the server's Retry-After. */
+  private retry(state: 'reconnecting' | 'rate-limited', code: number, reason?: RefusalReason, atLeastMs = 0): void {
+    const delay = atLeastMs > 0 ? this.backoff.nextAtLeast(atLeastMs) : this.backoff.next();
     const attempt = this.backoff.attempts;
-    this.setState({ state: 'reconnecting', attempt, retryAt: Date.now() + delay, code });
+    this.setState({ state, attempt, retryAt: Date.now() + delay, code, ...(reason ? { reason } : {}) });
     this.retryTimer = setTimeout(() => void this.connect(attempt), delay);
   }
 
@@ -351,6 +429,11 @@ function detach(ws: WebSocketLike): void {
   ws.onmessage = ignore;
   ws.onerror = ignore;
   ws.onclose = ignore;
+}
+
+function hasMessage(value: unknown): boolean {
+  const message = (value as { message?: unknown } | undefined)?.message;
+  return typeof message === 'string' && message.length > 0;
 }
 
 function messageOf(value: unknown): string {

@@ -9,7 +9,7 @@
 import { type ClientOptions, LivetailClient } from './client.js';
 
 export { LivetailClient } from './client.js';
-export type { ClientError, ClientEvents, ClientOptions, ClientState, StateChange } from './client.js';
+export type { ClientError, ClientEvents, ClientOptions, ClientState, RefusalReason, StateChange } from './client.js';
 export type { BackoffOptions } from './backoff.js';
 export type { WebSocketConstructor, WebSocketLike } from './websocket.js';
 export { CHANNELS, CLOSE_CODES, type Channel } from '../protocol/constants.js';

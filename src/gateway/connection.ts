@@ -2,9 +2,10 @@ import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { CLOSE_REASONS, type CloseReason, PROTOCOL_ERRORS, type ProtocolErrorCode } from '../errors.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { CHANNELS, CLIENT_MESSAGE_TYPES, type Channel } from '../protocol/constants.js';
+import type { Channel } from '../protocol/constants.js';
 import type { ServerMessage } from '../protocol/messages.js';
 import type { BusMessage } from '../bus/bus.js';
+import { readClientFrame } from './client-frame.js';
 import { type BurstMember, type SendBursts, rawSocketOf } from './socket-writes.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -21,7 +22,13 @@ export interface ConnectionContext {
   metrics: Metrics;
   clearLogs(userId: string): Promise<void>;
   onProtocolError?(conn: Connection, code: ProtocolErrorCode): void;
+  /** A request of the client failed later, outside the frame's handling (the store did not clear). */
   onInternalError(conn: Connection, error: unknown): void;
+  /**
+   * Handling one of the socket's frames threw (a bug): report it. The connection closes itself with 1011
+   * right after, and the process carries on.
+   */
+  onHandlerError(conn: Connection, error: unknown): void;
 }
 
 /**
@@ -88,17 +95,45 @@ export class Connection implements BurstMember {
   }
 
   private static onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
-    (this as OwnedWebSocket)[kConnection].onFrame(data, isBinary);
+    const conn = (this as OwnedWebSocket)[kConnection];
+    conn.guard(() => conn.onFrame(data, isBinary));
   }
 
-  /** ws answers ping frames itself; they still spend the budget, or a ping flood would be free. */
-  private static onPing(this: WebSocket): void {
+  /**
+   * Control frames spend the budget like messages, or a ping flood would be free. The server answers
+   * pings itself (ws's autoPong is off): ws's own answer came before any budget, and past 60 pongs not
+   * yet written it cut the socket without a close frame (1006) instead of the documented 1008.
+   */
+  private static onPing(this: WebSocket, data: Buffer): void {
     const conn = (this as OwnedWebSocket)[kConnection];
-    if (!conn.closed) conn.admit();
+    conn.guard(() => {
+      if (!conn.closed && conn.admit()) conn.ws.pong(data);
+    });
   }
 
   private static onPong(this: WebSocket): void {
-    (this as OwnedWebSocket)[kConnection].alive = true;
+    const conn = (this as OwnedWebSocket)[kConnection];
+    conn.alive = true; // even over the rate: the client is there
+    conn.guard(() => {
+      if (!conn.closed) conn.admit();
+    });
+  }
+
+  /**
+   * Runs the handling of one frame. Whatever it throws ends this socket (1011, reported once through
+   * the context), never the process and never another socket.
+   */
+  private guard(handle: () => void): void {
+    try {
+      handle();
+    } catch (error) {
+      this.ctx.onHandlerError(this, error);
+      try {
+        this.close('INTERNAL_ERROR');
+      } catch {
+        this.ws.terminate();
+      }
+    }
   }
 
   /** The channels this socket follows (subscribe and unsubscribe change them). */
@@ -186,7 +221,7 @@ export class Connection implements BurstMember {
   processEarlyMessages(): void {
     const early = this.early;
     this.early = [];
-    for (const frame of early) this.handle(frame.data, frame.isBinary);
+    for (const frame of early) this.guard(() => this.handle(frame.data, frame.isBinary));
   }
 
   private onFrame(data: Buffer, isBinary: boolean): void {
@@ -211,7 +246,7 @@ export class Connection implements BurstMember {
     this.ctx.metrics.messagesReceived.labels('rate-limited').inc();
     if (!this.warned) {
       this.warned = true;
-      this.error('RATE_LIMITED');
+      this.error('RATE_LIMITED', PROTOCOL_ERRORS.RATE_LIMITED());
     } else if (++this.rejectedSinceWarning > this.ctx.limits.rateLimit.perSecond) {
       this.ctx.metrics.rateLimitDisconnects.inc();
       this.close('RATE_LIMITED');
@@ -221,29 +256,11 @@ export class Connection implements BurstMember {
 
   private handle(data: Buffer, isBinary: boolean): void {
     if (this.closed) return;
-    let message: unknown;
-    try {
-      if (isBinary) throw new Error('binary frame');
-      message = JSON.parse(data.toString('utf8'));
-    } catch {
-      this.ctx.metrics.messagesReceived.labels('invalid').inc();
-      return this.error('INVALID_MESSAGE_FORMAT');
-    }
-    if (message === null || typeof message !== 'object' || Array.isArray(message)) {
-      this.ctx.metrics.messagesReceived.labels('invalid').inc();
-      return this.error('INVALID_MESSAGE_FORMAT');
-    }
-    const { type, channel } = message as { type?: unknown; channel?: unknown };
-    if (typeof type !== 'string') {
-      this.ctx.metrics.messagesReceived.labels('invalid').inc();
-      return this.error('INVALID_MESSAGE_FORMAT');
-    }
-    if (!(CLIENT_MESSAGE_TYPES as readonly string[]).includes(type)) {
-      this.ctx.metrics.messagesReceived.labels('unknown').inc();
-      return this.error('UNKNOWN_MESSAGE_TYPE', clipped(type));
-    }
-    this.ctx.metrics.messagesReceived.labels(type).inc();
-    switch (type) {
+    const frame = readClientFrame(data, isBinary);
+    this.ctx.metrics.messagesReceived.labels(frame.kind).inc();
+    if (!frame.ok) return this.error(frame.code, frame.text);
+    const message = frame.message;
+    switch (message.type) {
       case 'ping':
         return this.send({ type: 'pong' });
       case 'clear-logs':
@@ -252,29 +269,18 @@ export class Connection implements BurstMember {
         return;
       case 'subscribe':
       case 'unsubscribe': {
-        if (channel === undefined || channel === null || channel === '') return this.error('MISSING_CHANNEL', type);
-        if (typeof channel !== 'string' || !(CHANNELS as readonly string[]).includes(channel)) {
-          const shown = typeof channel === 'string' ? channel : JSON.stringify(channel) ?? String(channel);
-          return this.error('INVALID_CHANNEL', clipped(shown));
-        }
         const own = new Set(this.followed); // copy on write: the shared default stays as it is
-        if (type === 'subscribe') own.add(channel as Channel);
-        else own.delete(channel as Channel);
+        if (message.type === 'subscribe') own.add(message.channel);
+        else own.delete(message.channel);
         this.followed = own;
-        return this.send({ type: type === 'subscribe' ? 'subscribed' : 'unsubscribed', channel: channel as Channel, channels: [...own] });
+        return this.send({ type: message.type === 'subscribe' ? 'subscribed' : 'unsubscribed', channel: message.channel, channels: [...own] });
       }
     }
   }
 
-  private error<C extends ProtocolErrorCode>(code: C, ...args: Parameters<(typeof PROTOCOL_ERRORS)[C]>): void {
+  private error(code: ProtocolErrorCode, text: string): void {
     this.ctx.metrics.protocolErrors.labels(code).inc();
     this.ctx.onProtocolError?.(this, code);
-    const text = (PROTOCOL_ERRORS[code] as (...a: unknown[]) => string)(...args);
     this.send({ type: 'error', error: text });
   }
-}
-
-/** What a client sent, as quoted back in an error: at most 100 characters. */
-function clipped(text: string): string {
-  return text.length > 100 ? `${text.slice(0, 100)}...` : text;
 }

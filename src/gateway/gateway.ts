@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { createOriginCheck } from '../auth/origin.js';
 import type { ResolvedSession, SessionResolver } from '../auth/session-resolver.js';
-import { HTTP_ERRORS, type HttpErrorCode } from '../errors.js';
+import { CLOSE_REASONS, HTTP_ERRORS, type HttpErrorCode } from '../errors.js';
 import { securityHeaderLines } from '../http/security-headers.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { CHANNELS, CLOSE_CODES, type Channel, WS_PATH } from '../protocol/constants.js';
@@ -61,6 +61,8 @@ export class Gateway {
       // memory (a zlib context per socket) than the bandwidth it saves. See docs/operations.md.
       perMessageDeflate: options.perMessageDeflate,
       clientTracking: false,
+      // Connection answers pings itself, within the socket's message budget (see Connection.onPing).
+      autoPong: false,
     });
     // The same security headers as every other HTTP response, on the 101 too.
     this.wss.on('headers', (headers: string[]) => headers.push(...SECURITY_HEADER_LINES));
@@ -75,22 +77,26 @@ export class Gateway {
         deps.logger.error({ err: error, userId: conn.userId }, 'client request failed');
         conn.send({ type: 'error', error: 'Internal error: try again' });
       },
+      onHandlerError: (conn, error) => this.handlerFailed('frame', error, conn.userId),
     };
     this.heartbeat = setInterval(() => this.beat(), options.heartbeatIntervalMs).unref();
   }
 
-  /** The `upgrade` listener of the HTTP server. */
+  /**
+   * The `upgrade` listener of the HTTP server. Whatever its handling throws ends this upgrade, never the
+   * process: before the socket is handed to ws it is answered 500, after it is closed with 1011 (accept).
+   */
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', () => {}); // a client resetting mid-handshake must not crash the process
     this.upgrade(req, socket, head).catch((error) => {
-      this.deps.logger.error({ err: error }, 'upgrade failed');
-      reject(socket, 'INTERNAL');
+      this.handlerFailed('upgrade', error);
+      this.refuse(socket, 'INTERNAL');
     });
   };
 
   private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== WS_PATH) return this.refuse(socket, 'NOT_FOUND');
+    const url = URL.parse(req.url ?? '/', 'http://localhost');
+    if (url?.pathname !== WS_PATH) return this.refuse(socket, 'NOT_FOUND');
     if (this.draining) return this.refuse(socket, 'SHUTTING_DOWN');
     if (!this.originAllowed(req.headers.origin)) return this.refuse(socket, 'ORIGIN_NOT_ALLOWED');
     if (!this.upgradeLimiter.allow(this.clientAddress(req))) return this.refuse(socket, 'UPGRADE_RATE_LIMITED');
@@ -115,11 +121,46 @@ export class Gateway {
     if (this.deps.hub.socketCount(session.userId) >= this.options.maxSocketsPerUser) {
       return this.refuse(socket, 'TOO_MANY_CONNECTIONS');
     }
-    const accepted = session;
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, accepted, query.channels, query.from));
+    const admitted: Admitted = { session, channels: query.channels, from: query.from };
+    try {
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, admitted));
+    } catch (error) {
+      // ws itself failed while taking the socket over: it may have answered 101 already.
+      this.handlerFailed('upgrade', error, session.userId);
+      socket.destroy();
+    }
   }
 
-  private accept(ws: WebSocket, session: ResolvedSession, channels: Channel[], from: JoinFrom): void {
+  /** Takes an upgraded socket into the hub. A throw closes this socket with 1011 and is reported once. */
+  private accept(ws: WebSocket, admitted: Admitted): void {
+    let conn: Connection | undefined;
+    const failed = (error: unknown) => {
+      this.handlerFailed('upgrade', error, admitted.session.userId);
+      try {
+        if (conn) conn.close('INTERNAL_ERROR');
+        else ws.close(CLOSE_REASONS.INTERNAL_ERROR.code, CLOSE_REASONS.INTERNAL_ERROR.reason);
+      } catch {
+        ws.terminate();
+      }
+    };
+    try {
+      conn = this.connect(ws, admitted);
+      this.deps.hub.join(conn, admitted.from).catch(failed);
+    } catch (error) {
+      failed(error);
+    }
+  }
+
+  /**
+   * Logs and counts an exception caught while handling one socket's frame or one upgrade (a bug): the
+   * caller ends that socket or upgrade, and nothing else.
+   */
+  private handlerFailed(handler: 'frame' | 'upgrade', error: unknown, userId?: string): void {
+    this.deps.metrics.handlerErrors.labels(handler).inc();
+    this.deps.logger.error({ err: error, handler, userId }, `${handler} handler failed; only this socket was ended`);
+  }
+
+  private connect(ws: WebSocket, { session, channels, from }: Admitted): Connection {
     const { hub, metrics, logger } = this.deps;
     const conn = new Connection(ws, session.userId, session.sessionId, channels, this.connectionContext);
     metrics.connects.inc();
@@ -144,7 +185,7 @@ export class Gateway {
         'socket closed',
       );
     });
-    void hub.join(conn, from);
+    return conn;
   }
 
   /** Pings every socket, ends those that missed the last pong, and closes sockets of ended sessions. */
@@ -229,6 +270,13 @@ export class Gateway {
     this.deps.metrics.upgradeRejections.labels(String(HTTP_ERRORS[code].status), code).inc();
     reject(socket, code, message);
   }
+}
+
+/** An upgrade that passed every check: who it is for and how the socket starts. */
+interface Admitted {
+  session: ResolvedSession;
+  channels: Channel[];
+  from: JoinFrom;
 }
 
 /** Parses `?since=<log id>&channels=a,b`. */

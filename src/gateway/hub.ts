@@ -1,16 +1,24 @@
 import type { Logger } from 'pino';
 import type { Bus, BusListener, BusMessage } from '../bus/bus.js';
 import type { Metrics } from '../metrics/metrics.js';
+import { SINCE_THE_START } from '../protocol/constants.js';
 import type { JobEventData } from '../protocol/log-entry.js';
 import type { LogEntry } from '../protocol/log-entry.js';
 import type { LogPage, LogStore } from '../store/log-store.js';
+import { Turns } from '../util/turns.js';
 import type { Connection } from './connection.js';
+import { initialJobsMessage, initialLogsMessage } from './join-backlog.js';
 import { textFrame } from './socket-writes.js';
 
 export interface HubOptions {
   initialLogs: number;
   maxLogsPerUser: number;
   maxJobsPerUser: number;
+  /**
+   * What a socket may hold unsent (MAX_BUFFERED_BYTES). Also the bound on what the hub writes to it at
+   * once from the store: the join backlog, and each page of a catch-up.
+   */
+  maxBufferedBytes: number;
 }
 
 export interface HubEvents {
@@ -48,6 +56,7 @@ export class Hub implements BusListener {
    * with the last reference to its log.
    */
   private readonly payloads = new WeakMap<object, Buffer>();
+  private readonly joinTurns = new Turns();
 
   constructor(
     private readonly bus: Bus,
@@ -84,6 +93,11 @@ export class Hub implements BusListener {
    * Adds a socket and sends what it should start with: `initial-logs` (the newest INITIAL_LOGS, or every
    * stored log after `since`), then `initial-jobs` if it follows jobs. Messages that arrive meanwhile are
    * held and then delivered by sequence number, so none is lost or doubled between backlog and live stream.
+   *
+   * The two messages together hold at most MAX_BUFFERED_BYTES (initial-jobs at most half of it), read and
+   * built within that bound: a socket that never reads holds no more than its budget, and one that
+   * resumes after more than fits gets the newest logs that fit with `truncated: true` (it redraws from
+   * them, as after any hole) rather than a close it would meet again on every retry.
    */
   async join(conn: Connection, from: JoinFrom): Promise<void> {
     const pool = this.poolFor(conn.userId);
@@ -91,28 +105,41 @@ export class Hub implements BusListener {
     this.metrics.socketsOpen.inc();
     try {
       await pool.subscribed;
+      // One join's reads and serialization per turn of the event loop: a burst of joins (a user opening
+      // 20 sockets of large logs, every client reconnecting after a restart) lets other sockets' I/O
+      // through between them instead of running as one long chain (SQLite reads block the thread).
+      await this.joinTurns.next();
+      if (conn.closed) return;
+      const budget = this.options.maxBufferedBytes;
       let page: LogPage;
-      if (from.since !== undefined) {
-        page = await this.store.readLogs(conn.userId, { from: 'id', id: from.since, limit: this.options.maxLogsPerUser });
-        // The client's view has a hole it cannot fill: give it everything that is stored to redraw from.
-        if (page.truncated) page = { ...(await this.store.readLogs(conn.userId, { from: 'tail', limit: this.options.maxLogsPerUser })), truncated: true };
+      let truncated = false;
+      if (from.since === SINCE_THE_START) {
+        // A client that has seen no log: every stored log, truncated when they do not all fit, or when
+        // logs stored since the last clear were trimmed (MAX_LOGS_PER_USER): the client may have missed
+        // those (seqs after a clear are contiguous, so the oldest stored one shows it).
+        page = await this.store.readLogs(conn.userId, { from: 'tail', limit: this.options.maxLogsPerUser, maxBytes: budget });
+        const oldest = page.logs[0];
+        truncated = page.hasMore || (oldest !== undefined && oldest.seq > page.clearedSeq + 1);
+      } else if (from.since !== undefined) {
+        // Every log after the id, or the newest of them that fit (when the id is gone: of all stored). Then
+        // the client's view has a hole it cannot fill, and it redraws from these.
+        page = await this.store.readLogs(conn.userId, { from: 'id', id: from.since, limit: this.options.maxLogsPerUser, maxBytes: budget, keep: 'newest' });
+        truncated = page.truncated || page.hasMore;
       } else {
-        page = await this.store.readLogs(conn.userId, { from: 'tail', limit: this.options.initialLogs });
+        page = await this.store.readLogs(conn.userId, { from: 'tail', limit: this.options.initialLogs, maxBytes: budget });
       }
       // Job events held so far were committed before the read below starts, so its answer already holds
       // them: delivering them after initial-jobs would only move a job's progress back for a moment.
       const heldBeforeJobsRead = conn.pending.length;
-      const jobs = conn.wants('jobs') ? await this.store.latestJobs(conn.userId, this.options.maxJobsPerUser) : undefined;
+      const jobs = conn.wants('jobs') ? await this.store.latestJobs(conn.userId, this.options.maxJobsPerUser, this.jobsBudget) : undefined;
       if (conn.closed) return;
       if (jobs) conn.pending = conn.pending.filter((m, i) => i >= heldBeforeJobsRead || m.type !== 'job-event');
       const timestamp = new Date().toISOString();
-      conn.send({
-        type: 'initial-logs',
-        logs: page.logs.map((l) => l.log),
-        ...(from.since !== undefined ? { truncated: page.truncated } : {}),
-        timestamp,
-      });
-      if (jobs) conn.send({ type: 'initial-jobs', jobs, timestamp });
+      const jobsMessage = jobs && initialJobsMessage(jobs, timestamp, this.jobsBudget);
+      const logs = page.logs.map((l) => l.log);
+      const logsMessage = initialLogsMessage(logs, timestamp, from.since !== undefined ? { truncated } : undefined, budget - (jobsMessage?.frame.length ?? 0));
+      conn.sendRaw(logsMessage.payload, 'initial-logs', true, logsMessage.frame);
+      if (jobsMessage) conn.sendRaw(jobsMessage.payload, 'initial-jobs', true, jobsMessage.frame);
       conn.lastSeq = page.headSeq;
       this.goLive(conn);
       conn.processEarlyMessages();
@@ -260,9 +287,10 @@ export class Hub implements BusListener {
       // Job events carry no seq, so after a bus fault the stored job state is sent again (while job events
       // are held): the client replaces its job view with it, as on connect.
       if (resync && conn.wants('jobs')) {
-        const jobs = await this.store.latestJobs(conn.userId, this.options.maxJobsPerUser);
+        const jobs = await this.store.latestJobs(conn.userId, this.options.maxJobsPerUser, this.jobsBudget);
         if (conn.closed) return;
-        conn.send({ type: 'initial-jobs', jobs, timestamp: new Date().toISOString() });
+        const message = initialJobsMessage(jobs, new Date().toISOString(), this.jobsBudget);
+        conn.sendRaw(message.payload, 'initial-jobs', true, message.frame);
       }
       this.goLive(conn);
     } catch (error) {
@@ -274,7 +302,9 @@ export class Hub implements BusListener {
     const pool = this.pools.get(userId);
     const shared = pool?.reads.get(afterSeq);
     if (shared) return shared;
-    const read = this.store.readLogs(userId, { from: 'seq', seq: afterSeq, limit: this.options.maxLogsPerUser });
+    // A page at a time within the socket's budget: each page is one burst, and before the next one the
+    // socket must have taken the last (see Connection.sendRaw), or it is closed as a slow consumer.
+    const read = this.store.readLogs(userId, { from: 'seq', seq: afterSeq, limit: this.options.maxLogsPerUser, maxBytes: this.options.maxBufferedBytes });
     if (pool) {
       pool.reads.set(afterSeq, read);
       void read.finally(() => pool.reads.delete(afterSeq)).catch(() => {});
@@ -319,6 +349,11 @@ export class Hub implements BusListener {
   private failed(conn: Connection, error: unknown): void {
     this.logger.error({ err: error, userId: conn.userId }, 'could not read the stream from the store; closing the socket so the client resumes');
     conn.close('INTERNAL_ERROR');
+  }
+
+  /** The part of the join budget initial-jobs may take; initial-logs gets the rest. */
+  private get jobsBudget(): number {
+    return Math.floor(this.options.maxBufferedBytes / 2);
   }
 
   private payload<T extends object>(item: T, serialize: (item: T) => Buffer): Buffer {

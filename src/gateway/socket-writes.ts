@@ -12,7 +12,26 @@ import type { WebSocket } from 'ws';
  * length in 7, 16 or 64 bits (§5.2). Built once per message and written as is to every socket.
  */
 export function textFrame(payload: Buffer): Buffer {
-  const length = payload.length;
+  const frame = allocateTextFrame(payload.length);
+  payload.copy(frame, frame.length - payload.length);
+  return frame;
+}
+
+/**
+ * A text frame whose payload is the UTF-8 of `parts` one after the other, `length` bytes in all, written
+ * straight into the frame: a large message (a join's backlog) exists once, not as a string, then a
+ * buffer, then a frame. The payload is `frame.subarray(frame.length - length)`.
+ */
+export function textFrameOf(parts: readonly string[], length: number): Buffer {
+  const frame = allocateTextFrame(length);
+  let offset = frame.length - length;
+  for (const part of parts) offset += frame.write(part, offset, 'utf8');
+  if (offset !== frame.length) throw new Error(`textFrameOf: the parts hold ${offset - (frame.length - length)} bytes, not ${length}`);
+  return frame;
+}
+
+/** A frame with its header written and room for `length` bytes of payload after it. */
+function allocateTextFrame(length: number): Buffer {
   const headerLength = length < 126 ? 2 : length < 65_536 ? 4 : 10;
   const frame = Buffer.allocUnsafe(headerLength + length);
   frame[0] = 0x81;
@@ -26,7 +45,6 @@ export function textFrame(payload: Buffer): Buffer {
     frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
     frame.writeUInt32BE(length >>> 0, 6);
   }
-  payload.copy(frame, headerLength);
   return frame;
 }
 

@@ -1,17 +1,26 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
+import { createOriginCheck } from '../auth/origin.js';
 import type { SessionResolver } from '../auth/session-resolver.js';
 import { HttpError } from '../errors.js';
 
 /** Who is calling: a signed-in user, or another service holding INGEST_TOKEN. */
 export type Caller = { kind: 'user'; userId: string; sessionId: string } | { kind: 'service' };
 
+/** Methods a browser sends cross-site without asking first (no CORS preflight for a form or a simple fetch). */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 /**
  * Authenticates an /api request: `Authorization: Bearer <INGEST_TOKEN>` (when configured) or the
  * better-auth session cookie. A wrong bearer token is refused outright rather than falling back to the cookie.
+ * A cookie-authenticated request that changes something (POST, DELETE, ...) from an `Origin` not in
+ * TRUSTED_ORIGINS is refused with 403 ORIGIN_NOT_ALLOWED, as the WebSocket upgrade is: the browser
+ * attaches the cookie to a cross-site form post or fetch (cross-site request forgery). A request
+ * without Origin (a non-browser client) and the bearer token are not affected.
  */
-export function createAuthenticator(sessions: SessionResolver, ingestToken: string | undefined) {
+export function createAuthenticator(sessions: SessionResolver, ingestToken: string | undefined, trustedOrigins: string[]) {
   const expected = ingestToken ? Buffer.from(ingestToken) : undefined;
+  const originAllowed = createOriginCheck(trustedOrigins);
   return async (req: Request): Promise<Caller> => {
     const header = req.headers.authorization;
     if (header !== undefined) {
@@ -20,6 +29,7 @@ export function createAuthenticator(sessions: SessionResolver, ingestToken: stri
       if (expected && given && given.length === expected.length && timingSafeEqual(given, expected)) return { kind: 'service' };
       throw new HttpError('UNAUTHENTICATED', expected ? 'Invalid bearer token' : 'Bearer tokens are not accepted: INGEST_TOKEN is not set on the server');
     }
+    if (!SAFE_METHODS.has(req.method) && !originAllowed(req.headers.origin)) throw new HttpError('ORIGIN_NOT_ALLOWED');
     const session = await sessions.resolve(req.headers);
     if (!session) throw new HttpError('UNAUTHENTICATED');
     return { kind: 'user', userId: session.userId, sessionId: session.sessionId };

@@ -11,6 +11,9 @@ import type { JobService } from '../jobs/job-service.js';
 import type { LogService } from '../logs/log-service.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Authenticate } from './authenticate.js';
+import { singleQueryValues } from './query-guard.js';
+import { type ReadRouteOptions, ReadSlots } from './read-slots.js';
+import type { RequestFailures } from './request-failures.js';
 import { healthRoutes, type Readiness } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 import { type LogRoutesOptions, logRoutes } from './routes/logs.js';
@@ -24,9 +27,11 @@ export interface HttpAppDeps {
   metrics: Metrics;
   logger: Logger;
   readiness: Readiness;
+  /** Reports what a request throws, inside Express (the error handler) or outside it. */
+  failures: RequestFailures;
   /** The built web console (dist/web); served at / when it exists. */
   webDir: string | undefined;
-  options: LogRoutesOptions & { trustProxy: boolean };
+  options: LogRoutesOptions & { trustProxy: boolean; maxReadsPerUser: number; sendTimeoutMs: number };
 }
 
 /** The Express app: better-auth, the REST API, health, metrics and the console. Never listens. */
@@ -59,8 +64,14 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
 
   // better-auth reads its own bodies: mounted before any body parser.
   app.all('/api/auth/*splat', toNodeHandler(deps.auth));
-  app.use('/api/logs', logRoutes(deps.logs, deps.authenticate, deps.options));
-  app.use('/api/jobs', jobRoutes(deps.jobs, deps.authenticate, deps.options.maxBodyBytes));
+  // livetail's own /api routes (better-auth, above, parses its own queries).
+  app.use('/api', singleQueryValues());
+  const reads: ReadRouteOptions = {
+    slots: new ReadSlots(deps.options.maxReadsPerUser),
+    send: { stallMs: deps.options.sendTimeoutMs, onStall: () => deps.metrics.httpStalledResponses.inc() },
+  };
+  app.use('/api/logs', logRoutes(deps.logs, deps.authenticate, deps.options, reads));
+  app.use('/api/jobs', jobRoutes(deps.jobs, deps.authenticate, deps.options.maxBodyBytes, reads));
   app.use(healthRoutes(deps.readiness, deps.metrics));
   app.use('/api', (_req, _res, next) => next(new HttpError('NOT_FOUND')));
 
@@ -68,7 +79,7 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
     app.use(express.static(deps.webDir, { index: 'index.html', maxAge: '1h', setHeaders: noCacheForHtml }));
   }
   app.use((_req, _res, next) => next(new HttpError('NOT_FOUND')));
-  app.use(errorHandler(deps.logger));
+  app.use(errorHandler(deps.failures));
   return app;
 }
 
@@ -76,8 +87,12 @@ function noCacheForHtml(res: express.Response, file: string): void {
   if (file.endsWith('.html')) res.setHeader('Cache-Control', 'no-cache');
 }
 
-/** Every error becomes a JSON body from the catalog; nothing internal leaks to the client. */
-function errorHandler(logger: Logger): ErrorRequestHandler {
+/**
+ * Every error becomes a JSON body from the catalog; nothing internal leaks to the client. An answer
+ * already under way (a streamed read whose later slice failed) cannot change its status: it is cut,
+ * so the client sees a broken answer rather than a complete-looking one.
+ */
+function errorHandler(failures: RequestFailures): ErrorRequestHandler {
   return (err, req, res, _next) => {
     let error: HttpError;
     if (err instanceof HttpError) error = err;
@@ -86,11 +101,13 @@ function errorHandler(logger: Logger): ErrorRequestHandler {
     else if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) {
       error = new HttpError('VALIDATION_FAILED', typeof err.message === 'string' ? err.message : HTTP_ERRORS.VALIDATION_FAILED.message);
     } else {
-      // req.log (pino-http's child logger) carries the request id.
-      (req.log ?? logger).error({ err }, 'request failed');
+      failures.handled(err, req, res);
       error = new HttpError('INTERNAL');
     }
-    if (res.headersSent) return;
+    if (res.headersSent) {
+      if (!res.writableEnded) res.destroy();
+      return;
+    }
     res.status(error.status).json(error.toJSON());
   };
 }

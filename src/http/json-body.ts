@@ -1,5 +1,6 @@
 import express, { type RequestHandler } from 'express';
 import { HttpError } from '../errors.js';
+import { refuseIllFormedStrings } from '../util/well-formed.js';
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
@@ -10,8 +11,12 @@ const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
  */
 export const MAX_BODY_DEPTH = 1024;
 
-/** What one pass over a raw body found: too deep, a key that could reach a prototype, or neither. */
-export type BodyScan = { tooDeep: true } | { forbiddenKey: string } | { ok: true };
+/**
+ * What one pass over a raw body found: too deep, a key that could reach a prototype, or neither — then
+ * with `surrogateEscape` when some string spells a surrogate as `\uD800`–`\uDFFF` (the only way a
+ * UTF-8 body can carry a lone one), so the parsed value needs a look for ill-formed strings.
+ */
+export type BodyScan = { tooDeep: true } | { forbiddenKey: string } | { ok: true; surrogateEscape?: true };
 
 /**
  * One pass over the raw bytes, outside and inside strings: counts nesting (stopping as soon as
@@ -21,6 +26,7 @@ export type BodyScan = { tooDeep: true } | { forbiddenKey: string } | { ok: true
  */
 export function scanJsonBody(raw: Uint8Array, maxDepth: number): BodyScan {
   let depth = 0;
+  let surrogateEscape = false;
   for (let i = 0; i < raw.length; i++) {
     const byte = raw[i]!;
     if (byte === 0x22 /* " */) {
@@ -30,6 +36,7 @@ export function scanJsonBody(raw: Uint8Array, maxDepth: number): BodyScan {
         if (raw[i] === 0x5c /* \ */) {
           escaped = true;
           i++;
+          if (raw[i] === 0x75 /* u */ && isSurrogateEscape(raw, i + 1)) surrogateEscape = true;
         }
       }
       const length = i - start;
@@ -48,7 +55,14 @@ export function scanJsonBody(raw: Uint8Array, maxDepth: number): BodyScan {
       depth--;
     }
   }
-  return { ok: true };
+  return surrogateEscape ? { ok: true, surrogateEscape } : { ok: true };
+}
+
+/** Whether the 4 hex digits at `at` (after `\u`) are D800–DFFF: `d` or `D`, then 8–9, a–f or A–F. */
+function isSurrogateEscape(raw: Uint8Array, at: number): boolean {
+  if ((raw[at]! | 0x20) !== 0x64 /* d */) return false;
+  const next = raw[at + 1]!;
+  return next === 0x38 || next === 0x39 || ((next | 0x20) >= 0x61 && (next | 0x20) <= 0x66);
 }
 
 function decodeKey(raw: Uint8Array, from: number, to: number): string | undefined {
@@ -63,7 +77,9 @@ function decodeKey(raw: Uint8Array, from: number, to: number): string | undefine
  * Parses a JSON body of at most `limit` bytes (more → 413 before the rest is read). Anything but
  * application/json → 415; nesting deeper than MAX_BODY_DEPTH → 400; malformed JSON → 400. Keys that
  * could reach an object's prototype (`__proto__`, `constructor`, `prototype`) are refused with 400
- * before parsing, so no later spread or merge can ever see one.
+ * before parsing, so no later spread or merge can ever see one. A key or string that is not well-formed
+ * UTF-16 (a lone surrogate) → 400 INVALID_BODY naming its path: nothing downstream (validation, the
+ * store, the reply) ever sees one.
  */
 export function jsonBody(limit: number): RequestHandler[] {
   const requireJson: RequestHandler = (req, _res, next) => {
@@ -76,11 +92,15 @@ export function jsonBody(limit: number): RequestHandler[] {
     const scan = scanJsonBody(raw, MAX_BODY_DEPTH);
     if ('tooDeep' in scan) return next(new HttpError('VALIDATION_FAILED', `Request body is nested deeper than ${MAX_BODY_DEPTH} levels`));
     if ('forbiddenKey' in scan) return next(new HttpError('VALIDATION_FAILED', `Request body contains the forbidden key "${scan.forbiddenKey}"`));
+    let body: unknown;
     try {
-      req.body = JSON.parse(raw.toString('utf8'));
+      body = JSON.parse(raw.toString('utf8'));
     } catch {
       return next(new HttpError('INVALID_JSON'));
     }
+    // Only a body that spells a surrogate escape can hold a lone surrogate: the others skip the walk.
+    if (scan.surrogateEscape) refuseIllFormedStrings(body);
+    req.body = body;
     next();
   };
   return [requireJson, read, parse];

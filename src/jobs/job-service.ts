@@ -1,8 +1,10 @@
 import { HttpError } from '../errors.js';
+import { sanitizeJobEvent } from '../sanitizer/sanitizer.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { type JobEventData, type JobEventInput, jobEventInputSchema } from '../protocol/log-entry.js';
 import type { LogStore } from '../store/log-store.js';
 import type { StreamWriter } from '../stream/stream-writer.js';
+import { refuseIllFormedStrings } from '../util/well-formed.js';
 
 /**
  * Job state changes: each event is kept as the job's latest state (for `initial-jobs`) and sent as a
@@ -18,9 +20,11 @@ export class JobService {
 
   /**
    * The in-process producer API. `event.userId` names the owner; `jobId` and `status` are required and
-   * everything else is carried through. Throws HttpError VALIDATION_FAILED for a bad event.
+   * everything else is carried through. Throws HttpError VALIDATION_FAILED for a bad event, INVALID_BODY
+   * for a string in it that is not well-formed UTF-16.
    */
   async publish(event: JobEventInput & { userId: string }): Promise<JobEventData> {
+    refuseIllFormedStrings(event);
     const parsed = jobEventInputSchema.safeParse(event);
     if (!parsed.success || !parsed.data.userId) {
       throw new HttpError('VALIDATION_FAILED', undefined, parsed.success ? [{ path: ['userId'], message: 'userId is required' }] : parsed.error.issues);
@@ -29,13 +33,16 @@ export class JobService {
   }
 
   /**
-   * Stores and sends an event whose shape is already checked: the HTTP route validated it, or the
-   * BullMQ bridge built it. `source` labels the metric.
+   * Sanitizes, stores and sends an event whose shape is already checked: the HTTP route validated it, or
+   * the BullMQ bridge built it. Every job event takes this path, so this is where it is sanitized, once
+   * (sanitizeJobEvent: the rules of a log's `parsed`; `userId` is kept). Resolves with the event as
+   * stored and sent. `source` labels the metric.
    */
   async append(data: JobEventData, source: 'api' | 'bullmq'): Promise<JobEventData> {
-    await this.writer.submit([{ kind: 'job', userId: data.userId, data }]);
+    const clean = sanitizeJobEvent(data);
+    await this.writer.submit([{ kind: 'job', userId: clean.userId, data: clean }]);
     this.metrics.jobEvents.labels(source).inc();
-    return data;
+    return clean;
   }
 
   /** The latest event of each of the user's recent jobs, most recent first. */

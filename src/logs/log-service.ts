@@ -5,8 +5,9 @@ import type { LogLevel } from '../protocol/constants.js';
 import { type LogEntry, type LogEntryInput, type ParsedBounds, logEntryInputSchema } from '../protocol/log-entry.js';
 import type { LogPage, LogQuery, LogStore } from '../store/log-store.js';
 import type { StreamWriter } from '../stream/stream-writer.js';
+import { refuseIllFormedStrings } from '../util/well-formed.js';
 import { passesLevel } from './levels.js';
-import { sanitizeEntry } from './sanitizer.js';
+import { sanitizeEntry } from '../sanitizer/sanitizer.js';
 import { createUuidV7 } from './uuid-v7.js';
 
 export interface LogServiceOptions {
@@ -37,10 +38,14 @@ export class LogService {
   /**
    * The in-process producer API: validates, then stores and broadcasts entries owned by `userId`.
    * Resolves with the stored entries (those under the level threshold are dropped and not returned).
-   * Throws HttpError VALIDATION_FAILED, storing nothing, if any entry is invalid.
+   * Throws HttpError VALIDATION_FAILED, storing nothing, if any entry is invalid, and INVALID_BODY for
+   * a string that is not well-formed UTF-16 (as the HTTP body pipeline does).
    */
   async log(userId: string, entry: LogEntryInput | LogEntryInput[]): Promise<LogEntry[]> {
-    const owned = this.validate(Array.isArray(entry) ? entry : [entry], (claimed) =>
+    const entries = Array.isArray(entry) ? entry : [entry];
+    refuseIllFormedStrings(userId, ['userId']);
+    refuseIllFormedStrings(entries);
+    const owned = this.validate(entries, (claimed) =>
       claimed === undefined || claimed === userId ? userId : { invalid: 'userId differs from the owner passed to log()' },
     );
     return this.append(owned);

@@ -29,6 +29,11 @@ export function createMetrics(nodeId: string) {
     protocolErrors: counter('protocol_errors_total', 'Protocol error replies, by kind', ['kind']),
     rateLimitDisconnects: counter('rate_limit_disconnects_total', 'Sockets closed with 1008 for exceeding the message rate'),
     slowConsumerDisconnects: counter('slow_consumer_disconnects_total', 'Sockets closed with 1013 because their unsent buffer exceeded MAX_BUFFERED_BYTES'),
+    handlerErrors: counter(
+      'handler_errors_total',
+      'Exceptions caught while handling one socket frame, upgrade or HTTP request (a bug): that socket closed with 1011, or answered 500; by handler (frame, upgrade, request, request-escaped)',
+      ['handler'],
+    ),
     sessionEndedDisconnects: counter('session_ended_disconnects_total', 'Sockets closed with 4401 because their session ended, by how it was found', ['via']),
     logsIngested: counter('logs_ingested_total', 'Log entries stored and published'),
     logsDropped: counter('logs_dropped_total', 'Log entries not stored, by reason (level, validation)', ['reason']),
@@ -45,6 +50,8 @@ export function createMetrics(nodeId: string) {
     busResyncs: counter('bus_resyncs_total', 'Times the bus reported possible loss and local users were caught up from the store'),
     streamGaps: counter('stream_gaps_total', 'Gaps in a user stream detected by sequence number and filled from the store'),
     fanoutLatency: histogram('fanout_latency_seconds', 'Time from ingest to the write of a log to its last local socket', latencyBuckets),
+    httpConnectionsRefused: counter('http_connections_refused_total', 'TCP connections closed at once: their client address had MAX_CONNECTIONS_PER_ADDRESS open'),
+    httpStalledResponses: counter('http_stalled_responses_total', 'HTTP responses cut because the client read nothing for HTTP_SEND_TIMEOUT_MS'),
     sessionCheckDuration: histogram('session_check_duration_seconds', 'Duration of a session check against better-auth (cache misses)', latencyBuckets),
   };
 }

@@ -11,6 +11,13 @@ export type Channel = (typeof CHANNELS)[number];
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/**
+ * The `since` of a client that has seen no log yet (it joined while the user had none): never a log id.
+ * The server answers it with every stored log, and `truncated` only when some may be missing from that:
+ * they do not all fit in one backlog, or some were trimmed (MAX_LOGS_PER_USER) since the last clear.
+ */
+export const SINCE_THE_START = '0';
+
 /** The WebSocket endpoint's path. */
 export const WS_PATH = '/ws';
 
@@ -21,7 +28,7 @@ export const WS_PATH = '/ws';
 export const CLOSE_CODES = {
   /** The server is shutting down (or draining); reconnect, another node will answer. */
   GOING_AWAY: 1001,
-  /** The server could not read the user's stream (the store failed); reconnect and resume. */
+  /** The server could not read the user's stream (the store failed), or handling the socket failed (a bug); reconnect and resume. */
   INTERNAL_ERROR: 1011,
   /** A malformed frame (ws fails the connection: unmasked, reserved bits or opcode, bad control frame). */
   PROTOCOL_ERROR: 1002,

@@ -21,7 +21,37 @@ export function jsonDepth(value: unknown, limit = Infinity): number {
   return max + 1;
 }
 
+/**
+ * The UTF-8 length of `text`, counted without encoding it (and without Node's Buffer: this module runs in
+ * browsers too). A lone surrogate counts 3, as U+FFFD, which is what an encoder writes for it.
+ */
+function utf8Length(text: string): number {
+  let bytes = text.length; // one byte per UTF-16 unit, plus what wider characters add
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) continue;
+    if (unit < 0x800) bytes += 1;
+    else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 2; // a pair: 2 units, 4 bytes
+      i++;
+    } else bytes += 2;
+  }
+  return bytes;
+}
+
 const logLevel = z.enum(LOG_LEVELS);
+
+/**
+ * A string stored in a column of its own (user and account ids, the command, a job id): PostgreSQL's
+ * text cannot hold U+0000, so one would fail the whole transaction it is grouped with; it is refused
+ * here instead, for its own request only.
+ */
+const columnText = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .refine((value) => !value.includes('\u0000'), { message: 'must not contain U+0000 (NUL)' });
 
 /** What an operation recorded: the raw line, what was parsed from it, the response, and how it went. */
 function logDataSchema(bounds: ParsedBounds) {
@@ -36,7 +66,7 @@ function logDataSchema(bounds: ParsedBounds) {
           ctx.addIssue({ code: 'custom', message: `parsed is nested deeper than ${bounds.maxDepth} levels` });
           return;
         }
-        const bytes = Buffer.byteLength(JSON.stringify(value) ?? '');
+        const bytes = utf8Length(JSON.stringify(value) ?? '');
         if (bytes > bounds.maxBytes) {
           ctx.addIssue({ code: 'custom', message: `parsed is ${bytes} bytes serialized; the limit is ${bounds.maxBytes}` });
         }
@@ -53,10 +83,10 @@ function logDataSchema(bounds: ParsedBounds) {
  */
 export function logEntryInputSchema(bounds: ParsedBounds = DEFAULT_PARSED_BOUNDS) {
   return z.strictObject({
-    userId: z.string().min(1).max(256).optional(),
-    emailAccountId: z.string().min(1).max(256),
+    userId: columnText(256).optional(),
+    emailAccountId: columnText(256),
     level: logLevel,
-    command: z.string().min(1).max(128),
+    command: columnText(128),
     data: logDataSchema(bounds).default({}),
   });
 }
@@ -86,8 +116,8 @@ export type LogEntry = z.infer<typeof logEntrySchema>;
  * carried through untouched as the `data` of the `job-event` message.
  */
 export const jobEventInputSchema = z.looseObject({
-  userId: z.string().min(1).max(256).optional(),
-  jobId: z.string().min(1).max(256),
+  userId: columnText(256).optional(),
+  jobId: columnText(256),
   status: z.string().min(1).max(64),
 });
 export type JobEventInput = z.input<typeof jobEventInputSchema>;

@@ -6,6 +6,7 @@ import type {
   LogQuery,
   LogStore,
   LogStoreLimits,
+  RangeEnd,
   StoredLog,
   WriteOp,
 } from './log-store.js';
@@ -25,12 +26,18 @@ export interface LogRow {
 /** The reads behind a page (readLogs), all made on one snapshot; a value or a promise of it. */
 export interface SnapshotReads {
   head(userId: string): Awaitable<{ head_seq: number | string; cleared_seq: number | string } | undefined>;
-  /** The user's newest logs, newest first. */
-  newest(userId: string, limit: number): Awaitable<StoredLog[]>;
+  /** The user's newest logs after `afterSeq` (0: any), newest first. */
+  newest(userId: string, afterSeq: number, limit: number): Awaitable<StoredLog[]>;
   /** The seq of the user's log with this id, if stored. */
   seqOf(userId: string, id: string): Awaitable<number | string | undefined>;
   /** The user's logs after `seq`, oldest first. */
   after(userId: string, seq: number, limit: number): Awaitable<StoredLog[]>;
+  /**
+   * The stored sizes (LOG_SIZE) of the user's logs after `afterSeq`, from the newest or from the oldest
+   * end, as `[seq, bytes]`. May be lazy: the reader stops once it has enough, and an engine that can
+   * then does not read on.
+   */
+  sizes(userId: string, afterSeq: number, limit: number, from: RangeEnd): Awaitable<Iterable<[seq: number, bytes: number]>>;
 }
 
 type Awaitable<T> = T | Promise<T>;
@@ -39,6 +46,29 @@ export interface StreamHead {
   headSeq: number;
   clearedSeq: number;
   jobSeq: number;
+}
+
+/**
+ * What a byte budget (LogQuery's `maxBytes`) counts of a stored log: its data, command and account id,
+ * in bytes. The engine measures them without handing the values over.
+ */
+export const LOG_SIZE = 'octet_length(data) + octet_length(command) + octet_length(email_account_id)';
+
+/**
+ * How many of `sizes` (in reading order) a page within `maxBytes` and `limit` holds: the first always,
+ * then each while the sum stays within the budget. `more` when a size beyond them was seen, so ask for
+ * `limit + 1` sizes to learn whether the page is the whole rest. Stops reading `sizes` at the first that
+ * does not fit.
+ */
+export function fitting(sizes: Iterable<readonly [unknown, number]>, limit: number, maxBytes: number): { count: number; more: boolean } {
+  let count = 0;
+  let used = 0;
+  for (const [, bytes] of sizes) {
+    if (count === limit || (count > 0 && used + bytes > maxBytes)) return { count, more: true };
+    used += bytes;
+    count++;
+  }
+  return { count, more: false };
 }
 
 /** Rows (or users) per statement: at most 8 parameters each stays far below SQLite's and PostgreSQL's limits. */
@@ -69,31 +99,44 @@ export abstract class KyselyLogStore implements LogStore {
     await migrateLogStore(this.db, this.kind);
   }
 
+  /**
+   * Every user id is stored as `toWellFormed()` gives it: the drivers would otherwise encode a lone
+   * surrogate each their own way (better-sqlite3 as WTF-8 bytes read back as three U+FFFD, pg as one
+   * U+FFFD), and the head rows read back would not match the ids the ops name. The ops' events keep the
+   * ids as given. Validation refuses such ids at the edge; this keeps one that slips through (a job
+   * event of the BullMQ bridge) from failing the other ops of its commit.
+   */
   async commit(ops: WriteOp[]): Promise<CommittedEvent[]> {
     if (ops.length === 0) return [];
     return this.db.transaction().execute(async (trx) => {
       const userIds = [...new Set(ops.map(userOf))].sort();
       const heads = await this.lockHeads(trx, userIds);
+      const headOf = (userId: string): StreamHead => {
+        const head = heads.get(userId);
+        if (!head) throw new Error(`The store returned no stream head for user ${JSON.stringify(userId)}`);
+        return head;
+      };
       const events: CommittedEvent[] = [];
       let rows: LogRow[] = [];
       const clears = new Map<string, number>();
       const jobs = new Map<string, { userId: string; jobId: string; jobSeq: number; data: JobEventData }>();
 
       for (const op of ops) {
-        const head = heads.get(userOf(op))!;
+        const userId = userOf(op);
+        const head = headOf(userId);
         if (op.kind === 'log') {
           const seq = ++head.headSeq;
-          rows.push(toRow(op.log, seq));
+          rows.push(toRow(op.log, userId, seq));
           events.push({ kind: 'log', userId: op.log.userId, seq, log: op.log });
         } else if (op.kind === 'clear') {
           const seq = ++head.headSeq;
           head.clearedSeq = seq;
-          clears.set(op.userId, seq);
-          rows = rows.filter((r) => r.user_id !== op.userId); // logs of this batch committed before the clear
+          clears.set(userId, seq);
+          rows = rows.filter((r) => r.user_id !== userId); // logs of this batch committed before the clear
           events.push({ kind: 'clear', userId: op.userId, seq, timestamp: op.timestamp });
         } else {
           const jobSeq = ++head.jobSeq;
-          jobs.set(`${op.userId}\u0000${op.data.jobId}`, { userId: op.userId, jobId: op.data.jobId, jobSeq, data: op.data });
+          jobs.set(`${userId}\u0000${op.data.jobId}`, { userId, jobId: op.data.jobId, jobSeq, data: op.data });
           events.push({ kind: 'job', userId: op.userId, data: op.data });
         }
       }
@@ -106,7 +149,7 @@ export abstract class KyselyLogStore implements LogStore {
       // statement trims every user of the batch: a statement per user cost more than the rows it deleted.
       const cuts: Array<{ userId: string; cutoff: number }> = [];
       for (const userId of new Set(rows.map((r) => r.user_id))) {
-        const cutoff = heads.get(userId)!.headSeq - this.limits.maxLogsPerUser;
+        const cutoff = headOf(userId).headSeq - this.limits.maxLogsPerUser;
         if (cutoff > 0) cuts.push({ userId, cutoff });
       }
       if (cuts.length > 0) await this.trimLogs(trx, cuts);
@@ -121,7 +164,7 @@ export abstract class KyselyLogStore implements LogStore {
         await this.trimJobs(trx, userId);
       }
       // Every head row exists (lockHeads made it): one statement writes them all back.
-      await this.writeHeads(trx, userIds.map((userId) => ({ userId, ...heads.get(userId)! })));
+      await this.writeHeads(trx, userIds.map((userId) => ({ userId, ...headOf(userId) })));
       return events;
     });
   }
@@ -200,24 +243,29 @@ export abstract class KyselyLogStore implements LogStore {
       const headSeq = Number(head?.head_seq ?? 0);
       const clearedSeq = Number(head?.cleared_seq ?? 0);
 
-      if (query.from === 'tail') {
-        const logs = await reads.newest(userId, query.limit + 1);
-        const hasMore = logs.length > query.limit;
-        return { logs: logs.slice(0, query.limit).reverse(), truncated: false, headSeq, clearedSeq, hasMore };
-      }
-
-      let after: number;
+      let after = 0;
       let truncated = false;
       if (query.from === 'id') {
         const found = await reads.seqOf(userId, query.id);
         truncated = found === undefined;
         after = found === undefined ? 0 : Number(found);
-      } else {
+      } else if (query.from === 'seq') {
         after = query.seq;
       }
-      const logs = await reads.after(userId, after, query.limit + 1);
-      const hasMore = logs.length > query.limit;
-      return { logs: logs.slice(0, query.limit), truncated, headSeq, clearedSeq, hasMore };
+      // Which end of the range a page that cannot hold all of it keeps.
+      const end = query.from === 'tail' || query.keep === 'newest' ? 'newest' : 'oldest';
+      let count = query.limit;
+      let hasMore: boolean | undefined;
+      // A limit of 0 with a budget is the plain read: it only asks whether there are logs (hasMore).
+      if (query.maxBytes !== undefined && query.limit > 0) {
+        ({ count, more: hasMore } = fitting(await reads.sizes(userId, after, query.limit + 1, end), query.limit, query.maxBytes));
+      }
+      // Without a budget, one log more than the page says whether there are more.
+      const wanted = hasMore === undefined ? count + 1 : count;
+      const rows = wanted === 0 ? [] : end === 'newest' ? await reads.newest(userId, after, wanted) : await reads.after(userId, after, wanted);
+      hasMore ??= rows.length > count;
+      const logs = rows.slice(0, count);
+      return { logs: end === 'newest' ? logs.reverse() : logs, truncated, headSeq, clearedSeq, hasMore };
     });
   }
 
@@ -226,23 +274,34 @@ export abstract class KyselyLogStore implements LogStore {
     const logs = () => db.selectFrom('livetail_log').selectAll();
     return {
       head: (userId) => db.selectFrom('livetail_stream').select(['head_seq', 'cleared_seq']).where('user_id', '=', userId).executeTakeFirst(),
-      newest: async (userId, limit) =>
-        ((await logs().where('user_id', '=', userId).orderBy('seq', 'desc').limit(limit).execute()) as LogRow[]).map(fromRow),
+      newest: async (userId, afterSeq, limit) =>
+        ((await logs().where('user_id', '=', userId).where('seq', '>', afterSeq).orderBy('seq', 'desc').limit(limit).execute()) as LogRow[]).map(fromRow),
       seqOf: async (userId, id) =>
         (await db.selectFrom('livetail_log').select('seq').where('user_id', '=', userId).where('id', '=', id).executeTakeFirst())?.seq,
       after: async (userId, seq, limit) =>
         ((await logs().where('user_id', '=', userId).where('seq', '>', seq).orderBy('seq', 'asc').limit(limit).execute()) as LogRow[]).map(fromRow),
+      sizes: async (userId, afterSeq, limit, from) => {
+        const rows = await db
+          .selectFrom('livetail_log')
+          .select(['seq', sql<number>`${sql.raw(LOG_SIZE)}`.as('bytes')])
+          .where('user_id', '=', userId)
+          .where('seq', '>', afterSeq)
+          .orderBy('seq', from === 'newest' ? 'desc' : 'asc')
+          .limit(limit)
+          .execute();
+        return rows.map((r) => [Number(r.seq), Number(r.bytes)] as [number, number]);
+      },
     };
   }
 
-  async latestJobs(userId: string, limit: number): Promise<JobEventData[]> {
-    const rows = await this.db
-      .selectFrom('livetail_job')
-      .select('data')
-      .where('user_id', '=', userId)
-      .orderBy('job_seq', 'desc')
-      .limit(limit)
-      .execute();
+  async latestJobs(userId: string, limit: number, maxBytes?: number): Promise<JobEventData[]> {
+    const recent = () => this.db.selectFrom('livetail_job').where('user_id', '=', userId).orderBy('job_seq', 'desc');
+    if (maxBytes !== undefined) {
+      const sizes = await recent().select(sql<number>`octet_length(data)`.as('bytes')).limit(limit + 1).execute();
+      limit = fitting(sizes.map((r) => [undefined, Number(r.bytes)] as const), limit, maxBytes).count;
+      if (limit === 0) return [];
+    }
+    const rows = await recent().select('data').limit(limit).execute();
     return rows.map((r) => JSON.parse(r.data as string) as JobEventData);
   }
 
@@ -254,13 +313,14 @@ export abstract class KyselyLogStore implements LogStore {
   async close(): Promise<void> {}
 }
 
+/** The op's user id as the store keeps it (see commit). */
 function userOf(op: WriteOp): string {
-  return op.kind === 'log' ? op.log.userId : op.userId;
+  return (op.kind === 'log' ? op.log.userId : op.userId).toWellFormed();
 }
 
-function toRow(log: LogEntry, seq: number): LogRow {
+function toRow(log: LogEntry, userId: string, seq: number): LogRow {
   return {
-    user_id: log.userId,
+    user_id: userId,
     seq,
     id: log.id,
     ts: log.timestamp,

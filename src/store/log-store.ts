@@ -20,14 +20,30 @@ export interface StoredLog {
   log: LogEntry;
 }
 
-/** Where to start reading a user's logs. */
+/**
+ * Where to start reading a user's logs, and how much at most.
+ *
+ * `maxBytes` bounds the page by size as well as by count: it ends before the log that would take the
+ * sum of its logs' stored sizes past `maxBytes` (a log's stored size: the bytes of its data, command and
+ * account id), but holds at least one log when there is one, so a reader paging on always advances.
+ * The engine measures the logs itself, so those beyond the budget never reach the process (a reader that
+ * asks for a few huge logs does not load a thousand). `hasMore` says the page was cut short, by count or
+ * by size.
+ */
 export type LogQuery =
-  /** The newest `limit` logs. */
-  | { from: 'tail'; limit: number }
+  /** The newest `limit` logs (with `maxBytes`: the newest that fit). */
+  | { from: 'tail'; limit: number; maxBytes?: number }
   /** Logs after the log with this id; `truncated` when that id is no longer stored. */
-  | { from: 'id'; id: string; limit: number }
+  | { from: 'id'; id: string; limit: number; maxBytes?: number; keep?: RangeEnd }
   /** Logs with a sequence number above `seq` (the gateway's catch-up after a gap). */
-  | { from: 'seq'; seq: number; limit: number };
+  | { from: 'seq'; seq: number; limit: number; maxBytes?: number; keep?: RangeEnd };
+
+/**
+ * Which logs a page after a position holds when it cannot hold them all: the oldest (the default, for
+ * a reader that pages on), or the newest (for a reader that continues from the stream's head and only
+ * needs to know, from `hasMore`, that logs after the position were left out).
+ */
+export type RangeEnd = 'oldest' | 'newest';
 
 export interface LogPage {
   /** Oldest first. */
@@ -64,8 +80,11 @@ export interface LogStore {
   migrate(): Promise<void>;
   commit(ops: WriteOp[]): Promise<CommittedEvent[]>;
   readLogs(userId: string, query: LogQuery): Promise<LogPage>;
-  /** The latest event data of the user's most recently updated jobs, most recent first. */
-  latestJobs(userId: string, limit: number): Promise<JobEventData[]>;
+  /**
+   * The latest event data of the user's most recently updated jobs, most recent first. With `maxBytes`,
+   * as many of them as fit in that many bytes of stored data (at least one), as for LogQuery.
+   */
+  latestJobs(userId: string, limit: number, maxBytes?: number): Promise<JobEventData[]>;
   /** Resolves when the store answers a trivial query (readiness). */
   ping(): Promise<void>;
   /** Closes the connection(s). Idempotent. */

@@ -1,6 +1,6 @@
 import type { JobEventData, LogEntry } from '../protocol/log-entry.js';
 import type { SqliteDatabaseHandle } from './database.js';
-import { KyselyLogStore, type SnapshotReads } from './kysely-log-store.js';
+import { KyselyLogStore, LOG_SIZE, type SnapshotReads, fitting } from './kysely-log-store.js';
 import type { LogStoreLimits, StoredLog } from './log-store.js';
 import type { CachedSqlite } from './sqlite-statement-cache.js';
 
@@ -28,14 +28,19 @@ export class SqliteLogStore extends KyselyLogStore {
     const seqOf = statement('select seq from livetail_log where user_id = ? and id = ?');
     // Rows as arrays, without the user id the caller knows: better-sqlite3 builds row objects far more
     // slowly than JavaScript does (about half of a 100-log read).
-    const newest = statement(`select ${LOG_COLUMNS} from livetail_log where user_id = ? order by seq desc limit ?`);
+    const newest = statement(`select ${LOG_COLUMNS} from livetail_log where user_id = ? and seq > ? order by seq desc limit ?`);
     const after = statement(`select ${LOG_COLUMNS} from livetail_log where user_id = ? and seq > ? order by seq asc limit ?`);
+    const newestSizes = statement(`select seq, ${LOG_SIZE} from livetail_log where user_id = ? and seq > ? order by seq desc limit ?`);
+    const afterSizes = statement(`select seq, ${LOG_SIZE} from livetail_log where user_id = ? and seq > ? order by seq asc limit ?`);
     const logs = (userId: string, rows: unknown[]) => (rows as LogColumns[]).map((row) => fromColumns(userId, row));
     this.reads = {
       head: (userId) => head().get(userId) as { head_seq: number; cleared_seq: number } | undefined,
-      newest: (userId, limit) => logs(userId, newest().raw(true).all(userId, limit)),
+      newest: (userId, afterSeq, limit) => logs(userId, newest().raw(true).all(userId, afterSeq, limit)),
       seqOf: (userId, id) => (seqOf().get(userId, id) as { seq: number } | undefined)?.seq,
       after: (userId, seq, limit) => logs(userId, after().raw(true).all(userId, seq, limit)),
+      // Stepped lazily: SQLite reads the rows' values to measure them, and stops when the reader does.
+      sizes: (userId, afterSeq, limit, from) =>
+        (from === 'newest' ? newestSizes() : afterSizes()).raw(true).iterate(userId, afterSeq, limit) as Iterable<[number, number]>,
     };
   }
 
@@ -51,8 +56,12 @@ export class SqliteLogStore extends KyselyLogStore {
     });
   }
 
-  override latestJobs(userId: string, limit: number): Promise<JobEventData[]> {
+  override latestJobs(userId: string, limit: number, maxBytes?: number): Promise<JobEventData[]> {
     return this.db.connection().execute(async () => {
+      if (maxBytes !== undefined) {
+        const sizes = this.sqlite.prepare('select job_seq, octet_length(data) from livetail_job where user_id = ? order by job_seq desc limit ?');
+        limit = fitting(sizes.raw(true).iterate(userId, limit + 1) as Iterable<[number, number]>, limit, maxBytes).count;
+      }
       const rows = this.sqlite.prepare('select data from livetail_job where user_id = ? order by job_seq desc limit ?').all(userId, limit);
       return (rows as Array<{ data: string }>).map((r) => JSON.parse(r.data) as JobEventData);
     });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { LogEntry } from '../../src/protocol/log-entry.js';
-import type { LogStore, LogStoreLimits, WriteOp } from '../../src/store/log-store.js';
+import type { LogQuery, LogStore, LogStoreLimits, WriteOp } from '../../src/store/log-store.js';
 
 /** A migrated store with the given limits; every call of one file may share one database. */
 export type CreateStore = (limits: LogStoreLimits) => Promise<LogStore>;
@@ -150,6 +150,59 @@ export function logStoreContract(name: string, createStore: CreateStore, options
       expect(other).toMatchObject({ logs: [], truncated: true, headSeq: 0 });
     });
 
+    it('bounds a page by the stored size of its logs (maxBytes), holding at least one log, with hasMore', async () => {
+      const store = await createStore(LIMITS);
+      const alice = user();
+      // Stored size: the bytes of data (as JSON), command and account id. S3 is in two-byte characters.
+      const sized = (command: string, raw: string): WriteOp => ({ kind: 'log', log: { ...testLog(alice, command), data: { raw } } });
+      const ops = [sized('S1', 'a'.repeat(1000)), sized('S2', 'b'.repeat(1000)), sized('S3', 'é'.repeat(1000)), sized('S4', 'd'.repeat(5000)), sized('S5', 'e'.repeat(1000))];
+      const size = ops.map((op) => (op.kind === 'log' ? Buffer.byteLength(JSON.stringify(op.log.data) + op.log.command + op.log.emailAccountId) : 0));
+      const ids = (await store.commit(ops)).map((e) => (e.kind === 'log' ? e.log.id : ''));
+      const read = async (query: LogQuery) => {
+        const page = await store.readLogs(alice, query);
+        return { commands: page.logs.map((l) => l.log.command), hasMore: page.hasMore, truncated: page.truncated };
+      };
+      const [s1, s2, s3, s4, s5] = size as [number, number, number, number, number];
+
+      expect(await read({ from: 'tail', limit: 10, maxBytes: s4 + s5 })).toEqual({ commands: ['S4', 'S5'], hasMore: true, truncated: false });
+      expect(await read({ from: 'tail', limit: 10, maxBytes: s4 + s5 - 1 })).toEqual({ commands: ['S5'], hasMore: true, truncated: false });
+      expect(await read({ from: 'tail', limit: 10, maxBytes: 1 })).toEqual({ commands: ['S5'], hasMore: true, truncated: false });
+      expect(await read({ from: 'tail', limit: 10, maxBytes: 1e9 })).toEqual({ commands: ['S1', 'S2', 'S3', 'S4', 'S5'], hasMore: false, truncated: false });
+      expect(await read({ from: 'tail', limit: 2, maxBytes: 1e9 })).toEqual({ commands: ['S4', 'S5'], hasMore: true, truncated: false });
+      // Bytes, not characters: S3 holds 1,000 characters in 2,000 bytes.
+      expect(await read({ from: 'id', id: ids[0]!, limit: 10, maxBytes: s2 + s3 })).toEqual({ commands: ['S2', 'S3'], hasMore: true, truncated: false });
+      expect(await read({ from: 'id', id: ids[0]!, limit: 10, maxBytes: s2 + s3 - 1 })).toEqual({ commands: ['S2'], hasMore: true, truncated: false });
+      expect(await read({ from: 'seq', seq: 3, limit: 10, maxBytes: s4 + s5 })).toEqual({ commands: ['S4', 'S5'], hasMore: false, truncated: false });
+      expect(await read({ from: 'seq', seq: 3, limit: 10, maxBytes: 1 })).toEqual({ commands: ['S4'], hasMore: true, truncated: false });
+      expect(await read({ from: 'seq', seq: 5, limit: 10, maxBytes: 1 })).toEqual({ commands: [], hasMore: false, truncated: false });
+      expect(await read({ from: 'id', id: randomUUID(), limit: 10, maxBytes: s1 })).toEqual({ commands: ['S1'], hasMore: true, truncated: true });
+      // keep: 'newest' holds the newest logs after the position; hasMore: some after it were left out.
+      expect(await read({ from: 'id', id: ids[0]!, limit: 10, maxBytes: s4 + s5, keep: 'newest' })).toEqual({ commands: ['S4', 'S5'], hasMore: true, truncated: false });
+      expect(await read({ from: 'id', id: ids[1]!, limit: 10, maxBytes: s3 + s4 + s5, keep: 'newest' })).toEqual({ commands: ['S3', 'S4', 'S5'], hasMore: false, truncated: false });
+      expect(await read({ from: 'id', id: ids[0]!, limit: 2, maxBytes: 1e9, keep: 'newest' })).toEqual({ commands: ['S4', 'S5'], hasMore: true, truncated: false });
+      expect(await read({ from: 'seq', seq: 3, limit: 10, keep: 'newest' })).toEqual({ commands: ['S4', 'S5'], hasMore: false, truncated: false });
+      expect(await read({ from: 'seq', seq: 2, limit: 1, keep: 'newest' })).toEqual({ commands: ['S5'], hasMore: true, truncated: false });
+      expect(await read({ from: 'id', id: randomUUID(), limit: 10, maxBytes: s5, keep: 'newest' })).toEqual({ commands: ['S5'], hasMore: true, truncated: true });
+      // A limit of 0 only asks whether there are logs.
+      expect(await read({ from: 'tail', limit: 0, maxBytes: 1e9 })).toEqual({ commands: [], hasMore: true, truncated: false });
+      expect(await store.readLogs(user(), { from: 'tail', limit: 10, maxBytes: 1 })).toMatchObject({ logs: [], hasMore: false, headSeq: 0 });
+    });
+
+    it('bounds latestJobs by the stored size of the events (maxBytes), holding at least one', async () => {
+      const store = await createStore(LIMITS);
+      const alice = user();
+      await store.commit([jobOp(alice, 'j1', 'done', { blob: 'x'.repeat(1000) }), jobOp(alice, 'j2', 'done', { blob: 'é'.repeat(1000) }), jobOp(alice, 'j3', 'active')]);
+      const bytes = (jobId: string, extra: Record<string, unknown> = {}) => Buffer.byteLength(JSON.stringify({ userId: alice, jobId, status: jobId === 'j3' ? 'active' : 'done', ...extra }));
+      const [j3, j2] = [bytes('j3'), bytes('j2', { blob: 'é'.repeat(1000) })];
+      const jobs = async (maxBytes: number, limit = 10) => (await store.latestJobs(alice, limit, maxBytes)).map((j) => j.jobId);
+      expect(await jobs(j3 + j2)).toEqual(['j3', 'j2']);
+      expect(await jobs(j3 + j2 - 1)).toEqual(['j3']);
+      expect(await jobs(1)).toEqual(['j3']);
+      expect(await jobs(1e9)).toEqual(['j3', 'j2', 'j1']);
+      expect(await jobs(1e9, 2)).toEqual(['j3', 'j2']);
+      expect(await store.latestJobs(user(), 10, 1)).toEqual([]);
+    });
+
     it('never shows a page whose logs run past its headSeq while commits run', async () => {
       const store = await createStore(LIMITS);
       const peer = options.createPeer ? await options.createPeer(LIMITS) : store;
@@ -188,6 +241,24 @@ export function logStoreContract(name: string, createStore: CreateStore, options
       expect((await store.latestJobs(bob, 10)).map((j) => j.jobId)).toEqual(['b1']);
       // Job events do not use log sequence numbers.
       expect((await store.readLogs(alice, { from: 'tail', limit: 1 })).headSeq).toBe(0);
+    });
+
+    it('commits the other ops of a commit whose user id is not well-formed UTF-16 (a lone surrogate)', async () => {
+      // The driver encodes such an id its own way: the head row read back must still be found.
+      const store = await createStore(LIMITS);
+      const alice = user();
+      const odd = `svc-\ud800-${randomUUID()}`;
+      const events = await store.commit([logOp(alice, 'A1'), logOp(odd, 'O1'), jobOp(odd, 'j1', 'active'), logOp(odd, 'O2'), clearOp(odd), logOp(alice, 'A2')]);
+      expect(events.map((e) => [e.kind, 'seq' in e ? e.seq : undefined])).toEqual([
+        ['log', 1],
+        ['log', 1],
+        ['job', undefined],
+        ['log', 2],
+        ['clear', 3],
+        ['log', 2],
+      ]);
+      expect(await commands(store, alice)).toEqual(['A1', 'A2']);
+      expect((await store.commit([logOp(odd, 'O3')]))[0]).toMatchObject({ seq: 4 });
     });
 
     it('answers ping and migrates again without harm', async () => {

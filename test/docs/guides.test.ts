@@ -105,10 +105,40 @@ describe('docs/operations.md', () => {
   });
 });
 
+/** The property names of an interface declared in a source file (one property per line, as the code is written). */
+function interfaceProperties(file: string, name: string): string[] {
+  const source = read(file);
+  const body = new RegExp(`export interface ${name} \\{([\\s\\S]*?)\\n\\}`).exec(source)?.[1];
+  if (!body) throw new Error(`no interface ${name} in ${file}`);
+  return [...body.matchAll(/^ {2}(\w+)\??:/gm)].map((m) => m[1]!);
+}
+
+describe('docs/producers.md', () => {
+  const guide = read('docs/producers.md');
+  const cells = tableRows(guide).map((row) => row[0] ?? '');
+
+  it.each([
+    ['src/publisher/options.ts', 'PublisherOptions'],
+    ['src/imapflow/imapflow-logger.ts', 'ImapflowLoggerOptions'],
+  ])('documents every option of %s (%s) in a table row', (file, name) => {
+    const options = interfaceProperties(file, name);
+    expect(options.length).toBeGreaterThan(5);
+    for (const option of options) expect(cells.some((cell) => cell.includes(`\`${option}\``)), option).toBe(true);
+  });
+
+  it('lists every publisher event and error code, and the IMAP → entry mapping of every field', () => {
+    for (const event of ['sent', 'retry', 'dropped', 'error']) expect(cells, event).toContain(`\`${event}\``);
+    for (const code of ['INVALID_ENTRY', 'ENTRY_TOO_LARGE', 'CLOSED', 'REFUSED', 'GAVE_UP']) expect(guide, code).toContain(`\`${code}\``);
+    for (const field of ['userId', 'emailAccountId', 'command', 'level', 'data.raw', 'data.parsed', 'data.response', 'data.duration', 'data.error']) {
+      expect(cells, field).toContain(`\`${field}\``);
+    }
+  });
+});
+
 describe('README.md', () => {
   it('links the guides and the machine-readable specs', () => {
     const readme = read('README.md');
-    for (const doc of ['docs/protocol.md', 'docs/operations.md', 'docs/asyncapi.yaml', 'docs/openapi.yaml']) {
+    for (const doc of ['docs/protocol.md', 'docs/operations.md', 'docs/producers.md', 'docs/asyncapi.yaml', 'docs/openapi.yaml']) {
       expect(readme).toContain(`](${doc})`);
       expect(fs.existsSync(path.join(ROOT, doc)), doc).toBe(true);
     }

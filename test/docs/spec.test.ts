@@ -5,7 +5,7 @@ import { compileErrors, dereference, validate } from '@readme/openapi-parser';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { CLOSE_REASONS, HTTP_ERRORS } from '../../src/errors.js';
+import { CLOSE_REASONS, HTTP_ERRORS, MAX_ERROR_DETAILS } from '../../src/errors.js';
 import { healthBodySchema, readyBodySchema } from '../../src/http/routes/health.js';
 import {
   CHANNELS,
@@ -143,7 +143,12 @@ const RESPONSES: Record<string, z.ZodType> = {
   'get /metrics 200': z.string().regex(/^(# (HELP|TYPE) livetail_\w+ .+|livetail_\w+\{[^}]*\} \d+(\.\d+)?)$/m),
 };
 /** An error body, as HttpError.toJSON writes it. */
-const errorBody = z.strictObject({ error: z.string().min(1), code: z.enum(Object.keys(HTTP_ERRORS) as [string, ...string[]]), details: z.array(z.unknown()).optional() });
+const errorBody = z.strictObject({
+  error: z.string().min(1),
+  code: z.enum(Object.keys(HTTP_ERRORS) as [string, ...string[]]),
+  details: z.array(z.unknown()).max(MAX_ERROR_DETAILS).optional(),
+  detailsTotal: z.number().int().gt(MAX_ERROR_DETAILS).optional(),
+});
 
 describe('docs/openapi.yaml', () => {
   let doc: Json;

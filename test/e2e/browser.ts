@@ -21,10 +21,11 @@ export function checkPrerequisites(): void {
 
 /**
  * Debian's Chromium, headless, with a fresh temporary profile (Playwright creates one per launch and
- * removes it on close). Each test opens its own context: its own cookies, so its own user.
+ * removes it on close). Each test opens its own context: its own cookies, so its own user. `extraArgs`
+ * add to the team's flags.
  */
-export async function launchBrowser(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
+export async function launchBrowser(extraArgs: string[] = []): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, args: [...ARGS, ...extraArgs], headless: true });
 }
 
 export async function newContext(browser: Browser, colorScheme: 'light' | 'dark' = 'light'): Promise<BrowserContext> {

@@ -106,6 +106,32 @@ describe('web console in Chromium', () => {
     expect(await visibleCommands(page)).toEqual(['OLDER', 'NEWEST']);
   });
 
+  it('fills the window with the table and the jobs panel, with one row as with many (screenshots in test-artifacts/)', async () => {
+    const geometry = () =>
+      page.evaluate(() => ({
+        window: window.innerHeight,
+        page: document.documentElement.scrollHeight,
+        table: document.querySelector('.log-table')!.getBoundingClientRect().bottom,
+        jobs: document.querySelector('.jobs-panel')!.getBoundingClientRect().bottom,
+      }));
+    const expectFilled = async () => {
+      const g = await geometry();
+      expect(Math.abs(g.table - g.window), JSON.stringify(g)).toBeLessThanOrEqual(2);
+      expect(Math.abs(g.jobs - g.window), JSON.stringify(g)).toBeLessThanOrEqual(2);
+      expect(g.page, 'the page itself never scrolls').toBeLessThanOrEqual(g.window);
+    };
+    await publish({ command: 'ONLY' });
+    await page.locator('.row', { hasText: 'ONLY' }).waitFor();
+    await expectFilled();
+    await page.screenshot({ path: screenshotPath('layout-one-row.png') });
+
+    const logs = Array.from({ length: 120 }, (_, i) => entry({ userId, command: `MANY${i}` }));
+    expect((await api(server.url, 'POST', '/api/logs', service, logs)).status).toBe(201);
+    await expect.poll(() => page.locator('.counts').textContent(), EVENTUALLY).toBe('121 logs');
+    await expectFilled();
+    await page.screenshot({ path: screenshotPath('layout-many-rows.png') });
+  });
+
   it('expands a row with the keyboard to show raw, parsed, response and error', async () => {
     await publish({
       command: 'FETCH',
@@ -268,8 +294,10 @@ describe('web console in Chromium', () => {
     await other.getByRole('button', { name: 'Sign in', exact: true }).waitFor();
 
     await expect.poll(() => page.locator('.connection').textContent(), EVENTUALLY).toBe('signed out');
+    expect(await page.locator('.banner .advice').textContent()).toMatch(/^Your session ended: sign in again/);
     expect(await page.getByRole('button', { name: 'Sign in again' }).isVisible()).toBe(true);
     await page.getByRole('button', { name: 'Sign in again' }).click();
     await page.getByLabel('Email').waitFor();
+    expect(await page.locator('.auth-card .notice').textContent()).toBe('Your session ended: sign in again.');
   });
 });

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { consoleServerEnv, freePort } from '../e2e/ports.js';
 import { api, entry, service, signIn, signOut, signUp, type TestUser } from '../helpers/http.js';
+import { ScriptedServer } from '../helpers/scripted-http.js';
 import { INGEST_TOKEN, type TestServer, startTestServer } from '../helpers/server.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'livetail.js');
@@ -200,6 +201,40 @@ describe('livetail CLI against a running server', () => {
       const { code, stderr } = await Cli.run(['publish', '--url', `http://127.0.0.1:${port}`, '--token', INGEST_TOKEN, '--user', 'u', '--account', 'a', '--command', 'X']);
       expect(code).toBe(1);
       expect(stderr).toContain(`Cannot reach http://127.0.0.1:${port} (ECONNREFUSED)`);
+    });
+
+    it('sends a log through the publisher: a 503 is retried with the same Idempotency-Key', async () => {
+      const scripted = await ScriptedServer.start();
+      try {
+        scripted.answer(
+          { status: 503, headers: { 'retry-after': '0' }, body: { error: 'Server is shutting down', code: 'SHUTTING_DOWN' } },
+          { status: 201, body: { logs: [{ id: '0190b4c2-0000-7000-8000-000000000001' }] } },
+        );
+        const { code, stdout } = await Cli.run(['publish', '--url', scripted.url, '--token', INGEST_TOKEN, '--user', 'u1', '--account', 'a', '--command', 'NOOP']);
+        expect(code).toBe(0);
+        expect(stdout).toBe('published log 0190b4c2-0000-7000-8000-000000000001\n');
+        expect(scripted.requests).toHaveLength(2);
+        const [first, retry] = scripted.requests;
+        expect(first!.headers['idempotency-key']).toMatch(/^[0-9a-f-]{36}$/);
+        expect(retry!.headers['idempotency-key']).toBe(first!.headers['idempotency-key']);
+        expect(retry!.logs).toEqual([{ userId: 'u1', emailAccountId: 'a', level: 'info', command: 'NOOP', data: {} }]);
+      } finally {
+        await scripted.close();
+      }
+    });
+
+    it('stops after 3 attempts and reports the last answer', async () => {
+      const scripted = await ScriptedServer.start();
+      try {
+        const busy = { status: 503, headers: { 'retry-after': '0' }, body: { error: 'The store is unavailable: retry later', code: 'STORE_UNAVAILABLE' } };
+        scripted.answer(busy, busy, busy, busy);
+        const { code, stderr } = await Cli.run(['publish', '--url', scripted.url, '--token', INGEST_TOKEN, '--user', 'u1', '--account', 'a', '--command', 'NOOP']);
+        expect(code).toBe(1);
+        expect(stderr).toBe('livetail publish: publish failed: HTTP 503 The store is unavailable: retry later (STORE_UNAVAILABLE)\n');
+        expect(scripted.requests).toHaveLength(3);
+      } finally {
+        await scripted.close();
+      }
     });
   });
 

@@ -102,3 +102,33 @@ describe('incoming frame size (MAX_MESSAGE_BYTES)', () => {
     await survivor.close();
   });
 });
+
+describe('hostile values inside known message types', () => {
+  let server: TestServer;
+  let mallory: TestUser;
+  let alice: TestUser;
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    [mallory, alice] = await Promise.all([signUp(server.url), signUp(server.url)]);
+  });
+  afterAll(() => server.close());
+
+  /** `[[[…]]]` nested `depth` levels deep. */
+  const nestedArrays = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
+
+  for (const [type, depth] of [['subscribe', 5000], ['unsubscribe', 8000], ['subscribe', 20_000]] as const) {
+    it(`answers a ${type} whose channel is nested ${depth} levels deep with a short error, and the node carries on`, async () => {
+      const victim = await TestSocket.ready(server.wsUrl, { cookie: alice.cookie });
+      const attacker = await TestSocket.ready(server.wsUrl, { cookie: mallory.cookie });
+      const frame = `{"type":"${type}","channel":${nestedArrays(depth)}}`;
+      expect(Buffer.byteLength(frame)).toBeLessThan(MAX_MESSAGE_BYTES);
+      attacker.send(frame);
+      expect(await attacker.next('error')).toEqual({ type: 'error', error: 'Invalid channel: an array (expected one of all, logs, jobs)' });
+      await attacker.roundTrip();
+      await victim.roundTrip();
+      await Promise.all([attacker.close(), victim.close()]);
+    });
+  }
+});
+

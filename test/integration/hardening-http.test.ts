@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { type Credentials, api, entry, signUp, signUpRequest, type TestUser } from '../helpers/http.js';
+import { type Credentials, api, entry, service, signUp, signUpRequest, type TestUser } from '../helpers/http.js';
 import { type TestServer, TEST_ORIGIN, serversPerTest, startTestServer } from '../helpers/server.js';
 import { TestSocket } from '../helpers/ws-client.js';
 
@@ -144,5 +144,94 @@ describe('session cookies', () => {
     await socket.roundTrip();
     await socket.close();
     expect((await api(server.url, 'GET', '/api/logs', { cookie })).status).toBe(200);
+  });
+});
+
+describe('the edge of livetail’s own /api routes', () => {
+  let server: TestServer;
+  let alice: TestUser;
+  let bob: TestUser;
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    [alice, bob] = [await signUp(server.url), await signUp(server.url)];
+  });
+  afterAll(() => server.close());
+
+  describe('cross-site requests with the session cookie (CSRF)', () => {
+    const logCount = async () => (await api(server.url, 'GET', '/api/logs?limit=1000', { cookie: alice.cookie })).body.logs.length as number;
+
+    it('refuses a cookie POST or DELETE from an untrusted Origin with 403 ORIGIN_NOT_ALLOWED, changing nothing', async () => {
+      expect((await api(server.url, 'POST', '/api/logs', { cookie: alice.cookie }, entry())).status).toBe(201);
+      for (const origin of ['http://evil.example', 'null', 'http://livetail.test.evil.example']) {
+        const headers = { origin };
+        const attempts = [
+          await api(server.url, 'POST', '/api/logs', { cookie: alice.cookie }, entry({ command: 'FORGED' }), headers),
+          await api(server.url, 'POST', '/api/jobs/events', { cookie: alice.cookie }, { jobId: 'j', status: 'forged' }, headers),
+          await api(server.url, 'DELETE', '/api/logs', { cookie: alice.cookie }, undefined, headers),
+        ];
+        for (const res of attempts) {
+          expect(res.status, origin).toBe(403);
+          expect(res.body).toEqual({ code: 'ORIGIN_NOT_ALLOWED', error: 'Origin not allowed: add it to TRUSTED_ORIGINS' });
+        }
+      }
+      expect(await logCount()).toBe(1);
+      expect((await api(server.url, 'GET', '/api/jobs', { cookie: alice.cookie })).body.jobs).toEqual([]);
+    });
+
+    it('takes the same requests from a trusted Origin, or without Origin (a non-browser client); the bearer token ignores Origin', async () => {
+      expect((await api(server.url, 'POST', '/api/logs', { cookie: alice.cookie }, entry(), { origin: TEST_ORIGIN })).status).toBe(201);
+      const noOrigin = await fetch(`${server.url}/api/logs`, { method: 'POST', headers: { cookie: alice.cookie, 'content-type': 'application/json' }, body: JSON.stringify(entry()) });
+      expect(noOrigin.status).toBe(201);
+      const evil = { origin: 'http://evil.example' };
+      expect((await api(server.url, 'POST', '/api/logs', service, entry({ userId: alice.userId }), evil)).status).toBe(201);
+      expect((await api(server.url, 'GET', '/api/logs', { cookie: alice.cookie }, undefined, evil)).status).toBe(200); // reads: CORS keeps the answer from the page
+      expect((await api(server.url, 'DELETE', `/api/logs?userId=${alice.userId}`, service, undefined, evil)).status).toBe(200);
+    });
+  });
+
+  describe('query parameters: each once, as name=value', () => {
+    it('answers a repeated or array parameter with 400 INVALID_QUERY on every /api route, and changes nothing', async () => {
+      expect((await api(server.url, 'POST', '/api/logs', { cookie: bob.cookie }, entry())).status).toBe(201);
+      const a = alice.userId;
+      const queries = [`userId=${a}&userId=${a}`, `userId[]=${a}`, `userId[0]=${a}`, `userId[x]=${a}`, 'limit=1&limit=2', `since=x&userId=${a}&since=y`];
+      for (const query of queries) {
+        for (const [method, path] of [['DELETE', '/api/logs'], ['GET', '/api/logs'], ['GET', '/api/jobs'], ['POST', '/api/logs'], ['GET', '/api/nope']] as const) {
+          const res = await api(server.url, method, `${path}?${query}`, { cookie: bob.cookie }, method === 'POST' ? entry() : undefined);
+          expect(res.status, `${method} ${path}?${query}`).toBe(400);
+          expect(res.body.code).toBe('INVALID_QUERY');
+          expect(res.body.error).toMatch(/^Query parameter "(userId|limit|since)(\[\w*\])?" (is repeated|uses array syntax)/);
+        }
+      }
+      expect((await api(server.url, 'GET', '/api/logs', { cookie: bob.cookie })).body.logs).toHaveLength(1);
+    });
+
+    it('leaves better-auth’s routes and single parameters alone', async () => {
+      expect((await api(server.url, 'GET', '/api/auth/get-session?x=1&x=2', { cookie: alice.cookie })).status).toBe(200);
+      expect((await api(server.url, 'GET', `/api/logs?limit=5&userId=${alice.userId}`, { cookie: alice.cookie })).status).toBe(200);
+    });
+  });
+
+  describe('error details', () => {
+    it('lists the first 20 issues of a batch of 1,000 invalid entries and their count: the answer is smaller than the request', async () => {
+      const body = JSON.stringify(Array.from({ length: 1000 }, (_, i) => ({ userId: `u-${i}`, level: 'loud', command: '', emailAccountId: 'a', data: { duration: -1 } })));
+      const res = await api(server.url, 'POST', '/api/logs', service, body);
+      expect(res.status).toBe(400);
+      expect(res.body.code).toBe('VALIDATION_FAILED');
+      expect(res.body.details).toHaveLength(20);
+      expect(res.body.details[0]).toEqual({ path: [0, 'level'], message: expect.any(String), code: 'invalid_value' });
+      expect(res.body.detailsTotal).toBe(3000);
+      const answered = Buffer.byteLength(JSON.stringify(res.body));
+      expect(answered).toBeLessThan(Buffer.byteLength(body) / 10);
+      expect(answered).toBeLessThan(8 * 1024);
+    });
+
+    it('cuts a detail that quotes the request at length (an unknown key of 100,000 characters)', async () => {
+      const res = await api(server.url, 'POST', '/api/logs', service, { ...entry({ userId: 'u-1' }), ['k'.repeat(100_000)]: 1 });
+      expect(res.status).toBe(400);
+      expect(res.body.details).toHaveLength(1);
+      expect(res.body.details[0].message.length).toBeLessThanOrEqual(200);
+      expect(res.body.details[0].message).toMatch(/^Unrecognized key: "kkkk.*…$/);
+    });
   });
 });

@@ -166,4 +166,85 @@ describe('ingest limits (the defaults: MAX_BODY_BYTES 1 MiB, MAX_BATCH_ENTRIES 1
       expect((await send(parsedOfSize(101))).status).toBe(400);
     });
   });
+
+  describe('strings the store cannot keep as sent: lone surrogates (ill-formed UTF-16) and U+0000', () => {
+    // JSON.stringify writes a lone surrogate as the escape \ud800, as a hostile client would send it.
+    const LONE = '\ud800';
+    const storedLogs = async (userId: string) => (await api(server.url, 'GET', `/api/logs?limit=1000&userId=${encodeURIComponent(userId)}`, service)).body.logs as Array<Record<string, unknown>>;
+
+    // 200 requests, each on a connection of its own: below MAX_CONNECTIONS_PER_ADDRESS (256) from this one address.
+    it('one bad entry in a burst of 200 concurrent good requests fails alone with 400 INVALID_BODY; every good one is stored', async () => {
+      const users = Array.from({ length: 200 }, () => randomUUID());
+      const good = users.map((userId) => api(server.url, 'POST', '/api/logs', service, entry({ userId })));
+      const bad = api(server.url, 'POST', '/api/logs', service, entry({ userId: `svc-${LONE}` }));
+      const answers = await Promise.all([...good.slice(0, 100), bad, ...good.slice(100)]);
+      const badAnswer = answers.splice(100, 1)[0]!;
+      expect(badAnswer.status).toBe(400);
+      expect(badAnswer.body).toEqual({
+        code: 'INVALID_BODY',
+        error: 'Request body contains a string that is not well-formed UTF-16 (a lone surrogate)',
+        details: [{ path: ['userId'], message: 'not well-formed UTF-16: a lone surrogate' }],
+      });
+      expect(answers.map((a) => a.status)).toEqual(users.map(() => 201));
+      for (const userId of users.slice(0, 20)) expect(await storedLogs(userId)).toHaveLength(1);
+    });
+
+    it('refuses a lone surrogate anywhere in a log body or a job event (values and keys), naming its path, storing nothing', async () => {
+      const carol = await signUp(server.url);
+      const cases: Array<[string, unknown, Array<string | number>]> = [
+        ['/api/logs', entry({ command: `FETCH${LONE}` }), ['command']],
+        ['/api/logs', [entry(), entry({ emailAccountId: `acct${LONE}` })], [1, 'emailAccountId']],
+        ['/api/logs', { logs: [entry({ data: { parsed: { [`k${LONE}`]: 1 } } })] }, ['logs', 0, 'data', 'parsed', 'k\ufffd']],
+        ['/api/logs', entry({ data: { raw: `\udc00A1 FETCH` } }), ['data', 'raw']],
+        ['/api/jobs/events', { jobId: 'j1', status: `done${LONE}` }, ['status']],
+        ['/api/jobs/events', { jobId: 'j1', status: 'done', result: { [`x${LONE}y`]: 'z' } }, ['result', 'x\ufffdy']],
+      ];
+      for (const [path, body, where] of cases) {
+        const res = await api(server.url, 'POST', path, { cookie: carol.cookie }, body);
+        expect(res.status, JSON.stringify(where)).toBe(400);
+        expect(res.body.code).toBe('INVALID_BODY');
+        expect(res.body.details).toEqual([{ path: where, message: 'not well-formed UTF-16: a lone surrogate' }]);
+      }
+      expect(await storedLogs(carol.userId)).toEqual([]);
+      expect((await api(server.url, 'GET', '/api/jobs', { cookie: carol.cookie })).body.jobs).toEqual([]);
+    });
+
+    it('takes surrogate pairs (emoji), escaped or not, and stores them exactly', async () => {
+      const userId = randomUUID();
+      const command = 'FETCH 😀 \ud83d\ude00';
+      const raw = `{"userId":"${userId}","emailAccountId":"acct-1","level":"info","command":"FETCH \\ud83d\\ude00 😀","data":{"parsed":{"\\ud83d\\ude00":"\\uD83D\\uDE00"}}}`;
+      expect((await api(server.url, 'POST', '/api/logs', service, entry({ userId, command }))).status).toBe(201);
+      expect((await api(server.url, 'POST', '/api/logs', service, raw)).status).toBe(201);
+      const stored = await storedLogs(userId);
+      expect(stored.map((l) => l.command)).toEqual([command, 'FETCH 😀 😀']);
+      expect(stored[1]!.data).toEqual({ parsed: { '😀': '😀' } });
+    });
+
+    it('the in-process API refuses them too: app.logs.log and app.jobs.publish throw INVALID_BODY', async () => {
+      const userId = randomUUID();
+      await expect(server.node.app.logs.log(`u${LONE}`, logInput())).rejects.toMatchObject({ code: 'INVALID_BODY', details: [{ path: ['userId'] }] });
+      await expect(server.node.app.logs.log(userId, [logInput(), logInput({ command: LONE })])).rejects.toMatchObject({ code: 'INVALID_BODY', details: [{ path: [1, 'command'] }] });
+      await expect(server.node.app.jobs.publish({ userId, jobId: `j${LONE}`, status: 'done' })).rejects.toMatchObject({ code: 'INVALID_BODY' });
+      expect(await storedLogs(userId)).toEqual([]);
+    });
+
+    it('refuses U+0000 in the fields stored as columns (ids, command) with 400 VALIDATION_FAILED, alone among concurrent good requests', async () => {
+      const users = Array.from({ length: 50 }, () => randomUUID());
+      const good = users.map((userId) => api(server.url, 'POST', '/api/logs', service, entry({ userId })));
+      const bad = [
+        api(server.url, 'POST', '/api/logs', service, entry({ userId: 'a\u0000b' })),
+        api(server.url, 'POST', '/api/logs', service, entry({ userId: users[0], command: 'FETCH\u0000' })),
+        api(server.url, 'POST', '/api/logs', service, entry({ userId: users[1], emailAccountId: '\u0000' })),
+        api(server.url, 'POST', '/api/jobs/events', service, { userId: users[2], jobId: 'j\u0000', status: 'done' }),
+      ];
+      const answers = await Promise.all([...bad, ...good]);
+      for (const answer of answers.slice(0, bad.length)) {
+        expect(answer.status).toBe(400);
+        expect(answer.body.details).toEqual([expect.objectContaining({ message: 'must not contain U+0000 (NUL)' })]);
+      }
+      expect(answers.slice(bad.length).map((a) => a.status)).toEqual(users.map(() => 201));
+      // U+0000 inside data (stored as JSON text, escaped) is fine.
+      expect((await api(server.url, 'POST', '/api/logs', service, entry({ userId: users[3], data: { raw: 'a\u0000b' } }))).status).toBe(201);
+    });
+  });
 });

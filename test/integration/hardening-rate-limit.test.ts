@@ -35,6 +35,22 @@ describe('message rate: the defaults (20 messages/s, burst 50)', () => {
     expect(await counterValue(server.node.app.metrics.rateLimitDisconnects)).toBe(disconnectsBefore + 1);
   });
 
+  it('answers a flood of ping control frames within the same budget, then closes with 1008 and its reason (not a 1006 cut)', async () => {
+    const disconnectsBefore = await counterValue(server.node.app.metrics.rateLimitDisconnects);
+    const socket = await TestSocket.ready(server.wsUrl, { cookie: mallory.cookie });
+    let pongs = 0;
+    socket.ws.on('pong', () => pongs++);
+    // ws's own auto-pong cut the socket without a close frame past 60 unanswered pongs, before the
+    // budget was even asked: 75 pings in a row were enough.
+    for (let i = 0; i < 200; i++) socket.ws.ping();
+    expect(await socket.closed).toEqual({ code: CLOSE_CODES.POLICY_VIOLATION, reason: 'rate limit exceeded' });
+    expect(socket.all('error')).toEqual([{ type: 'error', error: 'Rate limit exceeded' }]);
+    // A pong for each ping of the burst and the few tokens that refilled meanwhile, none for the rest.
+    expect(pongs).toBeGreaterThanOrEqual(50);
+    expect(pongs).toBeLessThan(60);
+    expect(await counterValue(server.node.app.metrics.rateLimitDisconnects)).toBe(disconnectsBefore + 1);
+  });
+
   it('a flood of 2,000 messages from one client does not slow another user’s logs: latency stays under 100 ms', async () => {
     const watcher = await TestSocket.ready(server.wsUrl, { cookie: alice.cookie });
     const flooder = await TestSocket.ready(server.wsUrl, { cookie: mallory.cookie });

@@ -63,7 +63,13 @@ describe('WebSocket protocol', () => {
       ['subscribe without channel', '{"type":"subscribe"}', 'subscribe needs a channel: one of all, logs, jobs'],
       ['unsubscribe with an empty channel', '{"type":"unsubscribe","channel":""}', 'unsubscribe needs a channel: one of all, logs, jobs'],
       ['subscribe to an unknown channel', '{"type":"subscribe","channel":"secrets"}', 'Invalid channel: secrets (expected one of all, logs, jobs)'],
-      ['subscribe with a non-string channel', '{"type":"subscribe","channel":{"a":1}}', 'Invalid channel: {"a":1} (expected one of all, logs, jobs)'],
+      // A value other than a string is described by its kind, never quoted (it may be huge or nested 10,000 deep).
+      ['subscribe with an object for channel', '{"type":"subscribe","channel":{"a":1}}', 'Invalid channel: an object (expected one of all, logs, jobs)'],
+      ['subscribe with an array for channel', '{"type":"subscribe","channel":["logs"]}', 'Invalid channel: an array (expected one of all, logs, jobs)'],
+      ['unsubscribe with a number for channel', '{"type":"unsubscribe","channel":1e308}', 'Invalid channel: a number (expected one of all, logs, jobs)'],
+      ['subscribe with a boolean for channel', '{"type":"subscribe","channel":true}', 'Invalid channel: a boolean (expected one of all, logs, jobs)'],
+      ['a long unknown channel, clipped to 100 characters', `{"type":"subscribe","channel":"${'c'.repeat(5000)}"}`, `Invalid channel: ${'c'.repeat(100)}... (expected one of all, logs, jobs)`],
+      ['a long unknown type, clipped without splitting a surrogate pair', `{"type":"${'t'.repeat(99)}😀tail"}`, `Unknown message type: ${'t'.repeat(99)}...`],
     ];
     for (const [what, frame, error] of cases) {
       it(`answers ${what} with "${error}"`, async () => {

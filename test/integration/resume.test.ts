@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LogEntry } from '../../src/protocol/index.js';
 import { type Credentials, api, entry, service, signUp, type TestUser } from '../helpers/http.js';
 import { logInput } from '../helpers/log-input.js';
+import { SINCE_THE_START } from '../../src/protocol/constants.js';
 import { type TestServer, startTestServer } from '../helpers/server.js';
 import { refusedUpgrade, TestSocket } from '../helpers/ws-client.js';
 
@@ -64,6 +65,20 @@ describe('resume with ?since=<log id>', () => {
     await store(user, ['A', 'B']);
     expect(await resume(user, randomUUID())).toMatchObject({ commands: ['A', 'B'], truncated: true });
     expect(await resume(user, 'not-even-a-uuid')).toMatchObject({ commands: ['A', 'B'], truncated: true });
+  });
+
+  it('answers since=0 (a client that has seen no log) with every stored log, truncated only when some were trimmed', async () => {
+    const user = await signUp(server.url);
+    expect(await resume(user, SINCE_THE_START)).toMatchObject({ commands: [], truncated: false });
+    await store(user, names('S', 4));
+    expect(await resume(user, SINCE_THE_START)).toMatchObject({ commands: names('S', 4), truncated: false });
+    // After a clear the logs stored since are all there is: nothing was missed.
+    expect((await api(server.url, 'DELETE', '/api/logs', { cookie: user.cookie })).status).toBe(200);
+    await store(user, ['AFTER']);
+    expect(await resume(user, SINCE_THE_START)).toMatchObject({ commands: ['AFTER'], truncated: false });
+    // MAX_LOGS_PER_USER is 10: AFTER and one more are trimmed, which a client that saw none may have missed.
+    await store(user, names('T', 11));
+    expect(await resume(user, SINCE_THE_START)).toMatchObject({ commands: names('T', 11).slice(1), truncated: true });
   });
 
   it('says truncated for another user’s log id and never reveals that user’s logs', async () => {

@@ -66,6 +66,27 @@ describe('Backoff', () => {
     expect(backoff.next()).toBe(15_000);
   });
 
+  it('waits at least the floor the server asked for, plus a random part as wide as the floor', () => {
+    const draws = [0, 0.999999, 0.5];
+    const backoff = new Backoff({ baseMs: 100, capMs: 30_000 }, () => draws.shift()!, fakeClock().now);
+    expect([backoff.nextAtLeast(10_000), backoff.nextAtLeast(10_000), backoff.nextAtLeast(0)]).toEqual([10_000, 19_999, 200]);
+    expect(backoff.attempts).toBe(3);
+  });
+
+  it('uses the ceiling instead when it is wider than the floor', () => {
+    const backoff = new Backoff({ baseMs: 8000, capMs: 30_000 }, () => 0.999999, fakeClock().now);
+    backoff.next(); // ceiling 8 s
+    expect(backoff.nextAtLeast(1000)).toBe(1000 + 15_999); // ceiling 16 s > floor 1 s
+  });
+
+  it('spreads clients given the same Retry-After over a window as wide as it, instead of one instant', () => {
+    const delays = Array.from({ length: 2000 }, () => new Backoff().nextAtLeast(10_000));
+    expect(Math.min(...delays)).toBeGreaterThanOrEqual(10_000);
+    expect(Math.min(...delays)).toBeLessThan(10_500);
+    expect(Math.max(...delays)).toBeGreaterThan(19_500);
+    expect(Math.max(...delays)).toBeLessThan(20_000);
+  });
+
   it('rejects a schedule that makes no sense', () => {
     expect(() => new Backoff({ baseMs: 0 })).toThrow(RangeError);
     expect(() => new Backoff({ baseMs: 1000, capMs: 10 })).toThrow(/capMs >= baseMs/);

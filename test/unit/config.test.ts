@@ -78,6 +78,8 @@ describe('loadConfig', () => {
     [{ LOG_FORMAT: 'xml' }, 'LOG_FORMAT', /is not json or pretty/],
     [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL', /expected trace, debug, info, warn, error, fatal or silent/],
     [{ NODE_ID: 'web 1' }, 'NODE_ID', /without spaces \(e\.g\. web-1\)/],
+    [{ HTTP_HEADERS_TIMEOUT_MS: '40000' }, 'HTTP_HEADERS_TIMEOUT_MS', /must not exceed HTTP_REQUEST_TIMEOUT_MS \(30000\)/],
+    [{ MAX_CONNECTIONS_PER_ADDRESS: '-1' }, 'MAX_CONNECTIONS_PER_ADDRESS', /from 0 to 1000000 \(connections; 0 disables the cap\)/],
     [{ DRAIN_DELAY_MS: '-5' }, 'DRAIN_DELAY_MS', /from 0 to 600000/],
     [{ DRAIN_DELAY_MS: '10000' }, 'DRAIN_DELAY_MS', /must be less than SHUTDOWN_TIMEOUT_MS \(10000\)/],
     [{ SHUTDOWN_TIMEOUT_MS: 'soon' }, 'SHUTDOWN_TIMEOUT_MS', /from 100 to 600000/],

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { scanJsonBody } from '../../src/http/json-body.js';
+import { illFormedStringPath } from '../../src/util/well-formed.js';
 
 /** True when the body nests deeper than `max` levels (brackets inside strings do not count). */
 const nestsDeeperThan = (raw: Uint8Array, max: number) => 'tooDeep' in scanJsonBody(raw, max);
@@ -57,5 +58,24 @@ describe('scanJsonBody: keys that could reach a prototype', () => {
       const result = scan(text);
       expect('forbiddenKey' in result).toBe(expected !== undefined);
     }
+  });
+});
+
+describe('scanJsonBody: surrogate escapes', () => {
+  const scan = (text: string) => scanJsonBody(Buffer.from(text), 100);
+  it('flags a body whose strings spell a surrogate as \\uD800–\\uDFFF, in keys and values, either case', () => {
+    for (const text of ['{"a":"\\ud800"}', '{"\\uDFFF":1}', '["x\\uDbff"]', '{"a":"\\ud83d\\ude00"}']) expect(scan(text), text).toEqual({ ok: true, surrogateEscape: true });
+  });
+  it('leaves other escapes and raw characters alone', () => {
+    for (const text of ['{"a":"\\u00e9\\ucfff\\ue000"}', '{"a":"\\\\ud800"}', '{"a":"😀"}', '{"a":"d800"}']) expect(scan(text), text).toEqual({ ok: true });
+  });
+});
+
+describe('illFormedStringPath', () => {
+  it('finds the first lone surrogate in a key or a string, with its path', () => {
+    expect(illFormedStringPath({ a: [1, { b: 'ok', c: 'x\udc00' }] })).toEqual(['a', 1, 'c']);
+    expect(illFormedStringPath({ a: { ['k\ud800']: 1 } })).toEqual(['a', 'k\ufffd']);
+    expect(illFormedStringPath('\ud800')).toEqual([]);
+    expect(illFormedStringPath({ a: '😀', b: ['\ud83d\ude00'], c: null, d: 1 })).toBeUndefined();
   });
 });

@@ -44,7 +44,10 @@ export function startLiveConsole(options: LiveConsoleOptions): LiveConsole {
   let jobsDirty = true;
 
   const frame = new FrameLoop(flush);
-  const indicator = new ConnectionIndicator();
+  const indicator = new ConnectionIndicator((action) => {
+    if (action === 'retry') client.reconnect();
+    else options.onLeave('sign-in-again');
+  });
   const table = new LogTable(logs, () => frame.request(), publishHint(options.user.id));
   const jobsPanel = new JobsPanel(jobs);
   const toolbar = new Toolbar({
@@ -80,10 +83,7 @@ export function startLiveConsole(options: LiveConsoleOptions): LiveConsole {
     jobsDirty = true;
     frame.request();
   });
-  client.on('state', (state) => {
-    indicator.set(state);
-    banner.hidden = state.state !== 'unauthenticated';
-  });
+  client.on('state', (state) => indicator.set(state));
   // Connection failures are the indicator's to show; what the server answered goes in the notice line.
   client.on('error', (error) => {
     if (error.code === 'PROTOCOL_ERROR') showNotice(error.message);
@@ -164,13 +164,6 @@ export function startLiveConsole(options: LiveConsoleOptions): LiveConsole {
     },
   }, 'Sign out');
 
-  const banner = h(
-    'div',
-    { class: 'banner', role: 'alert', hidden: true },
-    'Your session ended (signed out in another window, or revoked). The logs below stay until you leave. ',
-    h('button', { type: 'button', class: 'primary', onclick: () => options.onLeave('sign-in-again') }, 'Sign in again'),
-  );
-
   const element = h(
     'div',
     { class: 'console' },
@@ -184,7 +177,7 @@ export function startLiveConsole(options: LiveConsoleOptions): LiveConsole {
       themeButton,
       signOut,
     ),
-    banner,
+    indicator.banner,
     toolbar.element,
     notice,
     h('main', { class: 'panes' }, table.element, jobsPanel.element),

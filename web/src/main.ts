@@ -15,7 +15,7 @@ function showConsole(user: ConsoleUser): void {
   running?.dispose();
   running = startLiveConsole({
     user,
-    onLeave: (reason) => showSignIn(reason === 'signed-out' ? 'You are signed out.' : undefined),
+    onLeave: (reason) => showSignIn(reason === 'signed-out' ? 'You are signed out.' : 'Your session ended: sign in again.'),
   });
   replaceChildren(root, running.element);
 }

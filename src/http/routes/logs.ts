@@ -5,16 +5,21 @@ import type { LogService } from '../../logs/log-service.js';
 import type { LogQuery } from '../../store/log-store.js';
 import { type Authenticate, callerOf, ownerFor, requireCaller } from '../authenticate.js';
 import { jsonBody } from '../json-body.js';
+import { readLogSlices } from '../log-slices.js';
+import type { ReadRouteOptions } from '../read-slots.js';
+import { sendJsonParts } from '../send-json.js';
 
 export interface LogRoutesOptions {
   maxBodyBytes: number;
   maxBatchEntries: number;
   maxLogsPerUser: number;
   initialLogs: number;
+  /** What one answer may hold unsent (MAX_BUFFERED_BYTES, as for a socket); GET reads slices of a quarter of it. */
+  maxBufferedBytes: number;
 }
 
 /** POST, GET and DELETE /api/logs. */
-export function logRoutes(logs: LogService, authenticate: Authenticate, o: LogRoutesOptions): Router {
+export function logRoutes(logs: LogService, authenticate: Authenticate, o: LogRoutesOptions, reads: ReadRouteOptions): Router {
   const router = Router();
   // Credentials first: an anonymous caller gets 401 before its body is even read.
   router.use(requireCaller(authenticate));
@@ -51,12 +56,11 @@ export function logRoutes(logs: LogService, authenticate: Authenticate, o: LogRo
       since === undefined
         ? { from: 'tail', limit: limit ?? o.initialLogs }
         : { from: 'id', id: since, limit: limit ?? o.maxLogsPerUser };
-    const page = await logs.read(owner, query);
-    res.json({
-      logs: page.logs.map((l) => l.log),
-      ...(since !== undefined ? { truncated: page.truncated } : {}),
-      hasMore: page.hasMore,
-    });
+    if (!reads.slots.take(owner, res)) throw new HttpError('TOO_MANY_READS');
+    // Streamed slice by slice, never built whole: a user's logs can be 650 MB. The bytes are those
+    // res.json would write for { logs, truncated?, hasMore }.
+    const slices = readLogSlices((q) => logs.read(owner, q), query, Math.floor(o.maxBufferedBytes / 4));
+    await sendJsonParts(res, listBody(slices, since !== undefined), reads.send);
   });
 
   router.delete('/', async (req, res) => {
@@ -67,6 +71,24 @@ export function logRoutes(logs: LogService, authenticate: Authenticate, o: LogRo
   });
 
   return router;
+}
+
+/** `{"logs":[...],"truncated":…,"hasMore":…}` in parts, as the slices come. */
+async function* listBody(slices: AsyncGenerator<string[], { truncated: boolean; hasMore: boolean }>, withTruncated: boolean): AsyncGenerator<string> {
+  yield '{"logs":[';
+  let first = true;
+  for (;;) {
+    const slice = await slices.next();
+    if (slice.done) {
+      const { truncated, hasMore } = slice.value;
+      yield `]${withTruncated ? `,"truncated":${truncated}` : ''},"hasMore":${hasMore}}`;
+      return;
+    }
+    for (const text of slice.value) {
+      yield first ? text : `,${text}`;
+      first = false;
+    }
+  }
 }
 
 /** One entry, an array of entries, or `{ "logs": [...] }`. */

@@ -1,0 +1,85 @@
+import type { JobEventData, LogEntry } from '../protocol/log-entry.js';
+import { textFrameOf } from './socket-writes.js';
+
+/**
+ * The messages a socket starts with (`initial-logs`, `initial-jobs`), each built to fit a byte budget.
+ * They are what a socket holds unsent right after it joins, so together they stay within the socket's
+ * MAX_BUFFERED_BYTES: a client that never reads then costs the server that much, not the user's whole
+ * history (100 logs of up to ~650 KB each, or every stored log after `since`).
+ *
+ * Each is serialized straight into the one buffer that is written (see textFrameOf).
+ */
+
+/** A server message serialized into a text frame once; `payload` is the frame's payload (a view into it). */
+export interface FramedMessage {
+  frame: Buffer;
+  payload: Buffer;
+}
+
+/**
+ * `initial-logs` of at most `maxBytes`: the newest of `logs` (oldest first, as stored) that fit, oldest
+ * first. With `resume` (a join with `since`) the message says `truncated`: true when the store already
+ * found a hole (`resume.truncated`) or when logs had to be left out here, false when it holds every log.
+ */
+export function initialLogsMessage(
+  logs: readonly LogEntry[],
+  timestamp: string,
+  resume: { truncated: boolean } | undefined,
+  maxBytes: number,
+): FramedMessage & { complete: boolean } {
+  return arrayMessage(
+    '{"type":"initial-logs","logs":[',
+    logs,
+    'newest',
+    (complete) => `]${resume ? `,"truncated":${resume.truncated || !complete}` : ''},"timestamp":${JSON.stringify(timestamp)}}`,
+    maxBytes,
+  );
+}
+
+/**
+ * `initial-jobs` of at most `maxBytes`: the first of `jobs` (most recently updated first) that fit; the
+ * rest are left out, as the least recently updated jobs are once there are more than MAX_JOBS_PER_USER.
+ */
+export function initialJobsMessage(jobs: readonly JobEventData[], timestamp: string, maxBytes: number): FramedMessage {
+  return arrayMessage('{"type":"initial-jobs","jobs":[', jobs, 'first', () => `],"timestamp":${JSON.stringify(timestamp)}}`, maxBytes);
+}
+
+/** The longest frame header (RFC 6455 §5.2): a payload over 64 KiB has a 64-bit length. */
+const MAX_FRAME_HEADER = 10;
+
+/**
+ * `prefix`, as many of `items` as fit (the last ones, or the first ones, kept in their order), then
+ * `suffix(complete)`, framed in at most `maxBytes` (unless even the message without items is larger).
+ */
+function arrayMessage(
+  prefix: string,
+  items: readonly unknown[],
+  keep: 'newest' | 'first',
+  suffix: (complete: boolean) => string,
+  maxBytes: number,
+): FramedMessage & { complete: boolean } {
+  const prefixBytes = Buffer.byteLength(prefix);
+  // The suffix is written once it is known whether every item fits: room is left for the longer one.
+  const room = maxBytes - MAX_FRAME_HEADER - prefixBytes - Math.max(Buffer.byteLength(suffix(true)), Buffer.byteLength(suffix(false)));
+  const chosen: string[] = [];
+  let itemBytes = 0;
+  for (let k = 0; k < items.length; k++) {
+    const json = JSON.stringify(items[keep === 'newest' ? items.length - 1 - k : k]);
+    const bytes = Buffer.byteLength(json) + (chosen.length > 0 ? 1 : 0); // and its comma
+    if (itemBytes + bytes > room) break;
+    chosen.push(json);
+    itemBytes += bytes;
+  }
+  if (keep === 'newest') chosen.reverse();
+  const complete = chosen.length === items.length;
+  const end = suffix(complete);
+  const parts = [prefix];
+  for (let i = 0; i < chosen.length; i++) {
+    if (i > 0) parts.push(',');
+    parts.push(chosen[i]!);
+  }
+  parts.push(end);
+  const length = prefixBytes + itemBytes + Buffer.byteLength(end);
+  const frame = textFrameOf(parts, length);
+  return { frame, payload: frame.subarray(frame.length - length), complete };
+}
