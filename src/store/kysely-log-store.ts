@@ -1,6 +1,8 @@
 import { type Kysely, type Transaction, sql } from 'kysely';
 import type { JobEventData, LogEntry } from '../protocol/log-entry.js';
+import { type CommitEngine, commitTransaction, unavailableOr } from './commit-transaction.js';
 import type {
+  CommitOutcome,
   CommittedEvent,
   LogPage,
   LogQuery,
@@ -48,7 +50,7 @@ const INSERT_CHUNK = 500;
  * The log store in SQL through Kysely. SqliteLogStore and PostgresLogStore fill in only how a user's
  * stream head is locked and how a consistent snapshot is read; everything else is shared.
  */
-export abstract class KyselyLogStore implements LogStore {
+export abstract class KyselyLogStore implements LogStore, CommitEngine {
   abstract readonly kind: 'sqlite' | 'postgres';
 
   constructor(
@@ -65,13 +67,20 @@ export abstract class KyselyLogStore implements LogStore {
   /** Runs `fn` with reads that all see one consistent snapshot. */
   protected abstract snapshot<T>(fn: (reads: SnapshotReads) => Promise<T>): Promise<T>;
 
+  /** True for the engine's errors that mean it could not be reached or did not answer (see CommitEngine). */
+  abstract isUnavailable(error: unknown): boolean;
+
+  /** Engines whose COMMIT can be lost on the way (a network between) say how to look its outcome up. */
+  transactionId?(trx: Transaction<any>): Promise<string>;
+  status?(transactionId: string): Promise<CommitOutcome>;
+
   async migrate(): Promise<void> {
     await migrateLogStore(this.db, this.kind);
   }
 
-  async commit(ops: WriteOp[]): Promise<CommittedEvent[]> {
+  async commit(ops: WriteOp[], signal?: AbortSignal): Promise<CommittedEvent[]> {
     if (ops.length === 0) return [];
-    return this.db.transaction().execute(async (trx) => {
+    return commitTransaction(this.db, this, signal, async (trx) => {
       const userIds = [...new Set(ops.map(userOf))].sort();
       const heads = await this.lockHeads(trx, userIds);
       const events: CommittedEvent[] = [];
@@ -80,7 +89,10 @@ export abstract class KyselyLogStore implements LogStore {
       const jobs = new Map<string, { userId: string; jobId: string; jobSeq: number; data: JobEventData }>();
 
       for (const op of ops) {
-        const head = heads.get(userOf(op))!;
+        const head = heads.get(userOf(op));
+        // The row was stored under another key: the id is not well-formed text (a lone surrogate, say)
+        // and the driver replaced what it could not encode.
+        if (!head) throw new Error(`Cannot store a write for user id ${JSON.stringify(userOf(op))}: it is not well-formed Unicode text`);
         if (op.kind === 'log') {
           const seq = ++head.headSeq;
           rows.push(toRow(op.log, seq));
@@ -194,7 +206,18 @@ export abstract class KyselyLogStore implements LogStore {
     }
   }
 
+  /** Runs a read, reporting a store that does not answer as StoreUnavailableError (the contract). */
+  private reading<T>(read: () => Promise<T>): Promise<T> {
+    return read().catch((error: unknown) => {
+      throw unavailableOr(this, error);
+    });
+  }
+
   async readLogs(userId: string, query: LogQuery): Promise<LogPage> {
+    return this.reading(() => this.readPage(userId, query));
+  }
+
+  private readPage(userId: string, query: LogQuery): Promise<LogPage> {
     return this.snapshot(async (reads) => {
       const head = await reads.head(userId);
       const headSeq = Number(head?.head_seq ?? 0);
@@ -236,6 +259,10 @@ export abstract class KyselyLogStore implements LogStore {
   }
 
   async latestJobs(userId: string, limit: number): Promise<JobEventData[]> {
+    return this.reading(() => this.readLatestJobs(userId, limit));
+  }
+
+  protected async readLatestJobs(userId: string, limit: number): Promise<JobEventData[]> {
     const rows = await this.db
       .selectFrom('livetail_job')
       .select('data')

@@ -1,5 +1,16 @@
 import { type Transaction, sql } from 'kysely';
 import { KyselyLogStore, type LogRow, type SnapshotReads, type StreamHead } from './kysely-log-store.js';
+import type { CommitOutcome } from './log-store.js';
+
+/**
+ * Server errors (SQLSTATE) that mean the server is going away, out of resources or too slow, not that it
+ * refused the rows: connection exceptions (08), shutdown and cannot-connect-now (57P0x), statement
+ * timeout (57014), insufficient resources (53), lock timeout (55P03), system errors (58), and the
+ * idle-in-transaction timeout (25P03).
+ */
+const UNAVAILABLE_SQLSTATE = /^(08|57P0|57014|53|55P03|58|25P03)/;
+/** What pg, pg-pool and Kysely throw when there is no usable connection (these carry no SQLSTATE). */
+const NO_CONNECTION = /Connection terminated|timeout exceeded when trying to connect|Query read timeout|not queryable|after calling end on the pool|connection has been discarded|driver has already been destroyed/;
 
 /**
  * LogStore on PostgreSQL. Sequence numbers come from a per-user head row locked FOR UPDATE for the
@@ -9,6 +20,9 @@ import { KyselyLogStore, type LogRow, type SnapshotReads, type StreamHead } from
  *
  * Bulk writes pass one array per column and `unnest` them: one statement with eight parameters whatever
  * the batch size, instead of thousands of parameters for the server to parse and bind.
+ *
+ * A COMMIT whose answer is lost (the connection dropped on the way) is looked up afterwards by its
+ * transaction id with pg_xact_status, which PostgreSQL provides for exactly that.
  */
 export class PostgresLogStore extends KyselyLogStore {
   readonly kind = 'postgres' as const;
@@ -16,6 +30,26 @@ export class PostgresLogStore extends KyselyLogStore {
 
   protected snapshot<T>(fn: (reads: SnapshotReads) => Promise<T>): Promise<T> {
     return this.db.transaction().setIsolationLevel('repeatable read').execute((trx) => fn(this.kyselyReads(trx)));
+  }
+
+  isUnavailable(error: unknown): boolean {
+    const e = error as { code?: unknown; severity?: unknown; message?: unknown } | undefined;
+    if (typeof e?.code === 'string') {
+      if (e.severity !== undefined) return UNAVAILABLE_SQLSTATE.test(e.code); // the server's answer
+      if (/^E[A-Z0-9_]+$/.test(e.code)) return true; // a socket error: ECONNREFUSED, ECONNRESET, ETIMEDOUT...
+    }
+    return typeof e?.message === 'string' && NO_CONNECTION.test(e.message);
+  }
+
+  override async transactionId(trx: Transaction<any>): Promise<string> {
+    const { rows } = await sql<{ id: string }>`select pg_current_xact_id()::text as id`.execute(trx);
+    return rows[0]!.id;
+  }
+
+  override async status(transactionId: string): Promise<CommitOutcome> {
+    const { rows } = await sql<{ status: string | null }>`select pg_xact_status(${transactionId}::xid8) as status`.execute(this.db);
+    const status = rows[0]?.status;
+    return status === 'committed' ? 'committed' : status === 'aborted' ? 'aborted' : 'unknown'; // 'in progress': not yet
   }
 
   protected override async insertLogs(trx: Transaction<any>, rows: LogRow[]): Promise<void> {

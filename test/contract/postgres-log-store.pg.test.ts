@@ -1,9 +1,12 @@
-import { describe } from 'vitest';
-import type { LogStoreLimits } from '../../src/store/log-store.js';
+import { randomUUID } from 'node:crypto';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { type LogStoreLimits, StoreUnavailableError } from '../../src/store/log-store.js';
 import { PostgresLogStore } from '../../src/store/postgres-log-store.js';
 import { fileDatabase } from '../helpers/pg-file-database.js';
-import { serviceAvailable } from '../helpers/services.js';
-import { logStoreContract } from './log-store.contract.js';
+import { freePort, serviceAvailable } from '../helpers/services.js';
+import { logStoreContract, testLog } from './log-store.contract.js';
 
 const available = await serviceAvailable('postgres');
 const database = fileDatabase();
@@ -15,6 +18,35 @@ async function nodeStore(limits: LogStoreLimits): Promise<PostgresLogStore> {
   return store;
 }
 
+const LIMITS = { maxLogsPerUser: 100, maxJobsPerUser: 10 };
+
 describe.skipIf(!available)('PostgreSQL', () => {
   logStoreContract('PostgresLogStore', nodeStore, { createPeer: nodeStore });
+
+  it('reports a server that refuses connections, and a closed pool, as StoreUnavailableError', async () => {
+    const log = () => [{ kind: 'log' as const, log: testLog(`user-${randomUUID()}`, 'X') }];
+    const pool = new pg.Pool({ connectionString: `postgres://postgres@127.0.0.1:${await freePort()}/nowhere`, connectionTimeoutMillis: 1000 });
+    const refusing = new PostgresLogStore(new Kysely<any>({ dialect: new PostgresDialect({ pool }) }), LIMITS);
+    await expect(refusing.commit(log())).rejects.toBeInstanceOf(StoreUnavailableError);
+    await pool.end();
+    await expect(refusing.commit(log())).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+
+  it('looks up what became of a transaction by the id it had before COMMIT (pg_xact_status)', async () => {
+    const store = await nodeStore(LIMITS);
+    const { db } = await database.openPool();
+    const idOf = async (end: 'commit' | 'rollback') => {
+      const trx = await db.startTransaction().execute();
+      const id = await store.transactionId(trx);
+      await sql`select 1`.execute(trx);
+      await (end === 'commit' ? trx.commit() : trx.rollback()).execute();
+      return id;
+    };
+    expect(await store.status(await idOf('commit'))).toBe('committed');
+    expect(await store.status(await idOf('rollback'))).toBe('aborted');
+    const open = await db.startTransaction().execute();
+    const id = await store.transactionId(open);
+    expect(await store.status(id)).toBe('unknown'); // in progress: not decided yet
+    await open.rollback().execute();
+  });
 });
