@@ -22,6 +22,10 @@ export const HTTP_ERRORS = {
   UPGRADE_RATE_LIMITED: { status: 429, message: 'Too many connection attempts from this address: retry later' },
   SHUTTING_DOWN: { status: 503, message: 'Server is shutting down: retry on another node' },
   STORE_UNAVAILABLE: { status: 503, message: 'The store is unavailable: retry later' },
+  STORE_COMMIT_IN_DOUBT: {
+    status: 503,
+    message: 'The store went away while committing: these entries may or may not be stored; look for their ids before sending them again',
+  },
   INTERNAL: { status: 500, message: 'Internal server error' },
 } as const satisfies Record<string, { status: number; message: string }>;
 export type HttpErrorCode = keyof typeof HTTP_ERRORS;
@@ -60,6 +64,8 @@ export class HttpError extends Error {
     readonly code: HttpErrorCode,
     message?: string,
     readonly details?: unknown,
+    /** Sent as `Retry-After` (seconds): when trying again makes sense. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message ?? HTTP_ERRORS[code].message);
     this.name = 'HttpError';
@@ -72,4 +78,12 @@ export class HttpError extends Error {
       ? { error: this.message, code: this.code }
       : { error: this.message, code: this.code, details: this.details };
   }
+}
+
+/** The Retry-After of STORE_UNAVAILABLE: soon, since a store that went away is often back in moments. */
+export const STORE_RETRY_AFTER_SECONDS = 2;
+
+/** 503 STORE_UNAVAILABLE with Retry-After: nothing was stored, and trying again later is safe. */
+export function storeUnavailable(message?: string): HttpError {
+  return new HttpError('STORE_UNAVAILABLE', message, undefined, STORE_RETRY_AFTER_SECONDS);
 }

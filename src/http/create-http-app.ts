@@ -6,10 +6,11 @@ import express, { type ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import type { Auth } from '../auth/create-auth.js';
-import { HTTP_ERRORS, HttpError } from '../errors.js';
+import { HTTP_ERRORS, HttpError, storeUnavailable } from '../errors.js';
 import type { JobService } from '../jobs/job-service.js';
 import type { LogService } from '../logs/log-service.js';
 import type { Metrics } from '../metrics/metrics.js';
+import { StoreUnavailableError } from '../store/log-store.js';
 import type { Authenticate } from './authenticate.js';
 import { healthRoutes, type Readiness } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -81,6 +82,7 @@ function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     let error: HttpError;
     if (err instanceof HttpError) error = err;
+    else if (err instanceof StoreUnavailableError) error = storeUnavailable();
     else if (err?.type === 'entity.too.large') error = new HttpError('BODY_TOO_LARGE', `Request body too large: the limit is ${err.limit} bytes`);
     else if (err?.type === 'entity.parse.failed') error = new HttpError('INVALID_JSON');
     else if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) {
@@ -91,6 +93,7 @@ function errorHandler(logger: Logger): ErrorRequestHandler {
       error = new HttpError('INTERNAL');
     }
     if (res.headersSent) return;
+    if (error.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(error.retryAfterSeconds));
     res.status(error.status).json(error.toJSON());
   };
 }
