@@ -82,7 +82,6 @@ function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     let error: HttpError;
     if (err instanceof HttpError) error = err;
-    else if (err instanceof StoreUnavailableError) error = storeUnavailable();
     else if (err?.type === 'entity.too.large') error = new HttpError('BODY_TOO_LARGE', `Request body too large: the limit is ${err.limit} bytes`);
     else if (err?.type === 'entity.parse.failed') error = new HttpError('INVALID_JSON');
     else if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) {
@@ -90,7 +89,7 @@ function errorHandler(logger: Logger): ErrorRequestHandler {
     } else {
       // req.log (pino-http's child logger) carries the request id.
       (req.log ?? logger).error({ err }, 'request failed');
-      error = new HttpError('INTERNAL');
+      error = err instanceof StoreUnavailableError ? storeUnavailable() : new HttpError('INTERNAL');
     }
     if (res.headersSent) return;
     if (error.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(error.retryAfterSeconds));

@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpError } from '../../src/errors.js';
 import { api, entry, service, signUp, type TestUser } from '../helpers/http.js';
@@ -16,10 +17,11 @@ const STORE_TIMEOUT_MS = 2000;
 /** Fewer than arrive in STORE_TIMEOUT_MS at 500 logs/s, so a store that stops answering fills the queue. */
 const MAX_PENDING_WRITES = 600;
 /**
- * What a POST may take beyond STORE_TIMEOUT_MS on a loaded 2-core machine (HTTP, timers, event loop lag:
- * the 200 followers run in this process). Still far from a hang, or from waiting for pg's own timeouts.
+ * What a POST may take beyond STORE_TIMEOUT_MS: HTTP and timers, plus twice the longest event loop delay
+ * seen (the server, the proxy and the 200 followers share this process, on a 2-core machine that other
+ * test runs share too). Still far from a hang, which the 30 s limit of each POST would show.
  */
-const ANSWER_SLACK_MS = 3000;
+const answerSlackMs = (eventLoopDelayMs: number) => 1500 + 2 * eventLoopDelayMs;
 /** One POST of 10 entries every 20 ms: 500 logs/s, round-robin over the users. */
 const POST_EVERY_MS = 20;
 const ENTRIES_PER_POST = 10;
@@ -40,8 +42,10 @@ describe.skipIf(!available)('PostgreSQL going away under load (a TCP proxy in fr
   let proxy: TcpProxy;
   let server: TestServer;
   const clients: SdkRecorder[] = [];
+  const eventLoopDelay = monitorEventLoopDelay({ resolution: 10 });
 
   beforeAll(async () => {
+    eventLoopDelay.enable();
     database = await createTestDatabase();
     const target = new URL(TEST_DATABASE_URL);
     proxy = await TcpProxy.start([{ host: target.hostname, port: Number(target.port || 5432) }]);
@@ -59,6 +63,7 @@ describe.skipIf(!available)('PostgreSQL going away under load (a TCP proxy in fr
   });
 
   afterAll(async () => {
+    eventLoopDelay.disable();
     await Promise.all(clients.map((sdk) => sdk.client.close()));
     await server?.close();
     await proxy?.close();
@@ -80,6 +85,7 @@ describe.skipIf(!available)('PostgreSQL going away under load (a TCP proxy in fr
 
   /** 500 logs/s over HTTP with the service token; each POST is answered (or not) on its own. */
   function produce(users: TestUser[]) {
+    eventLoopDelay.reset(); // the followers' joins are not what the bound is about
     const posts: Post[] = [];
     const answers: Array<Promise<void>> = [];
     let producing = true;
@@ -123,7 +129,7 @@ describe.skipIf(!available)('PostgreSQL going away under load (a TCP proxy in fr
     for (const post of posts) {
       const what = `POST sent ${post.sentAt - cutAt} ms after the cut, answered ${post.status} ${post.code ?? ''} ${post.message ?? ''}`;
       expect(post.status, what).toBeDefined();
-      expect(post.answeredAt! - post.sentAt, what).toBeLessThanOrEqual(STORE_TIMEOUT_MS + ANSWER_SLACK_MS);
+      expect(post.answeredAt! - post.sentAt, what).toBeLessThanOrEqual(STORE_TIMEOUT_MS + answerSlackMs(eventLoopDelay.max / 1e6));
       if (post.status === 201) continue;
       expect(post.status, what).toBe(503);
       if (post.code === 'STORE_UNAVAILABLE') expect(post.retryAfter, what).toBe('2');
@@ -180,15 +186,20 @@ describe.skipIf(!available)('PostgreSQL going away under load (a TCP proxy in fr
     await waitFor(() => producer.answered(cutAt, 503), 'a 503 for a POST sent during the outage', 5000);
     const readiness = await api(server.url, 'GET', '/readyz', {});
     expect(readiness).toMatchObject({ status: 503, body: { status: 'unavailable', down: ['store'] } });
-    // The other producers answer the same: a job event over HTTP, and the in-process API.
+    // The other writers answer the same (a job event, a user's own POST, the in-process API), and so do reads.
     const job = await api(server.url, 'POST', '/api/jobs/events', service, { userId: users[0]!.userId, jobId: 'j1', status: 'active' });
     expect(job).toMatchObject({ status: 503, body: { code: 'STORE_UNAVAILABLE' } });
     expect(job.headers.get('retry-after')).toBe('2');
+    const bySession = await api(server.url, 'POST', '/api/logs', { cookie: users[1]!.cookie }, entry());
+    expect(bySession).toMatchObject({ status: 503, body: { code: 'STORE_UNAVAILABLE' } });
+    const read = await api(server.url, 'GET', `/api/logs?userId=${users[1]!.userId}`, service);
+    expect(read).toMatchObject({ status: 503, body: { code: 'STORE_UNAVAILABLE' } });
+    expect(read.headers.get('retry-after')).toBe('2');
     const inProcessAt = Date.now();
     const inProcess = await app.logs.log(users[0]!.userId, logInput({ command: 'IN-PROCESS' })).catch((error: unknown) => error);
     expect(inProcess).toBeInstanceOf(HttpError);
     expect(inProcess).toMatchObject({ code: 'STORE_UNAVAILABLE', status: 503, retryAfterSeconds: 2 });
-    expect(Date.now() - inProcessAt).toBeLessThan(STORE_TIMEOUT_MS);
+    expect(Date.now() - inProcessAt).toBeLessThan(STORE_TIMEOUT_MS + answerSlackMs(eventLoopDelay.max / 1e6));
     // Half the sockets drop: their clients reconnect while the store (and the session check) is down.
     let index = 0;
     for (const conn of [...app.hub.connections()]) if (index++ % 2 === 0) conn.ws.terminate();
@@ -247,7 +258,7 @@ describe.skipIf(!available)('PostgreSQL going away under load (a TCP proxy in fr
   });
 });
 
-/** POSTs the entries with the service token and records the answer on `post`; no answer within 10 s is recorded as none. */
+/** POSTs the entries with the service token and records the answer on `post`; no answer within 30 s is recorded as none. */
 async function send(url: string, post: Post): Promise<void> {
   const body = post.raws.map((raw) => entry({ userId: post.userId, data: { raw, duration: 1 } }));
   try {
@@ -255,7 +266,7 @@ async function send(url: string, post: Post): Promise<void> {
       method: 'POST',
       headers: { authorization: `Bearer ${service.token}`, 'content-type': 'application/json' },
       body: JSON.stringify(body),
-      signal: AbortSignal.timeout(10_000),
+      signal: AbortSignal.timeout(30_000),
     });
     const json = (await res.json()) as { code?: string; error?: string };
     post.status = res.status;
