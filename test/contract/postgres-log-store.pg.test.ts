@@ -5,7 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { type LogStoreLimits, StoreUnavailableError } from '../../src/store/log-store.js';
 import { PostgresLogStore } from '../../src/store/postgres-log-store.js';
 import { fileDatabase } from '../helpers/pg-file-database.js';
-import { freePort, serviceAvailable } from '../helpers/services.js';
+import { openDatabase } from '../../src/store/database.js';
+import { TEST_DATABASE_URL, createTestDatabase, freePort, serviceAvailable } from '../helpers/services.js';
+import { waitFor } from '../helpers/wait.js';
+import { TcpProxy } from '../multinode/tcp-proxy.js';
 import { logStoreContract, testLog } from './log-store.contract.js';
 
 const available = await serviceAvailable('postgres');
@@ -30,6 +33,42 @@ describe.skipIf(!available)('PostgreSQL', () => {
     await expect(refusing.commit(log())).rejects.toBeInstanceOf(StoreUnavailableError);
     await pool.end();
     await expect(refusing.commit(log())).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+
+  it('fails a statement whose connection is reset, not the process, and serves again once the server is back', async () => {
+    const target = new URL(TEST_DATABASE_URL);
+    const proxy = await TcpProxy.start([{ host: target.hostname, port: Number(target.port || 5432) }]);
+    const own = await createTestDatabase();
+    const url = new URL(own.url);
+    url.host = `127.0.0.1:${proxy.port}`;
+    const database = await openDatabase({ kind: 'postgres', url: url.toString() }, { timeoutMs: 2000 });
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => uncaught.push(error);
+    process.prependListener('uncaughtException', onUncaught);
+    try {
+      const store = new PostgresLogStore(database.db, LIMITS);
+      await store.migrate();
+      const userId = `user-${randomUUID()}`;
+      const running = sql`select pg_sleep(5)`.execute(database.db);
+      const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+      await admin.connect();
+      await waitFor(
+        async () => (await admin.query(`select 1 from pg_stat_activity where datname = $1 and query like 'select pg_sleep%'`, [own.name])).rowCount! > 0,
+        'the statement to run on the server',
+      );
+      await admin.end();
+      proxy.cut();
+      await expect(running).rejects.toThrow();
+      await expect(store.readLogs(userId, { from: 'tail', limit: 10 })).rejects.toBeInstanceOf(StoreUnavailableError);
+      proxy.restore();
+      expect((await store.commit([{ kind: 'log', log: testLog(userId, 'BACK') }]))[0]).toMatchObject({ seq: 1 });
+      expect(uncaught).toEqual([]);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      await database.close();
+      await proxy.close();
+      await own.drop();
+    }
   });
 
   it('looks up what became of a transaction by the id it had before COMMIT (pg_xact_status)', async () => {

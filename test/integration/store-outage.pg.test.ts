@@ -256,6 +256,22 @@ describe.skipIf(!available)('PostgreSQL going away under load (a TCP proxy in fr
     const stored = await expectStoredExactly(users, producer.posts, stalledAt);
     await expectCaughtUp(followers, stored);
   });
+
+  it('after a stall whose connections never come back (a failover, a firewall): the pool closes them, and writes and reads work again', async () => {
+    const user = await signUp(server.url);
+    const read = () => api(server.url, 'GET', `/api/jobs?userId=${user.userId}`, service);
+    // Several idle pooled connections, which the stall then leaves hanging.
+    expect((await Promise.all(Array.from({ length: 8 }, read))).map((r) => r.status)).toEqual(Array(8).fill(200));
+    proxy.stall();
+    const during = await Promise.all(Array.from({ length: 8 }, read));
+    for (const answer of during) expect(answer).toMatchObject({ status: 503, body: { code: 'STORE_UNAVAILABLE' } });
+    proxy.restore({ abandonStalled: true });
+    // Every request now finds a working connection: none lands on one whose query never ends.
+    for (let i = 0; i < 20; i++) {
+      const [write, again] = await Promise.all([api(server.url, 'POST', '/api/logs', service, entry({ userId: user.userId, command: `AFTER-${i}` })), read()]);
+      expect([write.status, again.status], `request ${i} after the stall`).toEqual([201, 200]);
+    }
+  });
 });
 
 /** POSTs the entries with the service token and records the answer on `post`; no answer within 30 s is recorded as none. */

@@ -65,11 +65,19 @@ export class TcpProxy {
     for (const [client, upstream] of this.linked) unlink(client, upstream);
   }
 
-  /** Forwards again: stalled connections carry on, new ones reach the backends. */
-  restore(): void {
+  /**
+   * Forwards again: new connections reach the backends, and stalled ones carry on, unless `abandonStalled`:
+   * then they stay open but carry nothing ever again, like connections a failover or a firewall dropped
+   * without a word (their ends only find out from their own timeouts).
+   */
+  restore({ abandonStalled = false } = {}): void {
     const was = this.current;
     this.current = 'open';
     if (was !== 'stalled') return;
+    if (abandonStalled) {
+      this.linked.clear();
+      return;
+    }
     for (const [client, upstream] of this.linked) link(client, upstream);
     for (const client of this.pairs) if (!this.linked.has(client) && !client.destroyed) this.connect(client, 0);
   }
