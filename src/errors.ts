@@ -21,14 +21,24 @@ export const HTTP_ERRORS = {
   TOO_MANY_CONNECTIONS: { status: 429, message: 'Too many open sockets for this user: close one first' },
   UPGRADE_RATE_LIMITED: { status: 429, message: 'Too many connection attempts from this address: retry later' },
   SHUTTING_DOWN: { status: 503, message: 'Server is shutting down: retry on another node' },
-  STORE_UNAVAILABLE: { status: 503, message: 'The store is unavailable: retry later' },
+  STORE_UNAVAILABLE: { status: 503, message: 'The store is unavailable: retry later', retryAfterSeconds: 2 },
   STORE_COMMIT_IN_DOUBT: {
     status: 503,
-    message: 'The store went away while committing: these entries may or may not be stored; look for their ids before sending them again',
+    message: 'The store went away while committing: the entries may or may not be stored; look for the id in details before sending them again',
   },
   INTERNAL: { status: 500, message: 'Internal server error' },
-} as const satisfies Record<string, { status: number; message: string }>;
+} as const satisfies Record<string, { status: number; message: string; retryAfterSeconds?: number }>;
 export type HttpErrorCode = keyof typeof HTTP_ERRORS;
+
+/**
+ * When trying again makes sense after an error with this code, in seconds: the `Retry-After` of its HTTP
+ * answer. STORE_UNAVAILABLE says soon (a store that went away is often back in moments), and means
+ * nothing of the request was stored. Undefined for the others.
+ */
+export function retryAfterOf(code: HttpErrorCode): number | undefined {
+  const entry: { status: number; retryAfterSeconds?: number } = HTTP_ERRORS[code];
+  return entry.retryAfterSeconds;
+}
 
 /** Errors answered with a protocol `{ type: "error", error }` message; the socket stays open. */
 export const PROTOCOL_ERRORS = {
@@ -64,8 +74,6 @@ export class HttpError extends Error {
     readonly code: HttpErrorCode,
     message?: string,
     readonly details?: unknown,
-    /** Sent as `Retry-After` (seconds): when trying again makes sense. */
-    readonly retryAfterSeconds?: number,
   ) {
     super(message ?? HTTP_ERRORS[code].message);
     this.name = 'HttpError';
@@ -78,12 +86,4 @@ export class HttpError extends Error {
       ? { error: this.message, code: this.code }
       : { error: this.message, code: this.code, details: this.details };
   }
-}
-
-/** The Retry-After of STORE_UNAVAILABLE: soon, since a store that went away is often back in moments. */
-export const STORE_RETRY_AFTER_SECONDS = 2;
-
-/** 503 STORE_UNAVAILABLE with Retry-After: nothing was stored, and trying again later is safe. */
-export function storeUnavailable(message?: string): HttpError {
-  return new HttpError('STORE_UNAVAILABLE', message, undefined, STORE_RETRY_AFTER_SECONDS);
 }

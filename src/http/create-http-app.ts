@@ -6,7 +6,7 @@ import express, { type ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import type { Auth } from '../auth/create-auth.js';
-import { HTTP_ERRORS, HttpError, storeUnavailable } from '../errors.js';
+import { HTTP_ERRORS, HttpError, retryAfterOf } from '../errors.js';
 import type { JobService } from '../jobs/job-service.js';
 import type { LogService } from '../logs/log-service.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -89,10 +89,13 @@ function errorHandler(logger: Logger): ErrorRequestHandler {
     } else {
       // req.log (pino-http's child logger) carries the request id.
       (req.log ?? logger).error({ err }, 'request failed');
-      error = err instanceof StoreUnavailableError ? storeUnavailable() : new HttpError('INTERNAL');
+      error = new HttpError('INTERNAL');
     }
     if (res.headersSent) return;
-    if (error.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(error.retryAfterSeconds));
+    // A store that did not answer (logged above all the same) is no bug of ours: 503, and when to retry.
+    if (err instanceof StoreUnavailableError) error = new HttpError('STORE_UNAVAILABLE');
+    const retryAfter = retryAfterOf(error.code);
+    if (retryAfter !== undefined) res.setHeader('Retry-After', String(retryAfter));
     res.status(error.status).json(error.toJSON());
   };
 }

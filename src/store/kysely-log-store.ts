@@ -89,10 +89,7 @@ export abstract class KyselyLogStore implements LogStore, CommitEngine {
       const jobs = new Map<string, { userId: string; jobId: string; jobSeq: number; data: JobEventData }>();
 
       for (const op of ops) {
-        const head = heads.get(userOf(op));
-        // The row was stored under another key: the id is not well-formed text (a lone surrogate, say)
-        // and the driver replaced what it could not encode.
-        if (!head) throw new Error(`Cannot store a write for user id ${JSON.stringify(userOf(op))}: it is not well-formed Unicode text`);
+        const head = heads.get(userOf(op))!;
         if (op.kind === 'log') {
           const seq = ++head.headSeq;
           rows.push(toRow(op.log, seq));

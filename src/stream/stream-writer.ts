@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Bus, BusMessage } from '../bus/bus.js';
-import { HttpError, storeUnavailable } from '../errors.js';
+import { HttpError } from '../errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { CommitInDoubtError, type CommittedEvent, type LogStore, StoreUnavailableError, type WriteOp } from '../store/log-store.js';
 import { type InDoubtAnswer, settleInDoubt } from './in-doubt.js';
@@ -71,7 +71,7 @@ export class StreamWriter {
     if (this.pendingOps > 0 && this.pendingOps + ops.length > this.options.maxPendingOps) {
       this.metrics.storeWritesRefused.labels('queue-full').inc(ops.length);
       return Promise.reject(
-        storeUnavailable(`Too many writes are waiting for the store (MAX_PENDING_WRITES=${this.options.maxPendingOps}): nothing was stored; retry later`),
+        new HttpError('STORE_UNAVAILABLE', `Too many writes are waiting for the store (MAX_PENDING_WRITES=${this.options.maxPendingOps}): nothing was stored; retry later`),
       );
     }
     return new Promise((resolve, reject) => {
@@ -192,7 +192,7 @@ export class StreamWriter {
     if (error instanceof StoreUnavailableError) {
       const reason = timedOut ? 'timeout' : 'unavailable';
       this.metrics.storeWritesRefused.labels(reason).inc(batch.reduce((n, p) => n + p.ops.length, 0));
-      const refusal = timedOut ? this.timeoutError() : storeUnavailable();
+      const refusal = timedOut ? this.timeoutError() : new HttpError('STORE_UNAVAILABLE');
       for (const p of batch) this.refuse(p, refusal);
       return;
     }
@@ -265,7 +265,7 @@ export class StreamWriter {
   }
 
   private timeoutError(): HttpError {
-    return storeUnavailable(`The store did not commit within STORE_TIMEOUT_MS (${this.options.timeoutMs} ms): nothing was stored; retry later`);
+    return new HttpError('STORE_UNAVAILABLE', `The store did not commit within STORE_TIMEOUT_MS (${this.options.timeoutMs} ms): nothing was stored; retry later`);
   }
 
   private noteFailure(error: unknown, ops: number): void {
@@ -294,8 +294,11 @@ function isStoreFault(error: unknown): boolean {
   return error instanceof StoreUnavailableError || error instanceof CommitInDoubtError;
 }
 
-/** The ids of the submission's logs, so the producer can look for them before sending them again. */
+/**
+ * With the id of the submission's first log: it was stored whole or not at all, so looking for that one
+ * id tells the producer whether to send it again.
+ */
 function inDoubtError(ops: WriteOp[]): HttpError {
-  const ids = ops.flatMap((op) => (op.kind === 'log' ? [op.log.id] : []));
-  return new HttpError('STORE_COMMIT_IN_DOUBT', undefined, ids.length > 0 ? ids : undefined);
+  const first = ops.find((op) => op.kind === 'log');
+  return new HttpError('STORE_COMMIT_IN_DOUBT', undefined, first?.kind === 'log' ? [first.log.id] : undefined);
 }

@@ -198,7 +198,7 @@ describe.skipIf(!available)('PostgreSQL going away under load (a TCP proxy in fr
     const inProcessAt = Date.now();
     const inProcess = await app.logs.log(users[0]!.userId, logInput({ command: 'IN-PROCESS' })).catch((error: unknown) => error);
     expect(inProcess).toBeInstanceOf(HttpError);
-    expect(inProcess).toMatchObject({ code: 'STORE_UNAVAILABLE', status: 503, retryAfterSeconds: 2 });
+    expect(inProcess).toMatchObject({ code: 'STORE_UNAVAILABLE', status: 503 });
     expect(Date.now() - inProcessAt).toBeLessThan(STORE_TIMEOUT_MS + answerSlackMs(eventLoopDelay.max / 1e6));
     // Half the sockets drop: their clients reconnect while the store (and the session check) is down.
     let index = 0;

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { Bus, BusMessage } from '../../src/bus/bus.js';
-import { HttpError } from '../../src/errors.js';
+import { HttpError, retryAfterOf } from '../../src/errors.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
 import {
   type CommitOutcome,
@@ -93,7 +93,7 @@ describe('StreamWriter', () => {
       expect(await counterValue(metrics.storeWriteIsolations)).toBe(1);
     });
 
-    it('fails the whole group fast with 503 and Retry-After when the store is unreachable, without retrying each', async () => {
+    it('fails the whole group fast with 503 when the store is unreachable, without retrying each', async () => {
       const { store, calls } = fakeStore(async () => {
         throw new StoreUnavailableError('connect ECONNREFUSED 127.0.0.1:5432');
       });
@@ -102,7 +102,7 @@ describe('StreamWriter', () => {
       const errors = await Promise.all(submissions.map((s) => s.catch((error: unknown) => error)));
       for (const error of errors) {
         expect(error).toBeInstanceOf(HttpError);
-        expect(error).toMatchObject({ code: 'STORE_UNAVAILABLE', status: 503, retryAfterSeconds: 2 });
+        expect(error).toMatchObject({ code: 'STORE_UNAVAILABLE', status: 503 });
       }
       expect(calls).toHaveLength(1);
       expect(published).toEqual([]);
@@ -133,7 +133,7 @@ describe('StreamWriter', () => {
       const taken = Array.from({ length: 10 }, (_, i) => writer.submit(logOps('user-1', `T${i}`, 10)));
       const started = Date.now();
       const refused = writer.submit(logOps('user-1', 'over'));
-      await expect(refused).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', retryAfterSeconds: 2, message: expect.stringContaining('MAX_PENDING_WRITES=100') });
+      await expect(refused).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', message: expect.stringContaining('MAX_PENDING_WRITES=100') });
       expect(Date.now() - started).toBeLessThan(50);
       expect((await metrics.storePendingOps.get()).values[0]!.value).toBe(100);
       expect(await counterValue(metrics.storeWritesRefused, { reason: 'queue-full' })).toBe(1);
@@ -182,11 +182,11 @@ describe('StreamWriter', () => {
     it('answers a true 503 STORE_UNAVAILABLE when the store tells in time that it rolled back', async () => {
       const { store } = fakeStore(inDoubt(async () => 'aborted'));
       const { writer, published } = writerOn(store, { timeoutMs: 2000, maxPendingOps: 100 });
-      await expect(writer.submit(logOps('user-1', 'D'))).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', retryAfterSeconds: 2 });
+      await expect(writer.submit(logOps('user-1', 'D'))).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
       expect(published).toEqual([]);
     });
 
-    it('answers STORE_COMMIT_IN_DOUBT with the log ids at the deadline, and publishes the logs once the store says they committed', async () => {
+    it('answers STORE_COMMIT_IN_DOUBT with the first log id at the deadline, and publishes the logs once the store says they committed', async () => {
       let storeBack = false;
       const { store } = fakeStore(inDoubt(async () => (storeBack ? 'committed' : 'unknown')));
       const { writer, published, metrics } = writerOn(store, { timeoutMs: 150, maxPendingOps: 100 });
@@ -194,8 +194,8 @@ describe('StreamWriter', () => {
       const started = Date.now();
       const error = await writer.submit(ops).catch((e: unknown) => e);
       expect(Date.now() - started).toBeLessThan(150 + 100);
-      expect(error).toMatchObject({ code: 'STORE_COMMIT_IN_DOUBT', status: 503, details: ops.map((op) => op.kind === 'log' && op.log.id) });
-      expect((error as HttpError).retryAfterSeconds).toBeUndefined();
+      expect(error).toMatchObject({ code: 'STORE_COMMIT_IN_DOUBT', status: 503, details: [ops[0]!.kind === 'log' && ops[0]!.log.id] });
+      expect(retryAfterOf((error as HttpError).code)).toBeUndefined(); // a blind retry might store it twice
       expect((await metrics.storePendingOps.get()).values[0]!.value).toBe(0);
       expect(published).toEqual([]);
       storeBack = true;
