@@ -64,6 +64,7 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
   app.use('/api/jobs', jobRoutes(deps.jobs, deps.authenticate, deps.options.maxBodyBytes));
   app.use(healthRoutes(deps.readiness, deps.metrics));
   app.use('/api', (_req, _res, next) => next(new HttpError('NOT_FOUND')));
+  app.use(storeUnavailableAnswers(deps.logger));
 
   if (deps.webDir && fs.existsSync(path.join(deps.webDir, 'index.html'))) {
     app.use(express.static(deps.webDir, { index: 'index.html', maxAge: '1h', setHeaders: noCacheForHtml }));
@@ -71,6 +72,24 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
   app.use((_req, _res, next) => next(new HttpError('NOT_FOUND')));
   app.use(errorHandler(deps.logger));
   return app;
+}
+
+/**
+ * Before the error handler: a store that did not answer is logged as a failed request, then answered
+ * 503 STORE_UNAVAILABLE rather than 500 (it is no bug of ours), and an error whose code says when to try
+ * again gets its Retry-After.
+ */
+function storeUnavailableAnswers(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, next) => {
+    let error = err;
+    if (error instanceof StoreUnavailableError) {
+      (req.log ?? logger).error({ err: error }, 'request failed');
+      error = new HttpError('STORE_UNAVAILABLE');
+    }
+    const retryAfter = error instanceof HttpError ? retryAfterOf(error.code) : undefined;
+    if (retryAfter !== undefined && !res.headersSent) res.setHeader('Retry-After', String(retryAfter));
+    next(error);
+  };
 }
 
 function noCacheForHtml(res: express.Response, file: string): void {
@@ -92,10 +111,6 @@ function errorHandler(logger: Logger): ErrorRequestHandler {
       error = new HttpError('INTERNAL');
     }
     if (res.headersSent) return;
-    // A store that did not answer (logged above all the same) is no bug of ours: 503, and when to retry.
-    if (err instanceof StoreUnavailableError) error = new HttpError('STORE_UNAVAILABLE');
-    const retryAfter = retryAfterOf(error.code);
-    if (retryAfter !== undefined) res.setHeader('Retry-After', String(retryAfter));
     res.status(error.status).json(error.toJSON());
   };
 }

@@ -300,5 +300,7 @@ function isStoreFault(error: unknown): boolean {
  */
 function inDoubtError(ops: WriteOp[]): HttpError {
   const first = ops.find((op) => op.kind === 'log');
-  return new HttpError('STORE_COMMIT_IN_DOUBT', undefined, first?.kind === 'log' ? [first.log.id] : undefined);
+  if (first?.kind !== 'log') return new HttpError('STORE_COMMIT_IN_DOUBT');
+  const detail = { path: [0], message: 'The first log of the request: it was stored whole or not at all; look for its id', id: first.log.id };
+  return new HttpError('STORE_COMMIT_IN_DOUBT', undefined, [detail]);
 }

@@ -194,7 +194,7 @@ describe('StreamWriter', () => {
       const started = Date.now();
       const error = await writer.submit(ops).catch((e: unknown) => e);
       expect(Date.now() - started).toBeLessThan(150 + 100);
-      expect(error).toMatchObject({ code: 'STORE_COMMIT_IN_DOUBT', status: 503, details: [ops[0]!.kind === 'log' && ops[0]!.log.id] });
+      expect(error).toMatchObject({ code: 'STORE_COMMIT_IN_DOUBT', status: 503, details: [{ path: [0], id: ops[0]!.kind === 'log' && ops[0]!.log.id }] });
       expect(retryAfterOf((error as HttpError).code)).toBeUndefined(); // a blind retry might store it twice
       expect((await metrics.storePendingOps.get()).values[0]!.value).toBe(0);
       expect(published).toEqual([]);
