@@ -1,5 +1,4 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { StoreUnavailableError } from '../store/log-store.js';
 import type { Auth } from './create-auth.js';
 import type { ResolvedSession, ResolveOptions, SessionResolver } from './session-resolver.js';
 
@@ -63,16 +62,11 @@ export class BetterAuthSessionResolver implements SessionResolver {
     }
 
     const started = performance.now();
-    const result = await this.auth.api
-      .getSession({
-        // Hand better-auth the cookie under the name it expects, whichever prefix the client used.
-        headers: new Headers({ cookie: `${this.cookieName()}=${cookie}` }),
-        query: { disableCookieCache: true },
-      })
-      .catch((error: unknown) => {
-        // better-auth answers a missing or bad session with null: a throw means its database did not answer.
-        throw new StoreUnavailableError(`The session could not be checked: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
-      });
+    const result = await this.auth.api.getSession({
+      // Hand better-auth the cookie under the name it expects, whichever prefix the client used.
+      headers: new Headers({ cookie: `${this.cookieName()}=${cookie}` }),
+      query: { disableCookieCache: true },
+    });
     this.options.onCheck?.((performance.now() - started) / 1000);
     if (!result || this.hasEnded(result.session.id)) return undefined;
     const session: ResolvedSession = {

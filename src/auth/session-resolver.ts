@@ -21,7 +21,6 @@ export interface ResolveOptions {
  *
  * Contract: `resolve` returns undefined for a missing, invalid, expired or revoked session. A session
  * whose end was reported through `forget` is never returned again by this process, cache or not.
- * It throws StoreUnavailableError when the session cannot be checked (its database does not answer).
  */
 export interface SessionResolver {
   resolve(headers: IncomingHttpHeaders, options?: ResolveOptions): Promise<ResolvedSession | undefined>;

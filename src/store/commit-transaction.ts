@@ -88,7 +88,7 @@ async function run(
 }
 
 /** `error` as StoreUnavailableError when it means the store is not answering; else as it is. */
-export function unavailableOr(engine: CommitEngine, error: unknown): unknown {
+function unavailableOr(engine: CommitEngine, error: unknown): unknown {
   if (error instanceof StoreUnavailableError || !engine.isUnavailable(error)) return error;
   return new StoreUnavailableError(`The store did not answer: ${messageOf(error)}`, { cause: error });
 }

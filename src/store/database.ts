@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient, SqliteDialect, sql } from 'kysely';
 import type pg from 'pg';
+import { StoreUnavailableError } from './log-store.js';
 import { once } from '../util/once.js';
 import { type CachedSqlite, withStatementCache } from './sqlite-statement-cache.js';
 
@@ -75,10 +76,12 @@ export async function openDatabase(config: DatabaseConfig, options: DatabaseOpti
 }
 
 /**
- * The pool as Kysely sees it, made safe for a database that goes away: a client's connection error never
- * ends the process, and a client on which a query timed out (query_timeout) is closed when it is released
- * instead of going back to the pool (pg gives up waiting for such a query but leaves it on the connection,
- * so every later query of that client would wait behind it).
+ * The pool as Kysely sees it, made safe for a database that goes away: every query and connection
+ * attempt that fails because the server is not there or does not answer fails with
+ * StoreUnavailableError (the log store, better-auth and readiness all see the same); a client's
+ * connection error never ends the process; and a client on which a query timed out (query_timeout) is
+ * closed when it is released instead of going back to the pool (pg gives up waiting for such a query but
+ * leaves it on the connection, so every later query of that client would wait behind it).
  */
 function failSafeClients(pool: pg.Pool): PostgresPool {
   const wrapped = new WeakMap<pg.PoolClient, PostgresPoolClient>();
@@ -90,22 +93,45 @@ function failSafeClients(pool: pg.Pool): PostgresPool {
     let timedOut = false;
     const query = (...args: Parameters<pg.PoolClient['query']>) => {
       const result = (client.query as (...a: unknown[]) => unknown)(...args);
-      if (result instanceof Promise) {
-        result.catch((error: unknown) => {
-          if ((error as Error | undefined)?.message === 'Query read timeout') timedOut = true;
-        });
-      }
-      return result;
+      if (!(result instanceof Promise)) return result;
+      return result.catch((error: unknown) => {
+        if ((error as Error | undefined)?.message === 'Query read timeout') timedOut = true;
+        throw unavailableOr(error);
+      });
     };
     return { query, release: (destroy) => client.release(destroy || timedOut) } as PostgresPoolClient;
   };
   return {
     connect: async () => {
-      const client = await pool.connect();
+      const client = await pool.connect().catch((error: unknown) => {
+        throw unavailableOr(error);
+      });
       let kyselyClient = wrapped.get(client);
       if (!kyselyClient) wrapped.set(client, (kyselyClient = wrap(client)));
       return kyselyClient;
     },
     end: () => pool.end(),
   };
+}
+
+/**
+ * Server errors (SQLSTATE) that mean the server is going away, out of resources or too slow, not that it
+ * refused the statement: connection exceptions (08), shutdown and cannot-connect-now (57P0x), statement
+ * timeout (57014), insufficient resources (53), lock timeout (55P03), system errors (58), and the
+ * idle-in-transaction timeout (25P03).
+ */
+const UNAVAILABLE_SQLSTATE = /^(08|57P0|57014|53|55P03|58|25P03)/;
+/** What pg and pg-pool throw when there is no usable connection (these carry no SQLSTATE). */
+const NO_CONNECTION = /Connection terminated|timeout exceeded when trying to connect|Query read timeout|not queryable|after calling end on the pool/;
+
+/** `error` as StoreUnavailableError when it says the server is not there or does not answer; else as it is. */
+function unavailableOr(error: unknown): unknown {
+  const e = error as { code?: unknown; severity?: unknown; message?: unknown } | undefined;
+  let unavailable = typeof e?.message === 'string' && NO_CONNECTION.test(e.message);
+  if (typeof e?.code === 'string') {
+    if (e.severity !== undefined) unavailable = UNAVAILABLE_SQLSTATE.test(e.code); // the server's answer
+    else if (/^E[A-Z0-9_]+$/.test(e.code)) unavailable = true; // a socket error: ECONNREFUSED, ECONNRESET, ETIMEDOUT...
+  }
+  if (!unavailable) return error;
+  return new StoreUnavailableError(`The database did not answer: ${String(e?.message ?? error)}`, { cause: error });
 }

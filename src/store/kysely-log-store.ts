@@ -1,6 +1,6 @@
 import { type Kysely, type Transaction, sql } from 'kysely';
 import type { JobEventData, LogEntry } from '../protocol/log-entry.js';
-import { type CommitEngine, commitTransaction, unavailableOr } from './commit-transaction.js';
+import { type CommitEngine, commitTransaction } from './commit-transaction.js';
 import type {
   CommitOutcome,
   CommittedEvent,
@@ -203,18 +203,7 @@ export abstract class KyselyLogStore implements LogStore, CommitEngine {
     }
   }
 
-  /** Runs a read, reporting a store that does not answer as StoreUnavailableError (the contract). */
-  private reading<T>(read: () => Promise<T>): Promise<T> {
-    return read().catch((error: unknown) => {
-      throw unavailableOr(this, error);
-    });
-  }
-
   async readLogs(userId: string, query: LogQuery): Promise<LogPage> {
-    return this.reading(() => this.readPage(userId, query));
-  }
-
-  private readPage(userId: string, query: LogQuery): Promise<LogPage> {
     return this.snapshot(async (reads) => {
       const head = await reads.head(userId);
       const headSeq = Number(head?.head_seq ?? 0);
@@ -256,10 +245,6 @@ export abstract class KyselyLogStore implements LogStore, CommitEngine {
   }
 
   async latestJobs(userId: string, limit: number): Promise<JobEventData[]> {
-    return this.reading(() => this.readLatestJobs(userId, limit));
-  }
-
-  protected async readLatestJobs(userId: string, limit: number): Promise<JobEventData[]> {
     const rows = await this.db
       .selectFrom('livetail_job')
       .select('data')

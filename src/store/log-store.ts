@@ -82,7 +82,6 @@ export class CommitInDoubtError extends Error {
  *   did not answer (nothing stored, ever); CommitInDoubtError when the answer to COMMIT itself was lost
  *   (maybe stored: ask `outcome()`); any other error when the store refused the ops themselves (nothing
  *   stored; the same ops would fail again).
- * - `readLogs` and `latestJobs` report a store that does not answer as StoreUnavailableError too.
  * - Once `signal` is aborted, `commit` settles at once: if COMMIT was not sent yet the transaction is
  *   rolled back and it throws StoreUnavailableError; if it was, CommitInDoubtError.
  * - Each user has one stream of sequence numbers, shared by logs and clears, assigned at commit and

@@ -1,16 +1,9 @@
 import { type Transaction, sql } from 'kysely';
 import { KyselyLogStore, type LogRow, type SnapshotReads, type StreamHead } from './kysely-log-store.js';
-import type { CommitOutcome } from './log-store.js';
+import { type CommitOutcome, StoreUnavailableError } from './log-store.js';
 
-/**
- * Server errors (SQLSTATE) that mean the server is going away, out of resources or too slow, not that it
- * refused the rows: connection exceptions (08), shutdown and cannot-connect-now (57P0x), statement
- * timeout (57014), insufficient resources (53), lock timeout (55P03), system errors (58), and the
- * idle-in-transaction timeout (25P03).
- */
-const UNAVAILABLE_SQLSTATE = /^(08|57P0|57014|53|55P03|58|25P03)/;
-/** What pg, pg-pool and Kysely throw when there is no usable connection (these carry no SQLSTATE). */
-const NO_CONNECTION = /Connection terminated|timeout exceeded when trying to connect|Query read timeout|not queryable|after calling end on the pool|connection has been discarded|driver has already been destroyed/;
+/** What Kysely throws once its pool is gone or a connection of it was discarded. */
+const NO_CONNECTION = /driver has already been destroyed|connection has been discarded/;
 
 /**
  * LogStore on PostgreSQL. Sequence numbers come from a per-user head row locked FOR UPDATE for the
@@ -32,13 +25,9 @@ export class PostgresLogStore extends KyselyLogStore {
     return this.db.transaction().setIsolationLevel('repeatable read').execute((trx) => fn(this.kyselyReads(trx)));
   }
 
+  /** The driver (database.ts) already reports a server that does not answer as StoreUnavailableError. */
   isUnavailable(error: unknown): boolean {
-    const e = error as { code?: unknown; severity?: unknown; message?: unknown } | undefined;
-    if (typeof e?.code === 'string') {
-      if (e.severity !== undefined) return UNAVAILABLE_SQLSTATE.test(e.code); // the server's answer
-      if (/^E[A-Z0-9_]+$/.test(e.code)) return true; // a socket error: ECONNREFUSED, ECONNRESET, ETIMEDOUT...
-    }
-    return typeof e?.message === 'string' && NO_CONNECTION.test(e.message);
+    return error instanceof StoreUnavailableError || (error instanceof Error && NO_CONNECTION.test(error.message));
   }
 
   override async transactionId(trx: Transaction<any>): Promise<string> {

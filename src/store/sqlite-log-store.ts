@@ -61,7 +61,7 @@ export class SqliteLogStore extends KyselyLogStore {
     });
   }
 
-  protected override readLatestJobs(userId: string, limit: number): Promise<JobEventData[]> {
+  override latestJobs(userId: string, limit: number): Promise<JobEventData[]> {
     return this.db.connection().execute(async () => {
       const rows = this.sqlite.prepare('select data from livetail_job where user_id = ? order by job_seq desc limit ?').all(userId, limit);
       return (rows as Array<{ data: string }>).map((r) => JSON.parse(r.data) as JobEventData);
