@@ -21,6 +21,8 @@ export const HTTP_ERRORS = {
   TOO_MANY_CONNECTIONS: { status: 429, message: 'Too many open sockets for this user: close one first' },
   UPGRADE_RATE_LIMITED: { status: 429, message: 'Too many connection attempts from this address: retry later' },
   SHUTTING_DOWN: { status: 503, message: 'Server is shutting down: retry on another node' },
+  // retryAfterSeconds: when trying again makes sense (the HTTP answer's Retry-After). Soon: a store that
+  // went away is often back in moments, and nothing of the request was stored.
   STORE_UNAVAILABLE: { status: 503, message: 'The store is unavailable: retry later', retryAfterSeconds: 2 },
   STORE_COMMIT_IN_DOUBT: {
     status: 503,
@@ -29,16 +31,6 @@ export const HTTP_ERRORS = {
   INTERNAL: { status: 500, message: 'Internal server error' },
 } as const satisfies Record<string, { status: number; message: string; retryAfterSeconds?: number }>;
 export type HttpErrorCode = keyof typeof HTTP_ERRORS;
-
-/**
- * When trying again makes sense after an error with this code, in seconds: the `Retry-After` of its HTTP
- * answer. STORE_UNAVAILABLE says soon (a store that went away is often back in moments), and means
- * nothing of the request was stored. Undefined for the others.
- */
-export function retryAfterOf(code: HttpErrorCode): number | undefined {
-  const entry: { status: number; retryAfterSeconds?: number } = HTTP_ERRORS[code];
-  return entry.retryAfterSeconds;
-}
 
 /** Errors answered with a protocol `{ type: "error", error }` message; the socket stays open. */
 export const PROTOCOL_ERRORS = {

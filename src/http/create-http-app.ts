@@ -6,7 +6,7 @@ import express, { type ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import type { Auth } from '../auth/create-auth.js';
-import { HTTP_ERRORS, HttpError, retryAfterOf } from '../errors.js';
+import { HTTP_ERRORS, HttpError } from '../errors.js';
 import type { JobService } from '../jobs/job-service.js';
 import type { LogService } from '../logs/log-service.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -86,8 +86,8 @@ function storeUnavailableAnswers(logger: Logger): ErrorRequestHandler {
       (req.log ?? logger).error({ err: error }, 'request failed');
       error = new HttpError('STORE_UNAVAILABLE');
     }
-    const retryAfter = error instanceof HttpError ? retryAfterOf(error.code) : undefined;
-    if (retryAfter !== undefined && !res.headersSent) res.setHeader('Retry-After', String(retryAfter));
+    const entry = error instanceof HttpError ? HTTP_ERRORS[error.code] : undefined;
+    if (entry && 'retryAfterSeconds' in entry && !res.headersSent) res.setHeader('Retry-After', String(entry.retryAfterSeconds));
     next(error);
   };
 }
