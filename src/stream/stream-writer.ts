@@ -175,10 +175,7 @@ export class StreamWriter {
 
   /** Publishes each submission's events and resolves it with them. */
   private settle(batch: Pending[], events: CommittedEvent[]): void {
-    let offset = 0;
-    for (const p of batch) {
-      const mine = events.slice(offset, offset + p.ops.length);
-      offset += p.ops.length;
+    for (const [p, mine] of eachOwn(batch, events)) {
       for (const event of mine) this.publish(event, p.at);
       this.answer(p);
       p.resolve(mine);
@@ -220,13 +217,7 @@ export class StreamWriter {
       },
       lateOutcome: (outcome) => {
         this.metrics.storeCommitsInDoubt.labels(outcome).inc();
-        if (outcome === 'committed') {
-          let offset = 0;
-          for (const p of batch) {
-            for (const event of error.events.slice(offset, offset + p.ops.length)) this.publish(event, p.at);
-            offset += p.ops.length;
-          }
-        }
+        if (outcome === 'committed') for (const [p, mine] of eachOwn(batch, error.events)) for (const event of mine) this.publish(event, p.at);
         const log = outcome === 'unknown' ? this.logger.error.bind(this.logger) : this.logger.warn.bind(this.logger);
         log({ event: 'commit-resolved', outcome, ops: error.events.length }, `a commit answered STORE_COMMIT_IN_DOUBT turned out ${outcome}`);
       },
@@ -286,6 +277,15 @@ export class StreamWriter {
           : { type: 'job-event', userId: event.userId, data: event.data };
     this.metrics.busPublished.labels(message.type).inc();
     this.bus.publish(message);
+  }
+}
+
+/** Each submission of a batch with its share of the batch's events (they are in the same order). */
+function* eachOwn(batch: Pending[], events: CommittedEvent[]): Generator<[Pending, CommittedEvent[]]> {
+  let offset = 0;
+  for (const p of batch) {
+    yield [p, events.slice(offset, offset + p.ops.length)];
+    offset += p.ops.length;
   }
 }
 
