@@ -59,7 +59,7 @@ export interface App {
 /** Wires the services, the hub, the gateway and the HTTP app around the given dependencies. */
 export function createApp(deps: AppDeps): App {
   const { config, store, bus, sessions, logger, metrics } = deps;
-  const writer = new StreamWriter(store, bus, metrics, logger);
+  const writer = new StreamWriter(store, bus, metrics, logger, { timeoutMs: config.storeTimeoutMs, maxPendingOps: config.maxPendingWrites });
   const logs = new LogService(writer, store, metrics, {
     realtimeLogLevel: config.realtimeLogLevel,
     parsedBounds: config.parsedBounds,

@@ -147,6 +147,8 @@ const envSchema = z.object({
   DRAIN_DELAY_MS: int(0, 600_000, 0, 'milliseconds'),
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000, 10_000, 'milliseconds'),
   STARTUP_TIMEOUT_MS: int(0, 600_000, 30_000, 'milliseconds'),
+  STORE_TIMEOUT_MS: int(100, 600_000, 5_000, 'milliseconds'),
+  MAX_PENDING_WRITES: int(1, 10_000_000, 10_000, 'writes'),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -193,6 +195,10 @@ export interface Config {
   drainDelayMs: number;
   shutdownTimeoutMs: number;
   startupTimeoutMs: number;
+  /** Every write is answered within it (201 or 503); also the database's connect and statement timeout. */
+  storeTimeoutMs: number;
+  /** Writes waiting for the store (or in its transaction) beyond which a new one gets 503 at once. */
+  maxPendingWrites: number;
 }
 
 /** A configuration problem: `message` is the one line printed before exiting with code 2. */
@@ -312,5 +318,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     drainDelayMs: e.DRAIN_DELAY_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     startupTimeoutMs: e.STARTUP_TIMEOUT_MS,
+    storeTimeoutMs: e.STORE_TIMEOUT_MS,
+    maxPendingWrites: e.MAX_PENDING_WRITES,
   };
 }

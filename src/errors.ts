@@ -23,9 +23,15 @@ export const HTTP_ERRORS = {
   UPGRADE_RATE_LIMITED: { status: 429, message: 'Too many connection attempts from this address: retry later' },
   TOO_MANY_READS: { status: 429, message: 'Too many reads in progress for this user: wait for one to finish' },
   SHUTTING_DOWN: { status: 503, message: 'Server is shutting down: retry on another node' },
-  STORE_UNAVAILABLE: { status: 503, message: 'The store is unavailable: retry later' },
+  // retryAfterSeconds: when trying again makes sense (the HTTP answer's Retry-After). Soon: a store that
+  // went away is often back in moments, and nothing of the request was stored.
+  STORE_UNAVAILABLE: { status: 503, message: 'The store is unavailable: retry later', retryAfterSeconds: 2 },
+  STORE_COMMIT_IN_DOUBT: {
+    status: 503,
+    message: 'The store went away while committing: the entries may or may not be stored; look for the id in details before sending them again',
+  },
   INTERNAL: { status: 500, message: 'Internal server error' },
-} as const satisfies Record<string, { status: number; message: string }>;
+} as const satisfies Record<string, { status: number; message: string; retryAfterSeconds?: number }>;
 export type HttpErrorCode = keyof typeof HTTP_ERRORS;
 
 /**

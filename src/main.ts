@@ -57,7 +57,7 @@ export async function startLivetail(config: Config, options: StartOptions = {}):
 
   try {
     const secret = config.betterAuthSecret ?? loadOrCreateDevSecret(config.dataDir);
-    const database = await connect('database', config, logger, () => openDatabase(config.database));
+    const database = await connect('database', config, logger, () => openDatabase(config.database, { timeoutMs: config.storeTimeoutMs }));
     closers.push(database.close);
 
     const store = createLogStore(database, { maxLogsPerUser: config.maxLogsPerUser, maxJobsPerUser: config.maxJobsPerUser });

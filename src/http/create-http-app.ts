@@ -10,6 +10,7 @@ import { HTTP_ERRORS, HttpError } from '../errors.js';
 import type { JobService } from '../jobs/job-service.js';
 import type { LogService } from '../logs/log-service.js';
 import type { Metrics } from '../metrics/metrics.js';
+import { StoreUnavailableError } from '../store/log-store.js';
 import type { Authenticate } from './authenticate.js';
 import { singleQueryValues } from './query-guard.js';
 import { type ReadRouteOptions, ReadSlots } from './read-slots.js';
@@ -74,6 +75,7 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
   app.use('/api/jobs', jobRoutes(deps.jobs, deps.authenticate, deps.options.maxBodyBytes, reads));
   app.use(healthRoutes(deps.readiness, deps.metrics));
   app.use('/api', (_req, _res, next) => next(new HttpError('NOT_FOUND')));
+  app.use(storeUnavailableAnswers(deps.logger));
 
   if (deps.webDir && fs.existsSync(path.join(deps.webDir, 'index.html'))) {
     app.use(express.static(deps.webDir, { index: 'index.html', maxAge: '1h', setHeaders: noCacheForHtml }));
@@ -81,6 +83,24 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
   app.use((_req, _res, next) => next(new HttpError('NOT_FOUND')));
   app.use(errorHandler(deps.failures));
   return app;
+}
+
+/**
+ * Before the error handler: a store that did not answer is logged as a failed request, then answered
+ * 503 STORE_UNAVAILABLE rather than 500 (it is no bug of ours), and an error whose code says when to try
+ * again gets its Retry-After.
+ */
+function storeUnavailableAnswers(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, next) => {
+    let error = err;
+    if (error instanceof StoreUnavailableError) {
+      (req.log ?? logger).error({ err: error }, 'request failed');
+      error = new HttpError('STORE_UNAVAILABLE');
+    }
+    const entry = error instanceof HttpError ? HTTP_ERRORS[error.code] : undefined;
+    if (entry && 'retryAfterSeconds' in entry && !res.headersSent) res.setHeader('Retry-After', String(entry.retryAfterSeconds));
+    next(error);
+  };
 }
 
 function noCacheForHtml(res: express.Response, file: string): void {

@@ -1,6 +1,8 @@
 import { type Kysely, type Transaction, sql } from 'kysely';
 import type { JobEventData, LogEntry } from '../protocol/log-entry.js';
+import { type CommitEngine, commitTransaction } from './commit-transaction.js';
 import type {
+  CommitOutcome,
   CommittedEvent,
   LogPage,
   LogQuery,
@@ -78,7 +80,7 @@ const INSERT_CHUNK = 500;
  * The log store in SQL through Kysely. SqliteLogStore and PostgresLogStore fill in only how a user's
  * stream head is locked and how a consistent snapshot is read; everything else is shared.
  */
-export abstract class KyselyLogStore implements LogStore {
+export abstract class KyselyLogStore implements LogStore, CommitEngine {
   abstract readonly kind: 'sqlite' | 'postgres';
 
   constructor(
@@ -95,6 +97,13 @@ export abstract class KyselyLogStore implements LogStore {
   /** Runs `fn` with reads that all see one consistent snapshot. */
   protected abstract snapshot<T>(fn: (reads: SnapshotReads) => Promise<T>): Promise<T>;
 
+  /** True for the engine's errors that mean it could not be reached or did not answer (see CommitEngine). */
+  abstract isUnavailable(error: unknown): boolean;
+
+  /** Engines whose COMMIT can be lost on the way (a network between) say how to look its outcome up. */
+  transactionId?(trx: Transaction<any>): Promise<string>;
+  status?(transactionId: string): Promise<CommitOutcome>;
+
   async migrate(): Promise<void> {
     await migrateLogStore(this.db, this.kind);
   }
@@ -106,9 +115,9 @@ export abstract class KyselyLogStore implements LogStore {
    * ids as given. Validation refuses such ids at the edge; this keeps one that slips through (a job
    * event of the BullMQ bridge) from failing the other ops of its commit.
    */
-  async commit(ops: WriteOp[]): Promise<CommittedEvent[]> {
+  async commit(ops: WriteOp[], signal?: AbortSignal): Promise<CommittedEvent[]> {
     if (ops.length === 0) return [];
-    return this.db.transaction().execute(async (trx) => {
+    return commitTransaction(this.db, this, signal, async (trx) => {
       const userIds = [...new Set(ops.map(userOf))].sort();
       const heads = await this.lockHeads(trx, userIds);
       const headOf = (userId: string): StreamHead => {

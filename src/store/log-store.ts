@@ -59,10 +59,47 @@ export interface LogPage {
 }
 
 /**
+ * The store could not be reached, did not answer in time, or is shutting down: nothing of the commit was
+ * stored, and nothing of it ever will be (the transaction's COMMIT was never sent). Retrying later is safe.
+ */
+export class StoreUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+/** What became of a commit whose answer was lost; `unknown` while the store cannot tell (yet). */
+export type CommitOutcome = 'committed' | 'aborted' | 'unknown';
+
+/**
+ * The commit was on its way (COMMIT sent) when the connection was lost or the caller stopped waiting:
+ * the transaction may have committed. `outcome()` asks the store, which must answer again for that;
+ * `events` is what the ops became if it did commit.
+ */
+export class CommitInDoubtError extends Error {
+  constructor(
+    message: string,
+    readonly events: CommittedEvent[],
+    readonly outcome: () => Promise<CommitOutcome>,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'CommitInDoubtError';
+  }
+}
+
+/**
  * The durable source of truth for logs and job state.
  *
  * Contract (tested by test/contract/log-store.contract.ts against every implementation):
  * - `commit` applies all ops atomically: all are stored, or none and it throws.
+ * - How `commit` fails says what was stored: StoreUnavailableError when the store could not be reached or
+ *   did not answer (nothing stored, ever); CommitInDoubtError when the answer to COMMIT itself was lost
+ *   (maybe stored: ask `outcome()`); any other error when the store refused the ops themselves (nothing
+ *   stored; the same ops would fail again).
+ * - Once `signal` is aborted, `commit` settles at once: if COMMIT was not sent yet the transaction is
+ *   rolled back and it throws StoreUnavailableError; if it was, CommitInDoubtError.
  * - Each user has one stream of sequence numbers, shared by logs and clears, assigned at commit and
  *   strictly increasing in commit order: if a log with seq N is visible to a reader, every event of that
  *   user with a smaller seq is committed too (implementations serialize a user's writers to keep this
@@ -78,7 +115,7 @@ export interface LogStore {
   readonly kind: 'sqlite' | 'postgres';
   /** Creates or upgrades the store's tables; safe to run from several nodes at once. */
   migrate(): Promise<void>;
-  commit(ops: WriteOp[]): Promise<CommittedEvent[]>;
+  commit(ops: WriteOp[], signal?: AbortSignal): Promise<CommittedEvent[]>;
   readLogs(userId: string, query: LogQuery): Promise<LogPage>;
   /**
    * The latest event data of the user's most recently updated jobs, most recent first. With `maxBytes`,

@@ -1,5 +1,9 @@
 import { type Transaction, sql } from 'kysely';
 import { KyselyLogStore, type LogRow, type SnapshotReads, type StreamHead } from './kysely-log-store.js';
+import { type CommitOutcome, StoreUnavailableError } from './log-store.js';
+
+/** What Kysely throws once its pool is gone or a connection of it was discarded. */
+const NO_CONNECTION = /driver has already been destroyed|connection has been discarded/;
 
 /**
  * LogStore on PostgreSQL. Sequence numbers come from a per-user head row locked FOR UPDATE for the
@@ -9,6 +13,9 @@ import { KyselyLogStore, type LogRow, type SnapshotReads, type StreamHead } from
  *
  * Bulk writes pass one array per column and `unnest` them: one statement with eight parameters whatever
  * the batch size, instead of thousands of parameters for the server to parse and bind.
+ *
+ * A COMMIT whose answer is lost (the connection dropped on the way) is looked up afterwards by its
+ * transaction id with pg_xact_status, which PostgreSQL provides for exactly that.
  */
 export class PostgresLogStore extends KyselyLogStore {
   readonly kind = 'postgres' as const;
@@ -16,6 +23,22 @@ export class PostgresLogStore extends KyselyLogStore {
 
   protected snapshot<T>(fn: (reads: SnapshotReads) => Promise<T>): Promise<T> {
     return this.db.transaction().setIsolationLevel('repeatable read').execute((trx) => fn(this.kyselyReads(trx)));
+  }
+
+  /** The driver (database.ts) already reports a server that does not answer as StoreUnavailableError. */
+  isUnavailable(error: unknown): boolean {
+    return error instanceof StoreUnavailableError || (error instanceof Error && NO_CONNECTION.test(error.message));
+  }
+
+  override async transactionId(trx: Transaction<any>): Promise<string> {
+    const { rows } = await sql<{ id: string }>`select pg_current_xact_id()::text as id`.execute(trx);
+    return rows[0]!.id;
+  }
+
+  override async status(transactionId: string): Promise<CommitOutcome> {
+    const { rows } = await sql<{ status: string | null }>`select pg_xact_status(${transactionId}::xid8) as status`.execute(this.db);
+    const status = rows[0]?.status;
+    return status === 'committed' ? 'committed' : status === 'aborted' ? 'aborted' : 'unknown'; // 'in progress': not yet
   }
 
   protected override async insertLogs(trx: Transaction<any>, rows: LogRow[]): Promise<void> {

@@ -44,6 +44,16 @@ export class SqliteLogStore extends KyselyLogStore {
     };
   }
 
+  /**
+   * Busy (another process holds the lock past busy_timeout), I/O errors, a full disk, a file that cannot
+   * be opened or written, or a connection that is closed: the store cannot take writes now.
+   */
+  isUnavailable(error: unknown): boolean {
+    const e = error as { code?: unknown; message?: unknown } | undefined;
+    if (typeof e?.code === 'string' && /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|NOMEM|PROTOCOL)/.test(e.code)) return true;
+    return typeof e?.message === 'string' && /database connection is not open|driver has already been destroyed/.test(e.message);
+  }
+
   /** One read transaction (a WAL snapshot) while holding Kysely's connection. */
   protected snapshot<T>(fn: (reads: SnapshotReads) => Promise<T>): Promise<T> {
     return this.db.connection().execute(async () => {

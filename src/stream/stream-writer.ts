@@ -1,13 +1,31 @@
 import type { Logger } from 'pino';
 import type { Bus, BusMessage } from '../bus/bus.js';
+import { HttpError } from '../errors.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { CommittedEvent, LogStore, WriteOp } from '../store/log-store.js';
+import { CommitInDoubtError, type CommittedEvent, type LogStore, StoreUnavailableError, type WriteOp } from '../store/log-store.js';
+import { type InDoubtAnswer, settleInDoubt } from './in-doubt.js';
 
 interface Pending {
   ops: WriteOp[];
+  /** When it was submitted (ms since epoch): the bus lag metric starts here. */
   at: number;
+  /** When it must be answered by (ms since epoch). */
+  deadline: number;
   resolve(events: CommittedEvent[]): void;
   reject(error: unknown): void;
+}
+
+/** Why a transaction did not commit; `timedOut` when the writer gave up on it at the deadline. */
+interface Failure {
+  error: unknown;
+  timedOut: boolean;
+}
+
+export interface StreamWriterOptions {
+  /** STORE_TIMEOUT_MS: a submission not committed this long after it was made is answered with 503. */
+  timeoutMs: number;
+  /** MAX_PENDING_WRITES: ops waiting or being committed beyond which a new submission gets 503 at once. */
+  maxPendingOps: number;
 }
 
 /** Upper bound on writes per transaction, so one transaction never holds the database for long. */
@@ -19,29 +37,53 @@ const MAX_OPS_PER_COMMIT = 5000;
  * Group commit: submissions that arrive while a transaction runs are committed together in the next one,
  * so there is no database round trip per log however fast they come, and a lone log is written at once.
  * Transactions run one at a time, so this node publishes in commit order. Each submission is atomic
- * (its ops share one transaction); a failed transaction rejects every submission in it and publishes nothing.
+ * (its ops share one transaction) and is answered within `timeoutMs`, with its events or an HttpError:
+ * - 503 STORE_UNAVAILABLE (with Retry-After) when the queue is full, the store does not answer, or the
+ *   time is up before COMMIT was sent: nothing of it was stored, and nothing ever will be.
+ * - 503 STORE_COMMIT_IN_DOUBT when the answer to COMMIT was lost and the store could not say what became
+ *   of it in time; if it turns out committed, its events are published then.
+ * - the store's own error when the store refused the submission's ops. A grouped transaction refused
+ *   for any reason other than an unreachable store is committed again in halves, down to the submission
+ *   at fault: only that one fails, and the others are stored, in their order.
  */
 export class StreamWriter {
   private queue: Pending[] = [];
+  /** Ops queued or in the running transaction (MAX_PENDING_WRITES counts these). */
+  private pendingOps = 0;
   private flushing: Promise<void> | undefined;
+  /** Fires at the deadline of the oldest queued submission. */
+  private expiry: NodeJS.Timeout | undefined;
+  /** Whether the last transaction found the store unreachable (logged once per outage, not per write). */
+  private storeDown = false;
 
   constructor(
     private readonly store: LogStore,
     private readonly bus: Bus,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
+    private readonly options: StreamWriterOptions,
   ) {}
 
   /** Commits `ops` (atomically) and publishes what they became; resolves after the commit. */
   submit(ops: WriteOp[]): Promise<CommittedEvent[]> {
     if (ops.length === 0) return Promise.resolve([]);
+    // A submission larger than the bound on its own is still taken when nothing else waits.
+    if (this.pendingOps > 0 && this.pendingOps + ops.length > this.options.maxPendingOps) {
+      this.metrics.storeWritesRefused.labels('queue-full').inc(ops.length);
+      return Promise.reject(
+        new HttpError('STORE_UNAVAILABLE', `Too many writes are waiting for the store (MAX_PENDING_WRITES=${this.options.maxPendingOps}): nothing was stored; retry later`),
+      );
+    }
     return new Promise((resolve, reject) => {
-      this.queue.push({ ops, at: Date.now(), resolve, reject });
+      const at = Date.now();
+      this.queue.push({ ops, at, deadline: at + this.options.timeoutMs, resolve, reject });
+      this.changePending(ops.length);
+      this.scheduleExpiry();
       this.flushing ??= this.drain();
     });
   }
 
-  /** Resolves when every submission so far is committed and published (shutdown). */
+  /** Resolves when every submission so far is answered: committed and published, or refused (shutdown). */
   async flush(): Promise<void> {
     while (this.flushing) await this.flushing;
   }
@@ -69,28 +111,160 @@ export class StreamWriter {
     return this.queue.splice(0, i);
   }
 
+  /**
+   * Commits a batch. When the store refuses it for something in it (not for being away), the halves are
+   * committed one after the other, and so on down to the submission at fault: a few transactions find
+   * it even in a large group, and the others are stored in their order.
+   */
   private async commit(batch: Pending[]): Promise<void> {
+    const failure = await this.tryCommit(batch);
+    if (failure === undefined) return;
+    if (batch.length === 1 || isStoreFault(failure.error)) return this.fail(batch, failure);
+    this.metrics.storeWriteIsolations.inc();
+    this.logger.warn({ err: failure.error, submissions: batch.length }, 'grouped store write refused: committing it in parts to find the submission at fault');
+    await this.bisect(batch);
+  }
+
+  /** Commits `batch` in halves, recursively; returns the store fault that ended it early, if one did. */
+  private async bisect(batch: Pending[]): Promise<Failure | undefined> {
+    const mid = Math.ceil(batch.length / 2);
+    const [first, second] = [batch.slice(0, mid), batch.slice(mid)];
+    const parts: Array<[part: Pending[], rest: Pending[]]> = [[first, second], [second, []]];
+    for (const [part, rest] of parts) {
+      const failure = await this.tryCommit(part);
+      if (failure === undefined) continue;
+      let fault: Failure | undefined = failure;
+      if (part.length > 1 && !isStoreFault(failure.error)) fault = await this.bisect(part);
+      else this.fail(part, failure);
+      if (fault !== undefined && isStoreFault(fault.error)) {
+        // The store went away meanwhile: what is left would meet the same.
+        this.fail(rest, fault);
+        return fault;
+      }
+    }
+    return undefined;
+  }
+
+  /** One transaction for `batch`, bounded by its earliest deadline. Undefined when it committed. */
+  private async tryCommit(batch: Pending[]): Promise<Failure | undefined> {
     const ops = batch.flatMap((p) => p.ops);
+    const deadline = Math.min(...batch.map((p) => p.deadline));
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), Math.max(0, deadline - Date.now()));
     const started = performance.now();
     let events: CommittedEvent[];
     try {
-      events = await this.store.commit(ops);
+      events = await this.store.commit(ops, controller.signal);
     } catch (error) {
       this.metrics.storeWriteErrors.inc();
-      this.logger.error({ err: error, ops: ops.length }, 'store write failed');
-      for (const p of batch) p.reject(error);
-      return;
+      this.noteFailure(error, ops.length);
+      return { error, timedOut: controller.signal.aborted };
+    } finally {
+      clearTimeout(timer);
+    }
+    if (this.storeDown) {
+      this.storeDown = false;
+      this.logger.info({ event: 'store-available' }, 'the store answers again: writes are committed');
     }
     this.metrics.storeWriteBatches.inc();
     this.metrics.storeWriteDuration.observe((performance.now() - started) / 1000);
     this.metrics.storeWriteOps.observe(ops.length);
+    this.settle(batch, events);
+    return undefined;
+  }
 
-    let offset = 0;
-    for (const p of batch) {
-      const mine = events.slice(offset, offset + p.ops.length);
-      offset += p.ops.length;
+  /** Publishes each submission's events and resolves it with them. */
+  private settle(batch: Pending[], events: CommittedEvent[]): void {
+    for (const [p, mine] of eachOwn(batch, events)) {
       for (const event of mine) this.publish(event, p.at);
+      this.answer(p);
       p.resolve(mine);
+    }
+  }
+
+  /** Answers every submission of `batch` after a failed transaction, each as its failure says. */
+  private fail(batch: Pending[], { error, timedOut }: Failure): void {
+    if (batch.length === 0) return;
+    if (error instanceof CommitInDoubtError) return this.inDoubt(batch, error);
+    if (error instanceof StoreUnavailableError) {
+      const reason = timedOut ? 'timeout' : 'unavailable';
+      this.metrics.storeWritesRefused.labels(reason).inc(batch.reduce((n, p) => n + p.ops.length, 0));
+      const refusal = timedOut ? this.timeoutError() : new HttpError('STORE_UNAVAILABLE');
+      for (const p of batch) this.refuse(p, refusal);
+      return;
+    }
+    for (const p of batch) this.refuse(p, error);
+  }
+
+  /**
+   * The transaction may have committed. Until the earliest deadline the store is asked, so that the
+   * answer can still be the truth (201, or a 503 that means not stored); after it the submissions get
+   * STORE_COMMIT_IN_DOUBT while the asking goes on, and what committed is published once known.
+   */
+  private inDoubt(batch: Pending[], error: CommitInDoubtError): void {
+    this.logger.warn({ event: 'commit-in-doubt', ops: error.events.length, err: error }, 'the answer to a commit was lost: asking the store what became of it');
+    const answer: InDoubtAnswer = {
+      committed: () => {
+        this.metrics.storeCommitsInDoubt.labels('committed').inc();
+        this.settle(batch, error.events);
+      },
+      aborted: () => {
+        this.metrics.storeCommitsInDoubt.labels('aborted').inc();
+        this.fail(batch, { error: new StoreUnavailableError('The commit was lost: the store rolled it back'), timedOut: false });
+      },
+      late: () => {
+        for (const p of batch) this.refuse(p, inDoubtError(p.ops));
+      },
+      lateOutcome: (outcome) => {
+        this.metrics.storeCommitsInDoubt.labels(outcome).inc();
+        if (outcome === 'committed') for (const [p, mine] of eachOwn(batch, error.events)) for (const event of mine) this.publish(event, p.at);
+        const log = outcome === 'unknown' ? this.logger.error.bind(this.logger) : this.logger.warn.bind(this.logger);
+        log({ event: 'commit-resolved', outcome, ops: error.events.length }, `a commit answered STORE_COMMIT_IN_DOUBT turned out ${outcome}`);
+      },
+    };
+    settleInDoubt(error.outcome, Math.min(...batch.map((p) => p.deadline)), answer);
+  }
+
+  private refuse(p: Pending, error: unknown): void {
+    this.answer(p);
+    p.reject(error);
+  }
+
+  /** A submission leaves the pending count when it is answered. */
+  private answer(p: Pending): void {
+    this.changePending(-p.ops.length);
+  }
+
+  private changePending(delta: number): void {
+    this.pendingOps += delta;
+    this.metrics.storePendingOps.set(this.pendingOps);
+  }
+
+  /** Answers queued submissions whose deadline passed: they never reached the store. */
+  private scheduleExpiry(): void {
+    if (this.expiry || this.queue.length === 0) return;
+    this.expiry = setTimeout(() => {
+      this.expiry = undefined;
+      const now = Date.now();
+      let expired = 0;
+      while (expired < this.queue.length && this.queue[expired]!.deadline <= now) expired++;
+      const late = this.queue.splice(0, expired);
+      if (late.length > 0) this.fail(late, { error: new StoreUnavailableError('The store did not take the write in time'), timedOut: true });
+      this.scheduleExpiry();
+    }, Math.max(0, this.queue[0]!.deadline - Date.now()));
+    this.expiry.unref();
+  }
+
+  private timeoutError(): HttpError {
+    return new HttpError('STORE_UNAVAILABLE', `The store did not commit within STORE_TIMEOUT_MS (${this.options.timeoutMs} ms): nothing was stored; retry later`);
+  }
+
+  private noteFailure(error: unknown, ops: number): void {
+    if (!isStoreFault(error)) {
+      this.logger.error({ err: error, ops }, 'store write failed');
+    } else if (!this.storeDown) {
+      this.storeDown = true;
+      this.logger.error({ event: 'store-unavailable', err: error, ops }, 'the store does not answer: writes get 503 until it does');
     }
   }
 
@@ -104,4 +278,29 @@ export class StreamWriter {
     this.metrics.busPublished.labels(message.type).inc();
     this.bus.publish(message);
   }
+}
+
+/** Each submission of a batch with its share of the batch's events (they are in the same order). */
+function* eachOwn(batch: Pending[], events: CommittedEvent[]): Generator<[Pending, CommittedEvent[]]> {
+  let offset = 0;
+  for (const p of batch) {
+    yield [p, events.slice(offset, offset + p.ops.length)];
+    offset += p.ops.length;
+  }
+}
+
+/** The store could not be reached or lost a commit's answer: nothing the submission itself did wrong. */
+function isStoreFault(error: unknown): boolean {
+  return error instanceof StoreUnavailableError || error instanceof CommitInDoubtError;
+}
+
+/**
+ * With the id of the submission's first log: it was stored whole or not at all, so looking for that one
+ * id tells the producer whether to send it again.
+ */
+function inDoubtError(ops: WriteOp[]): HttpError {
+  const first = ops.find((op) => op.kind === 'log');
+  if (first?.kind !== 'log') return new HttpError('STORE_COMMIT_IN_DOUBT');
+  const detail = { path: [0], message: 'The first log of the request: it was stored whole or not at all; look for its id', id: first.log.id };
+  return new HttpError('STORE_COMMIT_IN_DOUBT', undefined, [detail]);
 }

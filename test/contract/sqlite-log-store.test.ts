@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type SqliteDatabaseHandle, openDatabase } from '../../src/store/database.js';
+import { StoreUnavailableError } from '../../src/store/log-store.js';
 import { SqliteLogStore } from '../../src/store/sqlite-log-store.js';
 import { logStoreContract, testLog } from './log-store.contract.js';
 
@@ -53,5 +54,15 @@ describe('SqliteLogStore reads beside transactions on the shared connection', ()
     const [page, jobs] = (await reads!) as [Awaited<ReturnType<SqliteLogStore['readLogs']>>, unknown[]];
     expect(page).toMatchObject({ logs: [], headSeq: 0 });
     expect(jobs).toEqual([]);
+  });
+});
+
+describe('SqliteLogStore failures', () => {
+  it('reports a closed database as StoreUnavailableError', async () => {
+    const closed = (await openDatabase({ kind: 'sqlite', path: path.join(dir, 'closed.db') })) as SqliteDatabaseHandle;
+    const store = new SqliteLogStore(closed, { maxLogsPerUser: 100, maxJobsPerUser: 10 });
+    await store.migrate();
+    await closed.close();
+    await expect(store.commit([{ kind: 'log', log: testLog('user-1', 'X') }])).rejects.toBeInstanceOf(StoreUnavailableError);
   });
 });

@@ -6,14 +6,26 @@ export interface Backend {
 }
 
 /**
+ * What the proxy does with traffic: `open` forwards it; `cut` resets every open connection and every new
+ * one at once (a stopped server, a severed link: clients see ECONNRESET or a refused connect); `stalled`
+ * forwards nothing in either direction and leaves connections open (packets dropped: clients only find
+ * out from their own timeouts).
+ */
+export type ProxyMode = 'open' | 'cut' | 'stalled';
+
+/**
  * A small TCP load balancer for the multi-node tests: each new connection goes to the next backend in
  * turn (no sticky sessions), skipping backends that refuse the connection, as a health-checking balancer
  * would. When either side of a pair closes, the other is closed too, so a killed node's clients see
- * their connection drop and reconnect through the proxy.
+ * their connection drop and reconnect through the proxy. In front of a single PostgreSQL it simulates the
+ * database going away (`cut`, `stall`) without touching the shared server.
  */
 export class TcpProxy {
   private next = 0;
   private readonly pairs = new Set<net.Socket>();
+  /** Client sockets whose upstream is connected: the ones `stall` pauses and `restore` resumes. */
+  private readonly linked = new Map<net.Socket, net.Socket>();
+  private current: ProxyMode = 'open';
 
   private constructor(
     private readonly server: net.Server,
@@ -32,9 +44,42 @@ export class TcpProxy {
     return (this.server.address() as net.AddressInfo).port;
   }
 
+  get mode(): ProxyMode {
+    return this.current;
+  }
+
   /** Replaces the backends (a node restarted on another port); open connections stay where they are. */
   setBackends(backends: Backend[]): void {
     this.backends = backends;
+  }
+
+  /** Resets every open connection (both sides) and, until `restore`, every new one as soon as it arrives. */
+  cut(): void {
+    this.current = 'cut';
+    for (const socket of this.pairs) socket.resetAndDestroy();
+  }
+
+  /** Stops forwarding in both directions; connections stay open and new ones are accepted but not forwarded. */
+  stall(): void {
+    this.current = 'stalled';
+    for (const [client, upstream] of this.linked) unlink(client, upstream);
+  }
+
+  /**
+   * Forwards again: new connections reach the backends, and stalled ones carry on, unless `abandonStalled`:
+   * then they stay open but carry nothing ever again, like connections a failover or a firewall dropped
+   * without a word (their ends only find out from their own timeouts).
+   */
+  restore({ abandonStalled = false } = {}): void {
+    const was = this.current;
+    this.current = 'open';
+    if (was !== 'stalled') return;
+    if (abandonStalled) {
+      this.linked.clear();
+      return;
+    }
+    for (const [client, upstream] of this.linked) link(client, upstream);
+    for (const client of this.pairs) if (!this.linked.has(client) && !client.destroyed) this.connect(client, 0);
   }
 
   async close(): Promise<void> {
@@ -43,11 +88,16 @@ export class TcpProxy {
   }
 
   private accept(client: net.Socket): void {
+    client.on('error', () => {});
+    if (this.current === 'cut') {
+      client.resetAndDestroy();
+      return;
+    }
     client.pause();
     this.pairs.add(client);
-    client.on('error', () => {});
     client.once('close', () => this.pairs.delete(client));
-    this.connect(client, 0);
+    // Stalled: held unconnected; restore() connects it.
+    if (this.current === 'open') this.connect(client, 0);
   }
 
   private connect(client: net.Socket, tried: number): void {
@@ -60,10 +110,11 @@ export class TcpProxy {
     let connected = false;
     upstream.once('connect', () => {
       connected = true;
+      if (client.destroyed) return upstream.destroy();
       this.pairs.add(upstream);
-      client.pipe(upstream);
-      upstream.pipe(client);
-      client.resume();
+      this.linked.set(client, upstream);
+      if (this.current === 'open') link(client, upstream);
+      else unlink(client, upstream);
     });
     upstream.on('error', () => {
       if (!connected) this.connect(client, tried + 1);
@@ -72,6 +123,22 @@ export class TcpProxy {
       this.pairs.delete(upstream);
       if (connected) client.destroy();
     });
-    client.once('close', () => upstream.destroy());
+    client.once('close', () => {
+      this.linked.delete(client);
+      upstream.destroy();
+    });
   }
+}
+
+function link(client: net.Socket, upstream: net.Socket): void {
+  client.pipe(upstream);
+  upstream.pipe(client);
+}
+
+/** Nothing flows until `link`: unpiped and paused, so what arrives stays in the sockets' buffers. */
+function unlink(client: net.Socket, upstream: net.Socket): void {
+  client.unpipe(upstream);
+  upstream.unpipe(client);
+  client.pause();
+  upstream.pause();
 }

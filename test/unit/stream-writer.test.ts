@@ -1,0 +1,206 @@
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import type { Bus, BusMessage } from '../../src/bus/bus.js';
+import { HTTP_ERRORS, HttpError } from '../../src/errors.js';
+import { createMetrics } from '../../src/metrics/metrics.js';
+import {
+  type CommitOutcome,
+  CommitInDoubtError,
+  type CommittedEvent,
+  type LogStore,
+  StoreUnavailableError,
+  type WriteOp,
+} from '../../src/store/log-store.js';
+import { StreamWriter } from '../../src/stream/stream-writer.js';
+import { testLog } from '../contract/log-store.contract.js';
+import { counterValue } from '../helpers/metrics.js';
+import { waitFor } from '../helpers/wait.js';
+
+type Commit = (ops: WriteOp[], signal: AbortSignal) => Promise<CommittedEvent[]>;
+
+/** A LogStore whose commit the test scripts; it records every commit it was asked for. */
+function fakeStore(commit: Commit) {
+  const calls: WriteOp[][] = [];
+  const store = {
+    kind: 'sqlite',
+    commit: (ops: WriteOp[], signal?: AbortSignal) => {
+      calls.push(ops);
+      return commit(ops, signal!);
+    },
+  } as unknown as LogStore;
+  return { store, calls };
+}
+
+/** What a store that took the ops would return: consecutive seqs per user, from 1. */
+function committed(ops: WriteOp[]): CommittedEvent[] {
+  const seqs = new Map<string, number>();
+  return ops.map((op) => {
+    if (op.kind !== 'log') throw new Error('logs only');
+    const seq = (seqs.get(op.log.userId) ?? 0) + 1;
+    seqs.set(op.log.userId, seq);
+    return { kind: 'log', userId: op.log.userId, seq, log: op.log };
+  });
+}
+
+/** A commit that never answers until the writer gives up (the signal), like a store that stopped answering. */
+const hangs: Commit = (_ops, signal) =>
+  new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(new StoreUnavailableError('gave up')), { once: true }));
+
+function writerOn(store: LogStore, options = { timeoutMs: 5000, maxPendingOps: 10_000 }) {
+  const published: BusMessage[] = [];
+  const bus = { publish: (message: BusMessage) => published.push(message) } as unknown as Bus;
+  const metrics = createMetrics('test');
+  const writer = new StreamWriter(store, bus, metrics, pino({ level: 'silent' }), options);
+  return { writer, published, metrics };
+}
+
+const logOps = (userId: string, command: string, n = 1): WriteOp[] =>
+  Array.from({ length: n }, (_, i) => ({ kind: 'log', log: testLog(userId, `${command}.${i}`) }));
+
+/** The HttpError code a rejected submission got, or 'committed'. */
+const answerOf = (submission: Promise<unknown>) =>
+  submission.then(
+    () => 'committed',
+    (error) => (error instanceof HttpError ? error.code : error),
+  );
+
+describe('StreamWriter', () => {
+  describe('group commit isolation', () => {
+    it('fails only the submission the store refuses, and commits the ones grouped with it', async () => {
+      const culprit = new Error('invalid byte sequence for encoding "UTF8": 0x00');
+      const { store, calls } = fakeStore(async (ops) => {
+        if (ops.some((op) => op.kind === 'log' && op.log.userId === 'bad')) throw culprit;
+        return committed(ops);
+      });
+      const { writer, published, metrics } = writerOn(store);
+      const good = Array.from({ length: 40 }, (_, i) => writer.submit(logOps(`user-${i % 4}`, `G${i}`, 3)));
+      const bad = writer.submit([...logOps('user-0', 'B'), ...logOps('bad', 'B')]);
+      const more = Array.from({ length: 9 }, (_, i) => writer.submit(logOps('user-1', `H${i}`)));
+
+      await expect(bad).rejects.toBe(culprit);
+      const answers = await Promise.all([...good, ...more]);
+      expect(answers.map((events) => events.length)).toEqual([...good.map(() => 3), ...more.map(() => 1)]);
+      // One grouped transaction, refused, then halves of it down to the culprit: a few transactions, not 50.
+      expect(calls[0]).toHaveLength(40 * 3 + 2 + 9);
+      expect(calls.length).toBeLessThanOrEqual(1 + 2 * Math.ceil(Math.log2(50)));
+      expect(calls.slice(1).filter((ops) => ops.some((op) => op.kind === 'log' && op.log.userId === 'bad')).length).toBeLessThanOrEqual(Math.ceil(Math.log2(50)));
+      // Everything but the culprit is published, in the order it was submitted.
+      const commands = (ops: WriteOp[]) => ops.map((op) => (op.kind === 'log' ? op.log.command : ''));
+      expect(published.map((m) => m.type === 'log' && m.log.command)).toEqual(
+        [...Array.from({ length: 40 }, (_, i) => `G${i}`).flatMap((g) => [0, 1, 2].map((k) => `${g}.${k}`)), ...Array.from({ length: 9 }, (_, i) => `H${i}.0`)],
+      );
+      expect(commands(calls[0]!)).toContain('B.0');
+      expect(await counterValue(metrics.storeWriteIsolations)).toBe(1);
+    });
+
+    it('fails the whole group fast with 503 when the store is unreachable, without retrying each', async () => {
+      const { store, calls } = fakeStore(async () => {
+        throw new StoreUnavailableError('connect ECONNREFUSED 127.0.0.1:5432');
+      });
+      const { writer, published, metrics } = writerOn(store);
+      const submissions = Array.from({ length: 20 }, (_, i) => writer.submit(logOps('user-1', `U${i}`, 2)));
+      const errors = await Promise.all(submissions.map((s) => s.catch((error: unknown) => error)));
+      for (const error of errors) {
+        expect(error).toBeInstanceOf(HttpError);
+        expect(error).toMatchObject({ code: 'STORE_UNAVAILABLE', status: 503 });
+      }
+      expect(calls).toHaveLength(1);
+      expect(published).toEqual([]);
+      expect(await counterValue(metrics.storeWritesRefused, { reason: 'unavailable' })).toBe(40);
+      expect(await counterValue(metrics.storeWriteIsolations)).toBe(0);
+    });
+
+    it('stops committing in parts when the store goes away in the middle, answering the rest 503', async () => {
+      let commits = 0;
+      const { store, calls } = fakeStore(async (ops) => {
+        commits++;
+        if (commits === 1) throw new TypeError('a bad entry');
+        if (commits === 2) return committed(ops);
+        throw new StoreUnavailableError('Connection terminated unexpectedly');
+      });
+      const { writer } = writerOn(store);
+      const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => answerOf(writer.submit(logOps('user-1', `S${i}`)))));
+      // The group, its first half (committed), then the first quarter of the second half (the store is gone): no more tries.
+      expect(answers).toEqual([...Array(4).fill('committed'), ...Array(4).fill('STORE_UNAVAILABLE')]);
+      expect(calls.map((ops) => ops.length)).toEqual([8, 4, 4]);
+    });
+  });
+
+  describe('bounds', () => {
+    it('answers 503 at once when MAX_PENDING_WRITES are waiting, and never holds more', async () => {
+      const { store } = fakeStore(hangs);
+      const { writer, metrics } = writerOn(store, { timeoutMs: 300, maxPendingOps: 100 });
+      const taken = Array.from({ length: 10 }, (_, i) => writer.submit(logOps('user-1', `T${i}`, 10)));
+      const started = Date.now();
+      const refused = writer.submit(logOps('user-1', 'over'));
+      await expect(refused).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', message: expect.stringContaining('MAX_PENDING_WRITES=100') });
+      expect(Date.now() - started).toBeLessThan(50);
+      expect((await metrics.storePendingOps.get()).values[0]!.value).toBe(100);
+      expect(await counterValue(metrics.storeWritesRefused, { reason: 'queue-full' })).toBe(1);
+      for (const answer of await Promise.all(taken.map(answerOf))) expect(answer).toBe('STORE_UNAVAILABLE');
+      expect((await metrics.storePendingOps.get()).values[0]!.value).toBe(0);
+    });
+
+    it('takes a submission larger than MAX_PENDING_WRITES when nothing else waits', async () => {
+      const { store } = fakeStore(async (ops) => committed(ops));
+      const { writer } = writerOn(store, { timeoutMs: 1000, maxPendingOps: 5 });
+      expect(await writer.submit(logOps('user-1', 'big', 20))).toHaveLength(20);
+    });
+
+    it('answers every submission within STORE_TIMEOUT_MS when the store stops answering: the running transaction and the queued ones', async () => {
+      const { store, calls } = fakeStore(hangs);
+      const { writer, metrics } = writerOn(store, { timeoutMs: 200, maxPendingOps: 10_000 });
+      const started = Date.now();
+      const first = answerOf(writer.submit(logOps('user-1', 'first')));
+      await waitFor(() => calls.length === 1, 'the first transaction');
+      const queued = Array.from({ length: 5 }, (_, i) => answerOf(writer.submit(logOps('user-1', `Q${i}`))));
+      expect(await first).toBe('STORE_UNAVAILABLE');
+      const firstAnswered = Date.now() - started;
+      expect(await Promise.all(queued)).toEqual(queued.map(() => 'STORE_UNAVAILABLE'));
+      const allAnswered = Date.now() - started;
+      expect(firstAnswered).toBeGreaterThanOrEqual(190);
+      expect(allAnswered).toBeLessThan(200 + 200 + 150); // each within 200 ms of its own submission
+      expect(await counterValue(metrics.storeWritesRefused, { reason: 'timeout' })).toBe(6);
+    });
+  });
+
+  describe('a commit whose answer was lost', () => {
+    const inDoubt = (outcome: () => Promise<CommitOutcome>): Commit => async (ops) => {
+      throw new CommitInDoubtError('Connection terminated unexpectedly', committed(ops), outcome);
+    };
+
+    it('answers 201 when the store tells in time that it committed, and publishes it', async () => {
+      let asked = 0;
+      const { store } = fakeStore(inDoubt(async () => (++asked < 3 ? 'unknown' : 'committed')));
+      const { writer, published, metrics } = writerOn(store, { timeoutMs: 2000, maxPendingOps: 100 });
+      const events = await writer.submit(logOps('user-1', 'D', 2));
+      expect(events.map((e) => e.kind === 'log' && e.seq)).toEqual([1, 2]);
+      expect(published.map((m) => m.type === 'log' && m.seq)).toEqual([1, 2]);
+      expect(await counterValue(metrics.storeCommitsInDoubt, { outcome: 'committed' })).toBe(1);
+    });
+
+    it('answers a true 503 STORE_UNAVAILABLE when the store tells in time that it rolled back', async () => {
+      const { store } = fakeStore(inDoubt(async () => 'aborted'));
+      const { writer, published } = writerOn(store, { timeoutMs: 2000, maxPendingOps: 100 });
+      await expect(writer.submit(logOps('user-1', 'D'))).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+      expect(published).toEqual([]);
+    });
+
+    it('answers STORE_COMMIT_IN_DOUBT with the first log id at the deadline, and publishes the logs once the store says they committed', async () => {
+      let storeBack = false;
+      const { store } = fakeStore(inDoubt(async () => (storeBack ? 'committed' : 'unknown')));
+      const { writer, published, metrics } = writerOn(store, { timeoutMs: 150, maxPendingOps: 100 });
+      const ops = logOps('user-1', 'D', 2);
+      const started = Date.now();
+      const error = await writer.submit(ops).catch((e: unknown) => e);
+      expect(Date.now() - started).toBeLessThan(150 + 100);
+      expect(error).toMatchObject({ code: 'STORE_COMMIT_IN_DOUBT', status: 503, details: [{ path: [0], id: ops[0]!.kind === 'log' && ops[0]!.log.id }] });
+      expect('retryAfterSeconds' in HTTP_ERRORS.STORE_COMMIT_IN_DOUBT).toBe(false); // a blind retry might store it twice
+      expect((await metrics.storePendingOps.get()).values[0]!.value).toBe(0);
+      expect(published).toEqual([]);
+      storeBack = true;
+      await waitFor(() => published.length === 2, 'the logs published once the outcome is known');
+      expect(await counterValue(metrics.storeCommitsInDoubt, { outcome: 'committed' })).toBe(1);
+    });
+  });
+});
