@@ -66,6 +66,8 @@ export async function startTestServer(env: Record<string, string> = {}, reuseDir
     UPGRADE_RATE_LIMIT: '100000',
     RATE_LIMIT_PER_SECOND: '10000',
     RATE_LIMIT_BURST: '10000',
+    // Load tests open hundreds of connections from 127.0.0.1; the per-address cap has tests of its own.
+    MAX_CONNECTIONS_PER_ADDRESS: '0',
     ...env,
   };
   const logLines: string[] = [];

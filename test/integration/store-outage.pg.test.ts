@@ -56,6 +56,8 @@ describe.skipIf(!available)('PostgreSQL going away under load (a TCP proxy in fr
       STORE_TIMEOUT_MS: String(STORE_TIMEOUT_MS),
       MAX_PENDING_WRITES: String(MAX_PENDING_WRITES),
       MAX_SOCKETS_PER_USER: '100',
+      // The recovery checks read the stream of every user at once.
+      MAX_READS_PER_USER: '100',
       // Every log of a run stays stored, so a resumed follower can be compared with the whole stream.
       MAX_LOGS_PER_USER: '50000',
       LOG_LEVEL: 'fatal',
@@ -224,7 +226,9 @@ describe.skipIf(!available)('PostgreSQL going away under load (a TCP proxy in fr
     await expectCaughtUp(followers, stored);
     // Refused at once: nothing waits for a store that refuses connections, and nothing piles up in memory.
     expect(bounds.seen.pendingMax).toBeLessThanOrEqual(MAX_PENDING_WRITES);
-    expect(bounds.seen.rssGrowth).toBeLessThan(64 * 1024 * 1024);
+    // The process holds the node, the producer and 200 SDK clients, garbage included (no GC is forced while
+    // sampling): a queue without bound would grow by every refused write's body instead.
+    expect(bounds.seen.rssGrowth).toBeLessThan(128 * 1024 * 1024);
   });
 
   it('stalled for 4 s (packets dropped, no error): every write is answered within STORE_TIMEOUT_MS, at most MAX_PENDING_WRITES wait, and all resumes after', async () => {
