@@ -21,14 +21,12 @@ export interface LivetailPluginOptions {
 /** What createLivetail attaches to the plugin: told of every end the app's better-auth makes. */
 export type SessionEndListener = (end: SessionEnd) => void;
 
-/** The key under which the plugin carries its link to livetail cores (see `attachToPlugin`). */
-const LINK = Symbol.for('livetail.better-auth.link');
-
-interface PluginLink {
+/** The cores (in this process) the plugin tells of each end: its `$livetail`, found by `attachToPlugin`. */
+export interface PluginLink {
   listeners: Set<SessionEndListener>;
 }
 
-type LinkedPlugin = { id: string; [LINK]?: PluginLink };
+type LinkedPlugin = { id: string; $livetail?: PluginLink };
 
 /** Endpoint paths after which sessions stop existing, for apps whose sessions live only in secondary storage. */
 const ENDING_PATHS = new Set(['/sign-out', '/revoke-session', '/revoke-sessions', '/revoke-other-sessions']);
@@ -62,7 +60,7 @@ export function livetail(options: LivetailPluginOptions = {}) {
 
   return {
     id: 'livetail',
-    [LINK]: link,
+    $livetail: link,
     init(ctx) {
       log = (message, error) => ctx.logger.error(`${message}: ${(error as Error)?.message ?? String(error)}`);
       sessionsInDatabase = !ctx.options.secondaryStorage || ctx.options.session?.storeSessionInDatabase === true;
@@ -111,9 +109,9 @@ export function livetail(options: LivetailPluginOptions = {}) {
  * Returns the detach function, or undefined when the plugin is not there.
  */
 export function attachToPlugin(plugins: readonly unknown[] | undefined, listener: SessionEndListener): (() => void) | undefined {
-  const plugin = plugins?.find((p): p is LinkedPlugin => typeof p === 'object' && p !== null && (p as LinkedPlugin)[LINK] !== undefined);
+  const plugin = plugins?.find((p): p is LinkedPlugin => typeof p === 'object' && p !== null && (p as LinkedPlugin).$livetail !== undefined);
   if (!plugin) return undefined;
-  const link = plugin[LINK]!;
+  const link = plugin.$livetail!;
   link.listeners.add(listener);
   return () => link.listeners.delete(listener);
 }

@@ -9,6 +9,7 @@ import { LocalBus } from '../bus/local-bus.js';
 import { Gateway } from '../gateway/gateway.js';
 import { Hub } from '../gateway/hub.js';
 import { createApiRouter } from '../http/api-router.js';
+import { RequestFailures } from '../http/request-failures.js';
 import { JobService } from '../jobs/job-service.js';
 import { LogService } from '../logs/log-service.js';
 import { type Metrics, createMetrics } from '../metrics/metrics.js';
@@ -22,6 +23,7 @@ import type { LogStore } from '../store/log-store.js';
 import { withMigrationLock } from '../store/migration-lock.js';
 import { StreamWriter } from '../stream/stream-writer.js';
 import { once } from '../util/once.js';
+import { connectTo } from './dependency.js';
 import { type LivetailOptions, type Settings, resolveSettings } from './options.js';
 
 /** What `ready()` reports: every dependency's answer. */
@@ -81,8 +83,14 @@ export interface LivetailInternals extends Livetail {
   readonly gateway: Gateway;
   readonly sessions: Sessions;
   readonly store: LogStore;
+  /** The database handle the core opened (or borrowed the app's pool through); its owner closes it last. */
+  readonly database: Database;
   readonly bus: Bus;
   readonly logger: Logger;
+  /** Reports what an HTTP request throws; the standalone server also hands it what escapes Express. */
+  readonly failures: RequestFailures;
+  /** Named readiness checks (store, bus, auth, bullmq) and whether the core is draining. */
+  readonly readiness: { checks: Record<string, () => Promise<void>>; draining(): boolean };
 }
 
 /**
@@ -94,7 +102,17 @@ export async function createLivetail(options: LivetailOptions): Promise<Livetail
   return createLivetailInternals(options);
 }
 
-export async function createLivetailInternals(options: LivetailOptions): Promise<LivetailInternals> {
+/** What a shell may hand the core beyond the public options. */
+export interface InternalOptions {
+  /**
+   * A database the shell already opened (the standalone server's, shared with its built-in auth: one
+   * connection or pool for both, as before the core existed). The shell closes it; `options.database` is
+   * then only its URL.
+   */
+  database?: Database;
+}
+
+export async function createLivetailInternals(options: LivetailOptions, internal: InternalOptions = {}): Promise<LivetailInternals> {
   const settings = resolveSettings(options);
   const logger = options.logger ?? pino({ level: 'warn', base: { component: 'livetail' } });
   const nodeId = options.nodeId ?? `${os.hostname()}-${process.pid}`;
@@ -111,12 +129,12 @@ export async function createLivetailInternals(options: LivetailOptions): Promise
   };
 
   try {
-    const database: Database = await connectDatabase(options.database);
-    closers.push(database.close);
+    const database: Database = internal.database ?? (await connectTo('database', () => connectDatabase(options.database, { timeoutMs: settings.storeTimeoutMs })));
+    if (!internal.database) closers.push(database.close);
     const store = createLogStore(database, settings);
     await withMigrationLock(database, () => store.migrate());
 
-    const bus: Bus = settings.redis ? await openRedisBus(settings.redis, logger, metrics) : new LocalBus();
+    const bus: Bus = settings.redis ? await connectTo('Redis', () => openRedisBus(settings.redis!, logger, metrics)) : new LocalBus();
     closers.push(() => bus.close());
 
     const resolver: SessionResolver = options.sessionResolver ?? new BetterAuthSessionResolver(options.auth!);
@@ -142,7 +160,7 @@ export async function createLivetailInternals(options: LivetailOptions): Promise
       }
     }
 
-    const writer = new StreamWriter(store, bus, metrics, logger);
+    const writer = new StreamWriter(store, bus, metrics, logger, { timeoutMs: settings.storeTimeoutMs, maxPendingOps: settings.maxPendingWrites });
     const logs = new LogService(writer, store, metrics, {
       realtimeLogLevel: settings.realtimeLogLevel,
       parsedBounds: { maxDepth: settings.maxParsedDepth, maxBytes: settings.maxParsedBytes },
@@ -151,7 +169,11 @@ export async function createLivetailInternals(options: LivetailOptions): Promise
     const hub = new Hub(bus, store, metrics, logger, settings);
     // One listener on the bus: stream messages go to the hub, session ends to their owner.
     const listener: BusListener = {
-      onMessage: (message: BusMessage) => (message.type === 'session-ended' ? sessions.onEnded(message) : hub.onMessage(message)),
+      onMessage: (message: BusMessage) => {
+        metrics.busReceived.labels(message.type).inc();
+        if (message.type === 'session-ended') sessions.onEnded(message);
+        else hub.onMessage(message);
+      },
       onResync: () => {
         sessions.onResync();
         hub.onResync();
@@ -169,7 +191,7 @@ export async function createLivetailInternals(options: LivetailOptions): Promise
 
     if (settings.bullmq.queues.length > 0) {
       const { startBullmqBridge } = await import('../jobs/bullmq-bridge.js');
-      const bridge = await startBullmqBridge({
+      const bridge = await connectTo('Redis (BullMQ)', () => startBullmqBridge({
         redisUrl: settings.redis!.url,
         redisPrefix: settings.redis!.prefix,
         bullmqPrefix: settings.bullmq.prefix,
@@ -178,12 +200,14 @@ export async function createLivetailInternals(options: LivetailOptions): Promise
         jobs,
         metrics,
         logger,
-      });
+      }));
       // Closed before the writer's last flush (closers run in reverse): no job event arrives after it.
       closers.push(() => bridge.close());
+      readinessChecks.bullmq = () => bridge.ping();
     }
 
-    const api = createApiRouter({ logs, jobs, sessions, metrics, logger, settings });
+    const failures = new RequestFailures(logger, metrics);
+    const api = createApiRouter({ logs, jobs, sessions, metrics, logger, failures, settings });
     const drain = () => {
       draining = true;
       gateway.drain();
@@ -207,8 +231,11 @@ export async function createLivetailInternals(options: LivetailOptions): Promise
       gateway,
       sessions,
       store,
+      database,
       bus,
       logger,
+      failures,
+      readiness: { checks: readinessChecks, draining: () => draining },
       logs,
       jobs,
       metrics,

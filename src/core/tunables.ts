@@ -49,6 +49,14 @@ export const TUNABLES = {
   maxParsedDepth: { default: 16, min: 1, max: 1000, unit: 'levels' },
   /** Largest `data.parsed`, serialized. */
   maxParsedBytes: { default: 64 * KiB, min: 2, max: 16 * MiB, unit: 'bytes' },
+  /** Concurrent GET /api/logs and /api/jobs per user; more answer 429 TOO_MANY_READS. */
+  maxReadsPerUser: { default: 4, min: 1, max: 10_000, unit: 'concurrent GET /api/logs and /api/jobs per user' },
+  /** A streamed answer whose client reads nothing for this long is cut. */
+  httpSendTimeoutMs: { default: 30_000, min: 100, max: 3_600_000, unit: 'milliseconds' },
+  /** Every write is answered within this (503 when the store does not answer); also PostgreSQL's connect and statement timeouts. */
+  storeTimeoutMs: { default: 5_000, min: 100, max: 600_000, unit: 'milliseconds' },
+  /** Writes that may wait for the store; more answer 503 at once. */
+  maxPendingWrites: { default: 10_000, min: 1, max: 10_000_000, unit: 'writes' },
   /** At close, how long readiness answers 503 before open sockets are closed with 1001. */
   drainDelayMs: { default: 0, min: 0, max: 600_000, unit: 'milliseconds' },
 } as const satisfies Record<string, Tunable>;

@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { createOriginCheck } from '../auth/origin.js';
-import { CLOSE_REASONS, HTTP_ERRORS, type HttpErrorCode } from '../errors.js';
+import { CLOSE_REASONS, HTTP_ERRORS, type HttpErrorCode, retryAfterOf } from '../errors.js';
 import { securityHeaderLines } from '../http/security-headers.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { CHANNELS, CLOSE_CODES, type Channel } from '../protocol/constants.js';
@@ -311,12 +311,6 @@ interface Admitted {
 interface Refused {
   refused: HttpErrorCode;
   message?: string;
-}
-
-/** How long a client refused with 429 or 503 should wait, in seconds (`Retry-After`). */
-function retryAfterOf(code: HttpErrorCode): number | undefined {
-  const { status } = HTTP_ERRORS[code];
-  return status === 429 || status === 503 ? 1 : undefined;
 }
 
 function headerOf(req: IncomingMessage, name: string): string | undefined {

@@ -40,12 +40,12 @@ export class ProxySessionResolver implements SessionResolver {
     if (credentials.authorization) forwarded.authorization = credentials.authorization;
     const res = await this.ask(forwarded);
     if (res.status === 401 || res.status === 403) return null;
-    if (res.status !== 200) throw new SessionCheckUnavailable(`the app's session endpoint answered ${res.status}`);
+    if (res.status !== 200) throw unavailable(`the app's session endpoint answered ${res.status}`);
     let body: unknown;
     try {
       body = await res.json();
     } catch (error) {
-      throw new SessionCheckUnavailable(`the app's session endpoint did not answer JSON`, { cause: error });
+      throw unavailable(`the app's session endpoint did not answer JSON`, { cause: error });
     }
     return sessionOf(body);
   }
@@ -54,7 +54,7 @@ export class ProxySessionResolver implements SessionResolver {
   async ping(): Promise<void> {
     const res = await this.ask({ accept: 'application/json' });
     await res.body?.cancel();
-    if (res.status >= 500) throw new SessionCheckUnavailable(`the app's session endpoint answered ${res.status}`);
+    if (res.status >= 500) throw unavailable(`the app's session endpoint answered ${res.status}`);
   }
 
   private async ask(headers: Record<string, string>): Promise<Response> {
@@ -62,7 +62,7 @@ export class ProxySessionResolver implements SessionResolver {
       return await this.fetch(this.url, { headers, redirect: 'manual', signal: AbortSignal.timeout(this.timeoutMs) });
     } catch (error) {
       const timedOut = (error as Error)?.name === 'TimeoutError';
-      throw new SessionCheckUnavailable(
+      throw unavailable(
         timedOut ? `the app's session endpoint did not answer within ${this.timeoutMs} ms` : `the app's session endpoint is unreachable: ${(error as Error)?.message ?? String(error)}`,
         { cause: error },
       );
@@ -79,11 +79,16 @@ function sessionOf(body: unknown): ResolvedSession | null {
   const { id, userId, expiresAt } = session as { id?: unknown; userId?: unknown; expiresAt?: unknown };
   const expires = typeof expiresAt === 'string' || typeof expiresAt === 'number' ? new Date(expiresAt).getTime() : NaN;
   if (typeof id !== 'string' || id === '' || typeof userId !== 'string' || userId === '' || !Number.isFinite(expires)) {
-    throw new SessionCheckUnavailable('the app\'s session endpoint answered something that is not { session: { id, userId, expiresAt } }');
+    throw unavailable('the app\'s session endpoint answered something that is not { session: { id, userId, expiresAt } }');
   }
   const userIdOfUser = (user as { id?: unknown } | null | undefined)?.id;
   if (userIdOfUser !== undefined && userIdOfUser !== userId) {
-    throw new SessionCheckUnavailable('the app\'s session endpoint answered a session whose user.id differs from session.userId');
+    throw unavailable('the app\'s session endpoint answered a session whose user.id differs from session.userId');
   }
   return { sessionId: id, userId, expiresAt: expires };
+}
+
+/** The app did not answer usefully: the check is unavailable (503 AUTH_UNAVAILABLE), not negative. */
+function unavailable(message: string, options: { cause?: unknown } = {}): SessionCheckUnavailable {
+  return new SessionCheckUnavailable(message, { ...options, code: 'AUTH_UNAVAILABLE' });
 }

@@ -13,9 +13,16 @@ export interface ResolvedSession {
  * user may well be signed in.
  */
 export class SessionCheckUnavailable extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  /**
+   * The catalog code callers answer with: STORE_UNAVAILABLE when the auth's own database did not answer
+   * (better-auth in-process), AUTH_UNAVAILABLE when the app did not (proxy mode).
+   */
+  readonly code: 'STORE_UNAVAILABLE' | 'AUTH_UNAVAILABLE';
+
+  constructor(message: string, options: { cause?: unknown; code?: 'STORE_UNAVAILABLE' | 'AUTH_UNAVAILABLE' } = {}) {
+    super(message, { cause: options.cause });
     this.name = 'SessionCheckUnavailable';
+    this.code = options.code ?? 'STORE_UNAVAILABLE';
   }
 }
 

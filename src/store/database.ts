@@ -115,14 +115,14 @@ class ImmediateSqliteDriver extends SqliteDriver {
  * pg.Pool (borrowed, never ended), or the app's better-sqlite3 Database, next to which livetail opens
  * a connection of its own to the same file (WAL lets the two read and write side by side).
  */
-export async function connectDatabase(option: unknown): Promise<Database> {
-  if (typeof option === 'string') return openDatabase(parseDatabaseUrl(option));
+export async function connectDatabase(option: unknown, options: DatabaseOptions = {}): Promise<Database> {
+  if (typeof option === 'string') return openDatabase(parseDatabaseUrl(option), options);
   if (isPostgresPool(option)) return adoptPostgresPool(option);
   if (isSqliteDatabase(option)) {
     if (option.memory || option.name === '' || option.name === ':memory:') {
       throw new TypeError('createLivetail: an in-memory SQLite database cannot be shared with livetail; give a database file (or its file: URL)');
     }
-    return openDatabase({ kind: 'sqlite', path: option.name });
+    return openDatabase({ kind: 'sqlite', path: option.name }, options);
   }
   throw new TypeError('createLivetail: `database` must be a pg.Pool, a better-sqlite3 Database, or a postgres:// or file: URL');
 }

@@ -12,9 +12,9 @@ import type { LivetailPluginOptions } from '../../src/better-auth/plugin.js';
  * adopters: a cookie prefix, its own table and column names, a required additional field, one-hour
  * sessions refreshed on every check (updateAge 0, so any check that is allowed to refresh does).
  */
-export function appAuthOptions(database: Database.Database | import('pg').Pool, options: { baseURL?: string; plugin?: LivetailPluginOptions | false; trustedOrigins?: string[] } = {}) {
+export function appAuthOptions(database: unknown, options: { baseURL?: string; plugin?: LivetailPluginOptions | false; trustedOrigins?: string[] } = {}) {
   return {
-    database,
+    database: database as never,
     secret: 'app-secret-0123456789abcdef0123456789abcdef',
     baseURL: options.baseURL ?? 'http://app.test',
     basePath: '/api/auth',
