@@ -127,8 +127,9 @@ export class Gateway {
       return true;
     }
     this.admit(req, url, origin).then(
-      (result) => {
-        if ('session' in result) return void json(res, 200, { ok: true });
+      (admitted) => {
+        const result = 'session' in admitted ? this.hasRoom(admitted) : admitted;
+        if (!result) return void json(res, 200, { ok: true });
         json(res, HTTP_ERRORS[result.refused].status, { error: result.message ?? HTTP_ERRORS[result.refused].message, code: result.refused }, retryAfterOf(result.refused));
       },
       (error: unknown) => {
@@ -149,6 +150,8 @@ export class Gateway {
     const result = await this.admit(req, url, req.headers.origin);
     if (!('session' in result)) return this.refuse(socket, result.refused, result.message);
     if (socket.destroyed) return;
+    const full = this.hasRoom(result);
+    if (full) return this.refuse(socket, full.refused);
     try {
       this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, result, req));
     } catch (error) {
@@ -158,10 +161,7 @@ export class Gateway {
     }
   }
 
-  /**
-   * Every check an upgrade must pass, cheapest first. Between the socket count and the caller handing
-   * the socket to the hub there is no await, so concurrent upgrades cannot overshoot the limit.
-   */
+  /** The checks an upgrade must pass before the last ones (hasRoom), cheapest first. */
   private async admit(req: IncomingMessage, url: URL, origin: string | undefined): Promise<Admitted | Refused> {
     if (this.draining) return { refused: 'SHUTTING_DOWN' };
     if (!this.originAllowed(origin)) return { refused: 'ORIGIN_NOT_ALLOWED' };
@@ -177,9 +177,17 @@ export class Gateway {
       return { refused: error.code };
     }
     if (!session) return { refused: 'SESSION_INVALID' };
-    if (this.draining) return { refused: 'SHUTTING_DOWN' };
-    if (this.deps.hub.socketCount(session.userId) >= this.options.maxSocketsPerUser) return { refused: 'TOO_MANY_CONNECTIONS' };
     return { session, channels: query.channels, from: query.from };
+  }
+
+  /**
+   * The last checks, made synchronously right before the hub takes the socket: with no await between
+   * them and the take, concurrent upgrades of one user cannot overshoot MAX_SOCKETS_PER_USER.
+   */
+  private hasRoom(admitted: Admitted): Refused | undefined {
+    if (this.draining) return { refused: 'SHUTTING_DOWN' };
+    if (this.deps.hub.socketCount(admitted.session.userId) >= this.options.maxSocketsPerUser) return { refused: 'TOO_MANY_CONNECTIONS' };
+    return undefined;
   }
 
   /** Takes an upgraded socket into the hub. A throw closes this socket with 1011 and is reported once. */
