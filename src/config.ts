@@ -1,5 +1,6 @@
 import os from 'node:os';
 import { z } from 'zod';
+import { TUNABLES, type Tunable, type TunableName, type Tunables, envNameOf } from './core/tunables.js';
 import { LOG_LEVELS } from './protocol/constants.js';
 
 /**
@@ -85,8 +86,16 @@ const text = (fallback: string) =>
     .optional()
     .transform((value) => (value === undefined || value.trim() === '' ? fallback : value));
 
-const KiB = 1024;
-const MiB = 1024 * KiB;
+/** An env entry per core tunable (except the recheck interval, whose default follows the heartbeat). */
+function tunableEnv() {
+  const entries = (Object.keys(TUNABLES) as TunableName[])
+    .filter((name) => name !== 'sessionRecheckIntervalMs')
+    .map((name) => {
+      const t: Tunable = TUNABLES[name];
+      return [envNameOf(name), int(t.min, t.max, t.default, t.unit)] as const;
+    });
+  return Object.fromEntries(entries) as Record<string, ReturnType<typeof int>>;
+}
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test'], { error: 'is not development, production or test' }).default('development'),
@@ -111,27 +120,15 @@ const envSchema = z.object({
     .string()
     .min(16, { message: 'is shorter than 16 characters (generate one with: openssl rand -hex 24)' })
     .optional(),
-  MAX_LOGS_PER_USER: int(1, 1_000_000, 1000, 'logs'),
-  INITIAL_LOGS: int(0, 1_000_000, 100, 'logs'),
+  // The core's limits (src/core/tunables.ts): each under its option's name in CONSTANT_CASE, same range.
+  ...tunableEnv(),
+  /** Undefined → the recheck runs every HEARTBEAT_INTERVAL_MS. */
+  SESSION_RECHECK_INTERVAL_MS: int(0, 86_400_000, NaN, 'milliseconds; 0 disables the recheck'),
+  AUTH_SESSION_URL: url(['http:', 'https:'], 'the app\'s get-session endpoint, such as https://app.example.com/api/auth/get-session'),
+  AUTH_SESSION_TIMEOUT_MS: int(100, 60_000, 2_000, 'milliseconds'),
   REALTIME_LOG_LEVEL: z.enum(LOG_LEVELS, { error: `is not a log level (expected ${LOG_LEVELS.join(', ')})` }).default('info'),
-  HEARTBEAT_INTERVAL_MS: int(100, 3_600_000, 30_000, 'milliseconds'),
-  SESSION_CACHE_TTL_MS: int(0, 300_000, 5_000, 'milliseconds; 0 disables the cache'),
-  MAX_MESSAGE_BYTES: int(64, 16 * MiB, 64 * KiB, 'bytes'),
-  RATE_LIMIT_PER_SECOND: int(1, 100_000, 20, 'messages per second'),
-  RATE_LIMIT_BURST: int(1, 100_000, 50, 'messages'),
-  MAX_SOCKETS_PER_USER: int(1, 100_000, 20, 'sockets'),
-  UPGRADE_RATE_LIMIT: int(1, 1_000_000, 50, 'upgrades per window'),
-  UPGRADE_RATE_WINDOW_MS: int(100, 3_600_000, 10_000, 'milliseconds'),
-  MAX_BUFFERED_BYTES: int(1024, 1024 * MiB, 4 * MiB, 'bytes'),
-  MAX_BODY_BYTES: int(1024, 256 * MiB, 1 * MiB, 'bytes'),
-  MAX_BATCH_ENTRIES: int(1, 1_000_000, 1000, 'entries'),
-  MAX_PARSED_DEPTH: int(1, 1000, 16, 'levels'),
-  MAX_PARSED_BYTES: int(2, 16 * MiB, 64 * KiB, 'bytes'),
-  MAX_JOBS_PER_USER: int(1, 100_000, 50, 'jobs'),
-  MAX_READS_PER_USER: int(1, 10_000, 4, 'concurrent GET /api/logs and /api/jobs per user'),
   HTTP_HEADERS_TIMEOUT_MS: int(100, 600_000, 10_000, 'milliseconds'),
   HTTP_REQUEST_TIMEOUT_MS: int(100, 3_600_000, 30_000, 'milliseconds'),
-  HTTP_SEND_TIMEOUT_MS: int(100, 3_600_000, 30_000, 'milliseconds'),
   MAX_CONNECTIONS_PER_ADDRESS: int(0, 1_000_000, 256, 'connections; 0 disables the cap'),
   PERMESSAGE_DEFLATE: bool(false),
   REDIS_URL: url(['redis:', 'rediss:'], 'redis://host:6379 or rediss://host:6380'),
@@ -144,11 +141,8 @@ const envSchema = z.object({
       error: 'is not a pino level (expected trace, debug, info, warn, error, fatal or silent)',
     })
     .default('info'),
-  DRAIN_DELAY_MS: int(0, 600_000, 0, 'milliseconds'),
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000, 10_000, 'milliseconds'),
   STARTUP_TIMEOUT_MS: int(0, 600_000, 30_000, 'milliseconds'),
-  STORE_TIMEOUT_MS: int(100, 600_000, 5_000, 'milliseconds'),
-  MAX_PENDING_WRITES: int(1, 10_000_000, 10_000, 'writes'),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -157,7 +151,7 @@ export type Env = z.input<typeof envSchema>;
 export const ENV_VARIABLES = Object.keys(envSchema.shape) as ReadonlyArray<keyof Env>;
 
 /** Validated configuration. Names follow the environment variables, camel-cased. */
-export interface Config {
+export interface Config extends Tunables {
   nodeEnv: 'development' | 'production' | 'test';
   port: number;
   host: string | undefined;
@@ -170,23 +164,12 @@ export interface Config {
   trustedOrigins: string[];
   trustProxy: boolean;
   ingestToken: string | undefined;
-  maxLogsPerUser: number;
-  initialLogs: number;
+  /** AUTH_SESSION_URL: proxy auth mode (the app's get-session endpoint); undefined: livetail's own better-auth. */
+  authSessionUrl: string | undefined;
+  authSessionTimeoutMs: number;
   realtimeLogLevel: (typeof LOG_LEVELS)[number];
-  heartbeatIntervalMs: number;
-  sessionCacheTtlMs: number;
-  maxMessageBytes: number;
-  rateLimit: { perSecond: number; burst: number };
-  maxSocketsPerUser: number;
-  upgradeRate: { limit: number; windowMs: number };
-  maxBufferedBytes: number;
-  maxBodyBytes: number;
-  maxBatchEntries: number;
-  parsedBounds: { maxDepth: number; maxBytes: number };
-  maxJobsPerUser: number;
-  maxReadsPerUser: number;
-  /** The HTTP server's bounds on slow clients (slowloris) and slow readers. */
-  http: { headersTimeoutMs: number; requestTimeoutMs: number; sendTimeoutMs: number; maxConnectionsPerAddress: number };
+  /** The HTTP server's bounds on slow clients (slowloris). */
+  http: { headersTimeoutMs: number; requestTimeoutMs: number; maxConnectionsPerAddress: number };
   perMessageDeflate: boolean;
   redis: { url: string; prefix: string } | undefined;
   bullmq: { queues: string[]; prefix: string };
@@ -195,10 +178,8 @@ export interface Config {
   drainDelayMs: number;
   shutdownTimeoutMs: number;
   startupTimeoutMs: number;
-  /** Every write is answered within it (201 or 503); also the database's connect and statement timeout. */
-  storeTimeoutMs: number;
-  /** Writes waiting for the store (or in its transaction) beyond which a new one gets 503 at once. */
-  maxPendingWrites: number;
+  /** The core's limits and intervals, by option name (createLivetail takes them as they are). */
+  tunables: Tunables;
 }
 
 /** A configuration problem: `message` is the one line printed before exiting with code 2. */
@@ -232,14 +213,21 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(variable, issue.message, SECRET_VARIABLES.has(variable) ? undefined : raw);
   }
   const e = result.data;
+  const tunables = {} as Tunables;
+  for (const name of Object.keys(TUNABLES) as TunableName[]) {
+    tunables[name] = (e as unknown as Record<string, number>)[envNameOf(name)]!;
+  }
+  // Unset (NaN): the recheck follows the heartbeat, as the sweep always did.
+  if (Number.isNaN(tunables.sessionRecheckIntervalMs)) tunables.sessionRecheckIntervalMs = tunables.heartbeatIntervalMs;
 
-  if (e.NODE_ENV === 'production' && !e.BETTER_AUTH_SECRET) {
+
+  if (e.NODE_ENV === 'production' && !e.BETTER_AUTH_SECRET && !e.AUTH_SESSION_URL) {
     throw new ConfigError('BETTER_AUTH_SECRET', 'is required when NODE_ENV=production (at least 32 random characters)', undefined);
   }
   if (e.BULLMQ_QUEUES.length > 0 && !e.REDIS_URL) {
     throw new ConfigError('BULLMQ_QUEUES', 'needs REDIS_URL (BullMQ queues live in Redis): set REDIS_URL=redis://host:6379', env.BULLMQ_QUEUES);
   }
-  if (e.DRAIN_DELAY_MS >= e.SHUTDOWN_TIMEOUT_MS) {
+  if (tunables.drainDelayMs >= e.SHUTDOWN_TIMEOUT_MS) {
     // The shutdown timer runs from the signal, so it would cut the shutdown before the sockets are closed.
     throw new ConfigError(
       'DRAIN_DELAY_MS',
@@ -255,7 +243,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       env.HTTP_HEADERS_TIMEOUT_MS,
     );
   }
-  if (e.RATE_LIMIT_BURST < 1) {
+  if (tunables.rateLimitBurst < 1) {
     throw new ConfigError('RATE_LIMIT_BURST', 'must be at least 1', env.RATE_LIMIT_BURST);
   }
 
@@ -289,25 +277,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     trustedOrigins,
     trustProxy: e.TRUST_PROXY,
     ingestToken: e.INGEST_TOKEN,
-    maxLogsPerUser: e.MAX_LOGS_PER_USER,
-    initialLogs: e.INITIAL_LOGS,
     realtimeLogLevel: e.REALTIME_LOG_LEVEL,
-    heartbeatIntervalMs: e.HEARTBEAT_INTERVAL_MS,
-    sessionCacheTtlMs: e.SESSION_CACHE_TTL_MS,
-    maxMessageBytes: e.MAX_MESSAGE_BYTES,
-    rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
-    maxSocketsPerUser: e.MAX_SOCKETS_PER_USER,
-    upgradeRate: { limit: e.UPGRADE_RATE_LIMIT, windowMs: e.UPGRADE_RATE_WINDOW_MS },
-    maxBufferedBytes: e.MAX_BUFFERED_BYTES,
-    maxBodyBytes: e.MAX_BODY_BYTES,
-    maxBatchEntries: e.MAX_BATCH_ENTRIES,
-    parsedBounds: { maxDepth: e.MAX_PARSED_DEPTH, maxBytes: e.MAX_PARSED_BYTES },
-    maxJobsPerUser: e.MAX_JOBS_PER_USER,
-    maxReadsPerUser: e.MAX_READS_PER_USER,
+    authSessionUrl: e.AUTH_SESSION_URL,
+    authSessionTimeoutMs: e.AUTH_SESSION_TIMEOUT_MS,
     http: {
       headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
       requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
-      sendTimeoutMs: e.HTTP_SEND_TIMEOUT_MS,
       maxConnectionsPerAddress: e.MAX_CONNECTIONS_PER_ADDRESS,
     },
     perMessageDeflate: e.PERMESSAGE_DEFLATE,
@@ -315,10 +290,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     bullmq: { queues: e.BULLMQ_QUEUES, prefix: e.BULLMQ_PREFIX },
     logFormat: e.LOG_FORMAT,
     logLevel: e.LOG_LEVEL,
-    drainDelayMs: e.DRAIN_DELAY_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     startupTimeoutMs: e.STARTUP_TIMEOUT_MS,
-    storeTimeoutMs: e.STORE_TIMEOUT_MS,
-    maxPendingWrites: e.MAX_PENDING_WRITES,
+    ...tunables,
+    tunables,
   };
 }

@@ -15,17 +15,19 @@ export const HTTP_ERRORS = {
   INVALID_JSON: { status: 400, message: 'Request body is not valid JSON' },
   INVALID_QUERY: { status: 400, message: 'Invalid query parameters' },
   USER_ID_REQUIRED: { status: 400, message: 'userId is required with the service token' },
+  SERVICE_TOKEN_REQUIRED: { status: 403, message: 'Only a service may do this: send Authorization: Bearer <INGEST_TOKEN>' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json' },
   BODY_TOO_LARGE: { status: 413, message: 'Request body too large' },
   BATCH_TOO_LARGE: { status: 413, message: 'Too many entries in one batch' },
   NOT_FOUND: { status: 404, message: 'Not found' },
-  TOO_MANY_CONNECTIONS: { status: 429, message: 'Too many open sockets for this user: close one first' },
-  UPGRADE_RATE_LIMITED: { status: 429, message: 'Too many connection attempts from this address: retry later' },
-  TOO_MANY_READS: { status: 429, message: 'Too many reads in progress for this user: wait for one to finish' },
-  SHUTTING_DOWN: { status: 503, message: 'Server is shutting down: retry on another node' },
-  // retryAfterSeconds: when trying again makes sense (the HTTP answer's Retry-After). Soon: a store that
-  // went away is often back in moments, and nothing of the request was stored.
+  // retryAfterSeconds: when trying again makes sense (the answer's Retry-After, for the SDK and publishers).
+  TOO_MANY_CONNECTIONS: { status: 429, message: 'Too many open sockets for this user: close one first', retryAfterSeconds: 5 },
+  UPGRADE_RATE_LIMITED: { status: 429, message: 'Too many connection attempts from this address: retry later', retryAfterSeconds: 5 },
+  TOO_MANY_READS: { status: 429, message: 'Too many reads in progress for this user: wait for one to finish', retryAfterSeconds: 1 },
+  SHUTTING_DOWN: { status: 503, message: 'Server is shutting down: retry on another node', retryAfterSeconds: 1 },
+  // Soon: a store that went away is often back in moments, and nothing of the request was stored.
   STORE_UNAVAILABLE: { status: 503, message: 'The store is unavailable: retry later', retryAfterSeconds: 2 },
+  AUTH_UNAVAILABLE: { status: 503, message: "The app's session check did not answer: retry later", retryAfterSeconds: 2 },
   STORE_COMMIT_IN_DOUBT: {
     status: 503,
     message: 'The store went away while committing: the entries may or may not be stored; look for the id in details before sending them again',
@@ -33,6 +35,12 @@ export const HTTP_ERRORS = {
   INTERNAL: { status: 500, message: 'Internal server error' },
 } as const satisfies Record<string, { status: number; message: string; retryAfterSeconds?: number }>;
 export type HttpErrorCode = keyof typeof HTTP_ERRORS;
+
+/** How long a refused client should wait before trying again (`Retry-After`, seconds), where the catalog says. */
+export function retryAfterOf(code: HttpErrorCode): number | undefined {
+  const entry = HTTP_ERRORS[code];
+  return 'retryAfterSeconds' in entry ? entry.retryAfterSeconds : undefined;
+}
 
 /**
  * Errors answered with a protocol `{ type: "error", error }` message; the socket stays open. An argument

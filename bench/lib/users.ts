@@ -2,7 +2,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
-import { createAuth } from '../../src/auth/create-auth.js';
+import { createStandaloneAuth } from '../../src/server/standalone-auth.js';
 import { openDatabase } from '../../src/store/database.js';
 import { BENCH_SECRET, Target } from './targets.js';
 
@@ -76,14 +76,14 @@ async function signUp(url: string): Promise<BenchUser> {
 async function createUsers(dbFile: string, count: number): Promise<BenchUser[]> {
   const database = await openDatabase({ kind: 'sqlite', path: dbFile });
   try {
-    const auth = createAuth({
+    const auth = createStandaloneAuth({
+      database: { db: database.db, type: 'sqlite' },
       db: database.db,
       dbType: 'sqlite',
       secret: BENCH_SECRET,
       baseUrl: 'http://127.0.0.1',
       trustedOrigins: ['http://127.0.0.1'],
       logger: pino({ level: 'silent' }),
-      onSessionDeleted: () => {},
     });
     const ctx = await auth.$context;
     const users: BenchUser[] = [];

@@ -1,16 +1,23 @@
 import type { JobEventData, LogEntry } from '../protocol/log-entry.js';
+import type { SessionEnd } from '../sessions/session-end.js';
 
 /**
  * What travels between the node that committed an event and the nodes holding the user's sockets.
- * A discriminated union keyed by `type`, as socket.io's cluster messages are. Every message belongs to
- * one user; `seq` orders logs and clears in that user's stream (see LogStore).
+ * A discriminated union keyed by `type`, as socket.io's cluster messages are. A stream message belongs
+ * to one user; `seq` orders logs and clears in that user's stream (see LogStore).
  */
-export type BusMessage =
+export type StreamMessage =
   | { type: 'log'; userId: string; seq: number; log: LogEntry; /** ms since epoch when ingested, for the fan-out latency metric */ at: number }
   | { type: 'logs-cleared'; userId: string; seq: number; timestamp: string }
-  | { type: 'job-event'; userId: string; data: JobEventData }
-  /** The session was signed out or revoked: close the sockets opened with it. */
-  | { type: 'session-ended'; userId: string; sessionId: string };
+  | { type: 'job-event'; userId: string; data: JobEventData };
+
+/**
+ * A message for every node, whatever users it follows: a session (or a user's sessions) ended, so every
+ * node drops what it cached and closes the sockets opened with it.
+ */
+export type ControlMessage = { type: 'session-ended' } & SessionEnd;
+
+export type BusMessage = StreamMessage | ControlMessage;
 
 export interface BusListener {
   /** Called for each message of a subscribed user. */
@@ -26,8 +33,9 @@ export interface BusListener {
  * Carries published messages to every node subscribed to the message's user.
  *
  * Contract (tested by test/contract/bus.contract.ts against every implementation):
- * - `publish` delivers to the listener of every node subscribed to the user when the message arrives,
- *   including the publishing node itself: there is one delivery path.
+ * - `publish` delivers a stream message to the listener of every node subscribed to the user when the
+ *   message arrives, including the publishing node itself: there is one delivery path. A control message
+ *   reaches every open bus, subscribed or not.
  * - Messages published by one node for one user arrive in publish order. Between nodes no order is
  *   promised: the hub reorders logs by `seq` and fills gaps from the store.
  * - Delivery is at most once: a fault may drop messages; the bus reports it through `onResync` when it

@@ -25,6 +25,14 @@ export function decodeBusMessage(raw: string): Decoded {
   if (value === null || typeof value !== 'object') return { ok: false, reason: 'not an object' };
   const { v, ...message } = value as Record<string, unknown> & { v?: unknown };
   if (v !== BUS_CODEC_VERSION) return { ok: false, reason: `unsupported version ${JSON.stringify(v)}` };
+  if (message.type === 'session-ended') {
+    const { sessionId, userId, exceptSessionId } = message;
+    const optional = (v: unknown) => v === undefined || typeof v === 'string';
+    if ((typeof sessionId === 'string' || typeof userId === 'string') && optional(sessionId) && optional(userId) && optional(exceptSessionId)) {
+      return { ok: true, message: message as unknown as BusMessage };
+    }
+    return { ok: false, reason: 'malformed session-ended message' };
+  }
   if (typeof message.userId !== 'string') return { ok: false, reason: 'no userId' };
   switch (message.type) {
     case 'log':
@@ -35,9 +43,6 @@ export function decodeBusMessage(raw: string): Decoded {
       return { ok: true, message: message as unknown as BusMessage };
     case 'job-event':
       if (typeof message.data !== 'object' || message.data === null) break;
-      return { ok: true, message: message as unknown as BusMessage };
-    case 'session-ended':
-      if (typeof message.sessionId !== 'string') break;
       return { ok: true, message: message as unknown as BusMessage };
     default:
       return { ok: false, reason: `unknown type ${JSON.stringify(message.type)}` };

@@ -12,7 +12,8 @@ export class LocalBus implements Bus {
   }
 
   publish(message: BusMessage): void {
-    if (this.closed || !this.subscribed.has(message.userId)) return;
+    if (this.closed) return;
+    if (message.type !== 'session-ended' && !this.subscribed.has(message.userId)) return;
     this.listener?.onMessage(message);
   }
 

@@ -17,7 +17,8 @@ export interface RedisBusOptions {
 
 /**
  * The bus across nodes on Redis pub/sub: one channel per user (`<prefix>user:<userId>`), so a node
- * receives only the users it has sockets for. Two connections: a subscriber (in subscribe mode it can
+ * receives only the users it has sockets for, and one control channel (`<prefix>control`) every node
+ * follows from the start, for session ends. Two connections: a subscriber (in subscribe mode it can
  * run nothing else) and a publisher, whose single ordered connection keeps one node's messages for a
  * user in publish order.
  *
@@ -52,11 +53,17 @@ export class RedisBus implements Bus {
   static async open(options: RedisBusOptions): Promise<RedisBus> {
     // What each connection needs (a publish's retries, re-subscribing ourselves) is set by its role.
     const publisher = await openRedis(options.url, 'bus-publisher');
+    let subscriber: Redis | undefined;
     try {
-      const subscriber = await openRedis(options.url, 'bus-subscriber');
-      return new RedisBus(publisher, subscriber, options);
+      subscriber = await openRedis(options.url, 'bus-subscriber');
+      const bus = new RedisBus(publisher, subscriber, options);
+      // Session ends reach every node, whatever users it follows: subscribed before the bus is handed out.
+      bus.channels.add(bus.controlChannel);
+      await subscriber.subscribe(bus.controlChannel);
+      return bus;
     } catch (error) {
       publisher.disconnect();
+      subscriber?.disconnect();
       throw error;
     }
   }
@@ -67,7 +74,8 @@ export class RedisBus implements Bus {
 
   publish(message: BusMessage): void {
     if (this.closing) return;
-    this.publisher.publish(this.channelOf(message.userId), encodeBusMessage(message)).catch((error: unknown) => {
+    const channel = message.type === 'session-ended' ? this.controlChannel : this.channelOf(message.userId);
+    this.publisher.publish(channel, encodeBusMessage(message)).catch((error: unknown) => {
       // Never thrown into the caller: the message is committed, and whoever misses it catches up from
       // the store (a resync after their reconnect, or the gap the next message reveals).
       this.options.onPublishError?.(error);
@@ -100,6 +108,10 @@ export class RedisBus implements Bus {
     this.channels.clear();
     await Promise.all([quitRedis(this.publisher), quitRedis(this.subscriber)]);
   });
+
+  private get controlChannel(): string {
+    return `${this.options.prefix}control`;
+  }
 
   private channelOf(userId: string): string {
     return `${this.options.prefix}user:${userId}`;

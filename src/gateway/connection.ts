@@ -4,7 +4,7 @@ import { CLOSE_REASONS, type CloseReason, PROTOCOL_ERRORS, type ProtocolErrorCod
 import type { Metrics } from '../metrics/metrics.js';
 import type { Channel } from '../protocol/constants.js';
 import type { ServerMessage } from '../protocol/messages.js';
-import type { BusMessage } from '../bus/bus.js';
+import type { StreamMessage } from '../bus/bus.js';
 import { readClientFrame } from './client-frame.js';
 import { type BurstMember, type SendBursts, rawSocketOf } from './socket-writes.js';
 import { TokenBucket } from './token-bucket.js';
@@ -60,7 +60,7 @@ export class Connection implements BurstMember {
   state: StreamState = 'joining';
   /** Sequence number of the last log or clear this socket has been sent (or skipped as unsubscribed). */
   lastSeq = 0;
-  pending: BusMessage[] = [];
+  pending: StreamMessage[] = [];
   /** The bus reported a possible loss while this socket was joining or catching up: catch up again after. */
   resyncNeeded = false;
   alive = true;

@@ -1,33 +1,38 @@
-import { type IncomingMessage, STATUS_CODES } from 'node:http';
+import { type IncomingMessage, STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { createOriginCheck } from '../auth/origin.js';
-import type { ResolvedSession, SessionResolver } from '../auth/session-resolver.js';
-import { CLOSE_REASONS, HTTP_ERRORS, type HttpErrorCode } from '../errors.js';
+import { CLOSE_REASONS, HTTP_ERRORS, type HttpErrorCode, retryAfterOf } from '../errors.js';
 import { securityHeaderLines } from '../http/security-headers.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { CHANNELS, CLOSE_CODES, type Channel, WS_PATH } from '../protocol/constants.js';
+import { CHANNELS, CLOSE_CODES, type Channel } from '../protocol/constants.js';
+import { type ResolvedSession, SessionCheckUnavailable } from '../sessions/session-resolver.js';
+import type { Sessions } from '../sessions/sessions.js';
 import { Connection, type ConnectionContext } from './connection.js';
 import { SendBursts } from './socket-writes.js';
 import type { Hub, JoinFrom } from './hub.js';
 import { UpgradeRateLimiter } from './upgrade-rate-limiter.js';
 
 export interface GatewayOptions {
+  /** The WebSocket path (`/ws`): upgrades and connect checks for any other path are not the gateway's. */
+  path: string;
   trustedOrigins: string[];
   trustProxy: boolean;
   heartbeatIntervalMs: number;
   maxMessageBytes: number;
   maxBufferedBytes: number;
   maxSocketsPerUser: number;
-  rateLimit: { perSecond: number; burst: number };
-  upgradeRate: { limit: number; windowMs: number };
+  rateLimitPerSecond: number;
+  rateLimitBurst: number;
+  upgradeRateLimit: number;
+  upgradeRateWindowMs: number;
   perMessageDeflate: boolean;
 }
 
 export interface GatewayDeps {
   hub: Hub;
-  sessions: SessionResolver;
+  sessions: Pick<Sessions, 'resolve' | 'track' | 'untrack'>;
   metrics: Metrics;
   logger: Logger;
   clearLogs(userId: string): Promise<void>;
@@ -37,9 +42,13 @@ export interface GatewayDeps {
 const SECURITY_HEADER_LINES = securityHeaderLines();
 
 /**
- * The /ws endpoint. An upgrade is checked before any WebSocket exists, cheapest check first, each refusal
- * a real HTTP status with a JSON body: path (404), draining (503), Origin (403), attempts per address
- * (429), session (401), sockets per user (429), query (400). Then the hub takes the socket.
+ * The WebSocket endpoint. An upgrade is checked before any WebSocket exists, cheapest check first, each
+ * refusal a real HTTP status with a JSON body from the catalog: draining (503), Origin (403), attempts
+ * per address (429), query (400), session (401, or 503 when it cannot be checked), sockets per user (429).
+ * Then the hub takes the socket. Upgrades for other paths are left to whoever else listens.
+ *
+ * The same checks answer a plain GET on the path (the connect check): browsers cannot read the status of
+ * a refused upgrade, so the SDK asks there why it was refused.
  */
 export class Gateway {
   private readonly wss: WebSocketServer;
@@ -48,7 +57,6 @@ export class Gateway {
   private readonly heartbeat: NodeJS.Timeout;
   private readonly connectionContext: ConnectionContext;
   private draining = false;
-  private sweeping = false;
 
   constructor(
     private readonly deps: GatewayDeps,
@@ -67,9 +75,9 @@ export class Gateway {
     // The same security headers as every other HTTP response, on the 101 too.
     this.wss.on('headers', (headers: string[]) => headers.push(...SECURITY_HEADER_LINES));
     this.originAllowed = createOriginCheck(options.trustedOrigins);
-    this.upgradeLimiter = new UpgradeRateLimiter(options.upgradeRate.limit, options.upgradeRate.windowMs);
+    this.upgradeLimiter = new UpgradeRateLimiter(options.upgradeRateLimit, options.upgradeRateWindowMs);
     this.connectionContext = {
-      limits: { maxBufferedBytes: options.maxBufferedBytes, rateLimit: options.rateLimit },
+      limits: { maxBufferedBytes: options.maxBufferedBytes, rateLimit: { perSecond: options.rateLimitPerSecond, burst: options.rateLimitBurst } },
       bursts: new SendBursts(),
       metrics: deps.metrics,
       clearLogs: deps.clearLogs,
@@ -83,56 +91,107 @@ export class Gateway {
   }
 
   /**
-   * The `upgrade` listener of the HTTP server. Whatever its handling throws ends this upgrade, never the
-   * process: before the socket is handed to ws it is answered 500, after it is closed with 1011 (accept).
+   * Takes an upgrade for the gateway's path and returns true; returns false, touching nothing, for any
+   * other path. Whatever the handling throws ends this upgrade, never the process: before the socket is
+   * handed to ws it is answered 500, after it is closed with 1011 (accept).
    */
-  readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+    const url = this.ownUrl(req);
+    if (!url) return false;
     socket.on('error', () => {}); // a client resetting mid-handshake must not crash the process
-    this.upgrade(req, socket, head).catch((error) => {
+    this.upgrade(req, url, socket, head).catch((error) => {
       this.handlerFailed('upgrade', error);
       this.refuse(socket, 'INTERNAL');
     });
-  };
+    return true;
+  }
 
-  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  /**
+   * The connect check: a plain GET (or its CORS preflight) on the gateway's path is answered with what an
+   * upgrade would get now — 200 `{"ok":true}`, or the refusal's status and catalog body — and true is
+   * returned; false for any other request. It counts as an attempt against the per-address limit.
+   */
+  handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
+    if (req.headers.upgrade !== undefined || (req.method !== 'GET' && req.method !== 'OPTIONS')) return false;
+    const url = this.ownUrl(req);
+    if (!url) return false;
+    const origin = req.headers.origin ?? headerOf(req, 'x-livetail-origin');
+    // The answer may be read by the page that asked (a refused page is told only that its origin is refused).
+    if (req.headers.origin) {
+      res.setHeader('Access-Control-Allow-Origin', req.headers.origin);
+      res.setHeader('Access-Control-Allow-Credentials', 'true');
+      res.setHeader('Vary', 'Origin');
+    }
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, { 'Access-Control-Allow-Methods': 'GET', 'Access-Control-Allow-Headers': 'x-livetail-origin', 'Access-Control-Max-Age': '600' }).end();
+      return true;
+    }
+    this.admit(req, url, origin).then(
+      (admitted) => {
+        const result = 'session' in admitted ? this.hasRoom(admitted) : admitted;
+        if (!result) return void json(res, 200, { ok: true });
+        json(res, HTTP_ERRORS[result.refused].status, { error: result.message ?? HTTP_ERRORS[result.refused].message, code: result.refused }, retryAfterOf(result.refused));
+      },
+      (error: unknown) => {
+        this.handlerFailed('upgrade', error);
+        if (!res.headersSent) json(res, 500, { error: HTTP_ERRORS.INTERNAL.message, code: 'INTERNAL' });
+      },
+    );
+    return true;
+  }
+
+  /** The request's URL when its path is the gateway's. */
+  private ownUrl(req: IncomingMessage): URL | undefined {
     const url = URL.parse(req.url ?? '/', 'http://localhost');
-    if (url?.pathname !== WS_PATH) return this.refuse(socket, 'NOT_FOUND');
-    if (this.draining) return this.refuse(socket, 'SHUTTING_DOWN');
-    if (!this.originAllowed(req.headers.origin)) return this.refuse(socket, 'ORIGIN_NOT_ALLOWED');
-    if (!this.upgradeLimiter.allow(this.clientAddress(req))) return this.refuse(socket, 'UPGRADE_RATE_LIMITED');
+    return url?.pathname === this.options.path ? url : undefined;
+  }
 
-    const query = parseJoinQuery(url.searchParams);
-    if ('error' in query) return this.refuse(socket, 'INVALID_QUERY', query.error);
-
-    let session: ResolvedSession | undefined;
-    try {
-      // A cached answer only from a check made while this node followed the user: it would have heard the end.
-      session = await this.deps.sessions.resolve(req.headers, {
-        trustCached: (userId, checkedAt) => (this.deps.hub.followingSince(userId) ?? Infinity) < checkedAt,
-      });
-    } catch (error) {
-      this.deps.logger.error({ err: error }, 'session check failed');
-      return this.refuse(socket, 'STORE_UNAVAILABLE');
-    }
-    if (!session) return this.refuse(socket, 'SESSION_INVALID');
+  private async upgrade(req: IncomingMessage, url: URL, socket: Duplex, head: Buffer): Promise<void> {
+    const result = await this.admit(req, url, req.headers.origin);
+    if (!('session' in result)) return this.refuse(socket, result.refused, result.message);
     if (socket.destroyed) return;
-    if (this.draining) return this.refuse(socket, 'SHUTTING_DOWN');
-    // No await between this check and the hub taking the socket, so concurrent upgrades cannot overshoot.
-    if (this.deps.hub.socketCount(session.userId) >= this.options.maxSocketsPerUser) {
-      return this.refuse(socket, 'TOO_MANY_CONNECTIONS');
-    }
-    const admitted: Admitted = { session, channels: query.channels, from: query.from };
+    const full = this.hasRoom(result);
+    if (full) return this.refuse(socket, full.refused);
     try {
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, admitted));
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, result, req));
     } catch (error) {
       // ws itself failed while taking the socket over: it may have answered 101 already.
-      this.handlerFailed('upgrade', error, session.userId);
+      this.handlerFailed('upgrade', error, result.session.userId);
       socket.destroy();
     }
   }
 
+  /** The checks an upgrade must pass before the last ones (hasRoom), cheapest first. */
+  private async admit(req: IncomingMessage, url: URL, origin: string | undefined): Promise<Admitted | Refused> {
+    if (this.draining) return { refused: 'SHUTTING_DOWN' };
+    if (!this.originAllowed(origin)) return { refused: 'ORIGIN_NOT_ALLOWED' };
+    if (!this.upgradeLimiter.allow(this.clientAddress(req))) return { refused: 'UPGRADE_RATE_LIMITED' };
+    const query = parseJoinQuery(url.searchParams);
+    if ('error' in query) return { refused: 'INVALID_QUERY', message: query.error };
+    let session: ResolvedSession | null;
+    try {
+      session = await this.deps.sessions.resolve(req.headers);
+    } catch (error) {
+      if (!(error instanceof SessionCheckUnavailable)) throw error;
+      this.deps.logger.error({ err: error }, 'session check failed');
+      return { refused: error.code };
+    }
+    if (!session) return { refused: 'SESSION_INVALID' };
+    return { session, channels: query.channels, from: query.from };
+  }
+
+  /**
+   * The last checks, made synchronously right before the hub takes the socket: with no await between
+   * them and the take, concurrent upgrades of one user cannot overshoot MAX_SOCKETS_PER_USER.
+   */
+  private hasRoom(admitted: Admitted): Refused | undefined {
+    if (this.draining) return { refused: 'SHUTTING_DOWN' };
+    if (this.deps.hub.socketCount(admitted.session.userId) >= this.options.maxSocketsPerUser) return { refused: 'TOO_MANY_CONNECTIONS' };
+    return undefined;
+  }
+
   /** Takes an upgraded socket into the hub. A throw closes this socket with 1011 and is reported once. */
-  private accept(ws: WebSocket, admitted: Admitted): void {
+  private accept(ws: WebSocket, admitted: Admitted, req: IncomingMessage): void {
     let conn: Connection | undefined;
     const failed = (error: unknown) => {
       this.handlerFailed('upgrade', error, admitted.session.userId);
@@ -145,6 +204,7 @@ export class Gateway {
     };
     try {
       conn = this.connect(ws, admitted);
+      this.deps.sessions.track(conn, admitted.session, req.headers);
       this.deps.hub.join(conn, admitted.from).catch(failed);
     } catch (error) {
       failed(error);
@@ -161,7 +221,7 @@ export class Gateway {
   }
 
   private connect(ws: WebSocket, { session, channels, from }: Admitted): Connection {
-    const { hub, metrics, logger } = this.deps;
+    const { hub, sessions, metrics, logger } = this.deps;
     const conn = new Connection(ws, session.userId, session.sessionId, channels, this.connectionContext);
     metrics.connects.inc();
     logger.info({ event: 'ws-connect', userId: session.userId, resume: from.since !== undefined }, 'socket connected');
@@ -177,6 +237,7 @@ export class Gateway {
     ws.on('close', (code, reason) => {
       conn.closed = true;
       hub.leave(conn);
+      sessions.untrack(conn, session.sessionId);
       // Count what the server decided (1009, 1013, 4401...), not what a client echoed or 1006 after a cut.
       const closedWith = conn.closeCode ?? code;
       metrics.closes.labels(String(closedWith)).inc();
@@ -188,7 +249,7 @@ export class Gateway {
     return conn;
   }
 
-  /** Pings every socket, ends those that missed the last pong, and closes sockets of ended sessions. */
+  /** Pings every socket and ends those that missed the last pong. */
   private beat(): void {
     for (const conn of this.deps.hub.connections()) {
       if (!conn.alive) {
@@ -197,31 +258,6 @@ export class Gateway {
       }
       conn.alive = false;
       conn.ws.ping();
-    }
-    void this.sweepSessions();
-  }
-
-  /** Finds sessions that expired or were deleted behind better-auth's back (no hook fired). */
-  async sweepSessions(): Promise<void> {
-    if (this.sweeping) return;
-    this.sweeping = true;
-    try {
-      const bySession = new Map<string, string>();
-      for (const conn of this.deps.hub.connections()) bySession.set(conn.sessionId, conn.userId);
-      const ids = [...bySession.keys()];
-      for (let i = 0; i < ids.length; i += 500) {
-        const chunk = ids.slice(i, i + 500);
-        const valid = await this.deps.sessions.stillValid(chunk);
-        for (const id of chunk) {
-          if (valid.has(id)) continue;
-          this.deps.sessions.forget(id);
-          this.deps.hub.endSession(bySession.get(id)!, id, 'sweep');
-        }
-      }
-    } catch (error) {
-      this.deps.logger.warn({ err: error }, 'session sweep failed; will retry at the next heartbeat');
-    } finally {
-      this.sweeping = false;
     }
   }
 
@@ -268,7 +304,7 @@ export class Gateway {
 
   private refuse(socket: Duplex, code: HttpErrorCode, message?: string): void {
     this.deps.metrics.upgradeRejections.labels(String(HTTP_ERRORS[code].status), code).inc();
-    reject(socket, code, message);
+    refuseUpgrade(socket, code, message);
   }
 }
 
@@ -277,6 +313,28 @@ interface Admitted {
   session: ResolvedSession;
   channels: Channel[];
   from: JoinFrom;
+}
+
+/** An upgrade that did not, and the catalog code it is answered with. */
+interface Refused {
+  refused: HttpErrorCode;
+  message?: string;
+}
+
+function headerOf(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function json(res: ServerResponse, status: number, body: unknown, retryAfter?: number): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': 'no-store',
+    ...(retryAfter !== undefined ? { 'Retry-After': String(retryAfter) } : {}),
+  });
+  res.end(text);
 }
 
 /** Parses `?since=<log id>&channels=a,b`. */
@@ -307,14 +365,19 @@ function protocolCloseCode(wsErrorCode: string | undefined): number | undefined 
   return CLOSE_CODES.PROTOCOL_ERROR;
 }
 
-/** Answers an upgrade with an HTTP error and a JSON body, then closes the TCP connection. */
-function reject(socket: Duplex, code: HttpErrorCode, message?: string): void {
+/**
+ * Answers an upgrade with an HTTP error and a JSON body from the catalog, then closes the TCP connection
+ * (the standalone server answers upgrades of paths nobody owns with it too).
+ */
+export function refuseUpgrade(socket: Duplex, code: HttpErrorCode, message?: string): void {
   if (socket.destroyed) return;
   const { status } = HTTP_ERRORS[code];
   const body = JSON.stringify({ error: message ?? HTTP_ERRORS[code].message, code });
+  const retryAfter = retryAfterOf(code);
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
       'Connection: close\r\nContent-Type: application/json; charset=utf-8\r\n' +
+      (retryAfter !== undefined ? `Retry-After: ${retryAfter}\r\n` : '') +
       SECURITY_HEADER_LINES.map((line) => `${line}\r\n`).join('') +
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );

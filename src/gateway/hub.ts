@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Bus, BusListener, BusMessage } from '../bus/bus.js';
+import type { Bus, StreamMessage } from '../bus/bus.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { SINCE_THE_START } from '../protocol/constants.js';
 import type { JobEventData } from '../protocol/log-entry.js';
@@ -21,13 +21,6 @@ export interface HubOptions {
   maxBufferedBytes: number;
 }
 
-export interface HubEvents {
-  /** A user has no socket left on this node (drop what was cached for them). */
-  onUserGone?(userId: string): void;
-  /** A session ended, reported on this node or another (drop what was cached for it). */
-  onSessionEnded?(sessionId: string): void;
-}
-
 /** How a socket asked to start: the newest logs, or resume after a log id. */
 export type JoinFrom = { since?: string };
 
@@ -38,8 +31,6 @@ interface Pool {
   subscribed: Promise<void>;
   /** In-flight catch-up reads, shared by sockets at the same position. */
   reads: Map<number, Promise<LogPage>>;
-  /** When `subscribed` resolved (ms since epoch); undefined before. */
-  followingSince?: number;
 }
 
 /**
@@ -48,7 +39,7 @@ interface Pool {
  * a duplicate is skipped, a gap (a lost bus message, a reordering between nodes) is filled from the store
  * before anything newer is sent, so every socket gets every log once and in order.
  */
-export class Hub implements BusListener {
+export class Hub {
   private readonly pools = new Map<string, Pool>();
   /**
    * Each log or job event serialized once, whichever path sends it to how many sockets: live fan-out,
@@ -64,25 +55,13 @@ export class Hub implements BusListener {
     private readonly metrics: Metrics,
     private readonly logger: Logger,
     private readonly options: HubOptions,
-    private readonly events: HubEvents = {},
-  ) {
-    bus.attach(this);
-  }
+  ) {}
 
   socketCount(userId?: string): number {
     if (userId !== undefined) return this.pools.get(userId)?.conns.size ?? 0;
     let n = 0;
     for (const pool of this.pools.values()) n += pool.conns.size;
     return n;
-  }
-
-  /**
-   * Since when this node hears every message of the user's stream, `session-ended` included: its bus
-   * subscription is active and has stayed so (a pool and its subscription go with the user's last local
-   * socket). Undefined while the node does not follow the user.
-   */
-  followingSince(userId: string): number | undefined {
-    return this.pools.get(userId)?.followingSince;
   }
 
   *connections(): IterableIterator<Connection> {
@@ -155,23 +134,15 @@ export class Hub implements BusListener {
     this.metrics.socketsOpen.dec();
     if (pool.conns.size === 0) {
       this.pools.delete(conn.userId);
-      this.events.onUserGone?.(conn.userId);
       this.bus.unsubscribe(conn.userId).catch((error) => this.logger.warn({ err: error }, 'bus unsubscribe failed'));
     }
   }
 
-  onMessage(message: BusMessage): void {
-    this.metrics.busReceived.labels(message.type).inc();
+  /** A message of a user's stream, from the bus (the one delivery path). */
+  onMessage(message: StreamMessage): void {
     const pool = this.pools.get(message.userId);
-    if (!pool) {
-      if (message.type === 'session-ended') this.events.onSessionEnded?.(message.sessionId);
-      return;
-    }
+    if (!pool) return;
     switch (message.type) {
-      case 'session-ended':
-        this.events.onSessionEnded?.(message.sessionId);
-        this.endSession(message.userId, message.sessionId, 'signal');
-        return;
       case 'log': {
         this.metrics.busLag.observe(Math.max(0, Date.now() - message.at) / 1000);
         let delivered = 0;
@@ -232,25 +203,11 @@ export class Hub implements BusListener {
     }
   }
 
-  /** Closes every socket opened with the session (it was signed out or revoked). */
-  endSession(userId: string, sessionId: string, via: 'signal' | 'sweep'): number {
-    const pool = this.pools.get(userId);
-    let closed = 0;
-    for (const conn of pool?.conns ?? []) {
-      if (conn.sessionId === sessionId) {
-        this.metrics.sessionEndedDisconnects.labels(via).inc();
-        conn.close('SESSION_ENDED');
-        closed++;
-      }
-    }
-    return closed;
-  }
-
   /**
    * Moves a live socket along its stream. True when `seq` is the next one (deliver it); false for a
    * duplicate, or for a gap, which starts a catch-up that will deliver this message too.
    */
-  private advance(conn: Connection, seq: number, message: BusMessage): boolean {
+  private advance(conn: Connection, seq: number, message: StreamMessage): boolean {
     if (seq <= conn.lastSeq) return false;
     if (seq === conn.lastSeq + 1) {
       conn.lastSeq = seq;
@@ -330,7 +287,7 @@ export class Hub implements BusListener {
     if (conn.resyncNeeded && conn.state === 'live' && !conn.closed) void this.catchUp(conn);
   }
 
-  private deliverOne(conn: Connection, message: BusMessage): void {
+  private deliverOne(conn: Connection, message: StreamMessage): void {
     switch (message.type) {
       case 'log':
         if (this.advance(conn, message.seq, message) && conn.wants('logs')) conn.sendRaw(this.payload(message.log, logMessage), 'log');
@@ -340,8 +297,6 @@ export class Hub implements BusListener {
         return;
       case 'job-event':
         if (conn.wants('jobs')) conn.sendRaw(this.payload(message.data, jobMessage), 'job-event');
-        return;
-      case 'session-ended':
         return;
     }
   }
@@ -365,9 +320,8 @@ export class Hub implements BusListener {
   private poolFor(userId: string): Pool {
     let pool = this.pools.get(userId);
     if (!pool) {
-      const created: Pool = { conns: new Set(), subscribed: this.bus.subscribe(userId), reads: new Map() };
-      created.subscribed.then(() => (created.followingSince = Date.now()), () => {});
-      this.pools.set(userId, (pool = created));
+      pool = { conns: new Set(), subscribed: this.bus.subscribe(userId), reads: new Map() };
+      this.pools.set(userId, pool);
     }
     return pool;
   }

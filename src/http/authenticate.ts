@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import { createOriginCheck } from '../auth/origin.js';
-import type { SessionResolver } from '../auth/session-resolver.js';
+import type { Sessions } from '../sessions/sessions.js';
 import { HttpError } from '../errors.js';
 
 /** Who is calling: a signed-in user, or another service holding INGEST_TOKEN. */
@@ -18,7 +18,7 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  * attaches the cookie to a cross-site form post or fetch (cross-site request forgery). A request
  * without Origin (a non-browser client) and the bearer token are not affected.
  */
-export function createAuthenticator(sessions: SessionResolver, ingestToken: string | undefined, trustedOrigins: string[]) {
+export function createAuthenticator(sessions: Pick<Sessions, 'resolve'>, ingestToken: string | undefined, trustedOrigins: string[]) {
   const expected = ingestToken ? Buffer.from(ingestToken) : undefined;
   const originAllowed = createOriginCheck(trustedOrigins);
   return async (req: Request): Promise<Caller> => {

@@ -1,12 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient, SqliteDialect, sql } from 'kysely';
+import { CompiledQuery, type DatabaseConnection, Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient, SqliteDialect, type SqliteDialectConfig, SqliteDriver, sql } from 'kysely';
 import type pg from 'pg';
 import { StoreUnavailableError } from './log-store.js';
 import { once } from '../util/once.js';
 import { type CachedSqlite, withStatementCache } from './sqlite-statement-cache.js';
 
-/** The SQL database livetail and better-auth share: one Kysely instance per process. */
+/** The SQL database livetail keeps its tables in, through Kysely. */
 export type Database = SqliteDatabaseHandle | PostgresDatabaseHandle;
 
 interface DatabaseHandle {
@@ -53,7 +53,7 @@ export async function openDatabase(config: DatabaseConfig, options: DatabaseOpti
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('busy_timeout = 5000');
     const cached = withStatementCache(sqlite);
-    const db = new Kysely<any>({ dialect: new SqliteDialect({ database: cached }) });
+    const db = new Kysely<any>({ dialect: new ImmediateSqliteDialect({ database: cached }) });
     return { kind: 'sqlite', db, sqlite: cached, close: once(() => db.destroy()) };
   }
   const { default: pgModule } = await import('pg');
@@ -71,8 +71,81 @@ export async function openDatabase(config: DatabaseConfig, options: DatabaseOpti
   // An idle client that loses its server emits 'error' on the pool; without a listener that crashes the process.
   pool.on('error', () => {});
   const db = new Kysely<any>({ dialect: new PostgresDialect({ pool: failSafeClients(pool) }) });
-  await sql`select 1`.execute(db); // fail fast (and let main retry) when the server does not answer
+  await sql`select 1`.execute(db).catch(async (error: unknown) => {
+    await db.destroy();
+    throw error; // fail fast (and let the caller retry) when the server does not answer
+  });
   return { kind: 'postgres', db, close: once(() => db.destroy()) };
+}
+
+/**
+ * Runs livetail's queries on a pool the app owns: livetail never ends it (the app closes it after
+ * `lt.close()`), and never touches what else lives in that database.
+ */
+export async function adoptPostgresPool(pool: pg.Pool): Promise<PostgresDatabaseHandle> {
+  const borrowed: PostgresPool = { ...failSafeClients(pool), end: async () => {} };
+  const db = new Kysely<any>({ dialect: new PostgresDialect({ pool: borrowed }) });
+  return { kind: 'postgres', db, close: once(() => db.destroy()) };
+}
+
+/**
+ * SQLite through Kysely with write transactions that take the write lock when they begin
+ * (`BEGIN IMMEDIATE`). A deferred transaction that read first and writes second fails at once with
+ * SQLITE_BUSY (no busy timeout helps) when another connection to the file wrote in between — the app's
+ * better-auth does, on its own connection. Taking the lock first makes such a writer wait its turn.
+ */
+class ImmediateSqliteDialect extends SqliteDialect {
+  constructor(private readonly driverConfig: SqliteDialectConfig) {
+    super(driverConfig);
+  }
+
+  override createDriver(): SqliteDriver {
+    return new ImmediateSqliteDriver(this.driverConfig);
+  }
+}
+
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+/**
+ * The database `createLivetail({ database })` was given: a URL livetail opens (and closes), the app's
+ * pg.Pool (borrowed, never ended), or the app's better-sqlite3 Database, next to which livetail opens
+ * a connection of its own to the same file (WAL lets the two read and write side by side).
+ */
+export async function connectDatabase(option: unknown, options: DatabaseOptions = {}): Promise<Database> {
+  if (typeof option === 'string') return openDatabase(parseDatabaseUrl(option), options);
+  if (isPostgresPool(option)) return adoptPostgresPool(option);
+  if (isSqliteDatabase(option)) {
+    if (option.memory || option.name === '' || option.name === ':memory:') {
+      throw new TypeError('createLivetail: an in-memory SQLite database cannot be shared with livetail; give a database file (or its file: URL)');
+    }
+    return openDatabase({ kind: 'sqlite', path: option.name }, options);
+  }
+  throw new TypeError('createLivetail: `database` must be a pg.Pool, a better-sqlite3 Database, or a postgres:// or file: URL');
+}
+
+/** `file:<path>` → SQLite, `postgres://…` / `postgresql://…` → PostgreSQL. */
+export function parseDatabaseUrl(url: string): DatabaseConfig {
+  if (url.startsWith('file:')) {
+    const path = url.slice('file:'.length);
+    if (path === '') throw new TypeError('createLivetail: the database URL file: has no path (expected file:./data/livetail.db)');
+    return { kind: 'sqlite', path };
+  }
+  if (/^postgres(ql)?:\/\//.test(url)) return { kind: 'postgres', url };
+  throw new TypeError(`createLivetail: unsupported database URL scheme (expected file:<path> or postgres://user@host/db)`);
+}
+
+function isPostgresPool(value: unknown): value is pg.Pool {
+  const v = value as { connect?: unknown; query?: unknown; totalCount?: unknown } | null;
+  return typeof v?.connect === 'function' && typeof v.query === 'function' && typeof v.totalCount === 'number';
+}
+
+function isSqliteDatabase(value: unknown): value is { name: string; memory: boolean } {
+  const v = value as { prepare?: unknown; pragma?: unknown; name?: unknown } | null;
+  return typeof v?.prepare === 'function' && typeof v.pragma === 'function' && typeof v.name === 'string';
 }
 
 /**

@@ -7,6 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { CLOSE_REASONS, HTTP_ERRORS, MAX_ERROR_DETAILS } from '../../src/errors.js';
 import { healthBodySchema, readyBodySchema } from '../../src/http/routes/health.js';
+import { sessionEndBodySchema } from '../../src/http/routes/sessions.js';
 import {
   CHANNELS,
   CLIENT_MESSAGE_TYPES,
@@ -130,6 +131,7 @@ const logInput = logEntryInputSchema();
 const REQUESTS: Record<string, z.ZodType> = {
   'post /api/logs': z.union([logInput, z.array(logInput), z.strictObject({ logs: z.array(logInput) })]),
   'post /api/jobs/events': jobEventInputSchema,
+  'post /api/sessions/end': sessionEndBodySchema,
 };
 const RESPONSES: Record<string, z.ZodType> = {
   'post /api/logs 201': z.strictObject({ logs: z.array(logEntrySchema) }),
@@ -137,6 +139,8 @@ const RESPONSES: Record<string, z.ZodType> = {
   'delete /api/logs 200': z.strictObject({ cleared: z.literal(true) }),
   'post /api/jobs/events 201': z.strictObject({ event: jobEventDataSchema }),
   'get /api/jobs 200': z.strictObject({ jobs: z.array(jobEventDataSchema) }),
+  'post /api/sessions/end 200': z.strictObject({ ended: z.literal(true), socketsClosedHere: z.number().int().min(0) }),
+  'get /ws 200': z.strictObject({ ok: z.literal(true) }),
   'get /healthz 200': healthBodySchema,
   'get /readyz 200': readyBodySchema,
   'get /readyz 503': readyBodySchema,
@@ -171,7 +175,7 @@ describe('docs/openapi.yaml', () => {
 
   it('documents the HTTP API: logs, jobs, the /ws upgrade, health, readiness and metrics', () => {
     expect(operations().map((o) => o.key).sort()).toEqual(
-      ['post /api/logs', 'get /api/logs', 'delete /api/logs', 'post /api/jobs/events', 'get /api/jobs', 'get /ws', 'get /healthz', 'get /readyz', 'get /metrics'].sort(),
+      ['post /api/logs', 'get /api/logs', 'delete /api/logs', 'post /api/jobs/events', 'get /api/jobs', 'post /api/sessions/end', 'get /ws', 'get /healthz', 'get /readyz', 'get /metrics'].sort(),
     );
   });
 

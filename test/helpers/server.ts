@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, afterEach } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { type Livetail, startLivetail } from '../../src/main.js';
+import { type LivetailServer, startLivetail } from '../../src/main.js';
 import { type TestDatabase, createTestDatabase } from './services.js';
 
 export const TEST_ORIGIN = 'http://livetail.test';
@@ -12,7 +12,7 @@ export const INGEST_TOKEN = 'test-ingest-token-0123456789abcdef';
 export const SECRET = 'test-secret-0123456789abcdef0123456789abcdef';
 
 export interface TestServer {
-  node: Livetail;
+  node: LivetailServer;
   /** http://localhost:port */
   url: string;
   /** ws://localhost:port/ws */

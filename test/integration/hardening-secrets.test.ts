@@ -115,7 +115,7 @@ describe('secrets never reach the store, the API or a socket (issue 12)', () => 
   }
 
   it('stores none: the log and job rows as the database holds them', async () => {
-    const db = server.node.database.db;
+    const db = server.node.app.database.db;
     const logRows = await db.selectFrom('livetail_log').selectAll().where('user_id', '=', user.userId).execute();
     const jobRows = await db.selectFrom('livetail_job').selectAll().where('user_id', '=', user.userId).execute();
     expect(logRows).toHaveLength(LOGS.length);

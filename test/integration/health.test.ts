@@ -24,7 +24,7 @@ describe('health and readiness', () => {
 
   it('answers /readyz with 503 naming the store when the database is gone, while /healthz stays 200', async () => {
     const server = await start();
-    await server.node.database.close();
+    await server.node.app.database.close();
     const res = await api(server.url, 'GET', '/readyz', {});
     expect(res).toMatchObject({ status: 503, body: { status: 'unavailable', error: 'Not answering: store', down: ['store'] } });
     expect((await api(server.url, 'GET', '/healthz', {})).status).toBe(200);

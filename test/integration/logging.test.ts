@@ -42,7 +42,7 @@ describe.skipIf(TEST_STORE !== 'sqlite')("the server's own log", { timeout: PROC
   it('logs a request that failed inside the server with its request id', async () => {
     const server = await start();
     const user = await signUp(server.url);
-    await server.node.database.close(); // every database read now fails
+    await server.node.app.database.close(); // every database read now fails
     const res = await api(server.url, 'GET', '/api/logs', { cookie: user.cookie });
     expect(res.status).toBeGreaterThanOrEqual(500);
     expect(res.body).toMatchObject({ code: expect.any(String), error: expect.any(String) });

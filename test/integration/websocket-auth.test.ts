@@ -44,10 +44,21 @@ describe('WebSocket upgrade: authentication and origin', () => {
     }
   });
 
-  it('accepts the session cookie under its __Secure- name', async () => {
-    const secureCookie = `__Secure-${alice.cookie}`;
-    const socket = await TestSocket.ready(server.wsUrl, { cookie: `theme=dark; ${secureCookie}` });
-    await socket.close();
+  it('accepts the session cookie under its __Secure- name, as better-auth sets it behind https', async () => {
+    const secure = await startTestServer({ BASE_URL: 'https://livetail.test' });
+    try {
+      const res = await signUpRequest(secure.url, { origin: 'https://livetail.test' });
+      expect(res.status).toBe(200);
+      const secureCookie = res.headers
+        .getSetCookie()
+        .map((c) => c.split(';')[0]!)
+        .find((c) => c.startsWith('__Secure-better-auth.session_token='));
+      expect(secureCookie).toBeDefined();
+      const socket = await TestSocket.ready(secure.wsUrl, { cookie: `theme=dark; ${secureCookie}`, origin: 'https://livetail.test' });
+      await socket.close();
+    } finally {
+      await secure.close();
+    }
   });
 
   it('answers 404 for an upgrade on another path', async () => {

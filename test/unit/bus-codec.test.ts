@@ -14,6 +14,7 @@ describe('bus codec', () => {
     { type: 'logs-cleared', userId: 'u1', seq: 8, timestamp: '2024-01-01T00:00:00.000Z' },
     { type: 'job-event', userId: 'u1', data: { userId: 'u1', jobId: 'j', status: 'progress', progress: { pct: 5 } } },
     { type: 'session-ended', userId: 'u1', sessionId: 's1' },
+    { type: 'session-ended', userId: 'u1', exceptSessionId: 's2' },
   ];
 
   for (const message of messages) {
@@ -30,7 +31,8 @@ describe('bus codec', () => {
     ['an unknown type', JSON.stringify({ v: 1, type: 'explode', userId: 'u' }), 'unknown type "explode"'],
     ['a log without a valid seq', JSON.stringify({ v: 1, type: 'log', userId: 'u', seq: 0, log: {}, at: 1 }), 'malformed log message'],
     ['a clear without timestamp', JSON.stringify({ v: 1, type: 'logs-cleared', userId: 'u', seq: 3 }), 'malformed logs-cleared message'],
-    ['a session-ended without sessionId', JSON.stringify({ v: 1, type: 'session-ended', userId: 'u' }), 'malformed session-ended message'],
+    ['a session-ended with neither a session nor a user', JSON.stringify({ v: 1, type: 'session-ended' }), 'malformed session-ended message'],
+    ['a session-ended with a session id that is no string', JSON.stringify({ v: 1, type: 'session-ended', sessionId: 7 }), 'malformed session-ended message'],
   ];
   for (const [what, raw, reason] of bad) {
     it(`refuses ${what}: ${reason}`, () => {

@@ -1,0 +1,128 @@
+import type { BetterAuthPlugin } from 'better-auth';
+import { createAuthMiddleware, getSessionFromCtx } from 'better-auth/api';
+import type { SessionEnd } from '../sessions/session-end.js';
+
+/** Options of the livetail better-auth plugin. */
+export interface LivetailPluginOptions {
+  /**
+   * livetail runs as its own service (a sidecar, proxy auth mode): each end is POSTed to
+   * `<url>/api/sessions/end` with `Authorization: Bearer <token>` (livetail's INGEST_TOKEN). Without it,
+   * ends go to the livetail core created in this process with `createLivetail({ auth })`.
+   */
+  sidecar?: {
+    /** livetail's base URL, e.g. `http://livetail:3002`. */
+    url: string;
+    token: string;
+    /** How long one POST may take. Default 2000 ms. */
+    timeoutMs?: number;
+  };
+}
+
+/** What createLivetail attaches to the plugin: told of every end the app's better-auth makes. */
+export type SessionEndListener = (end: SessionEnd) => void;
+
+/** The cores (in this process) the plugin tells of each end: its `$livetail`, found by `attachToPlugin`. */
+export interface PluginLink {
+  listeners: Set<SessionEndListener>;
+}
+
+type LinkedPlugin = { id: string; $livetail?: PluginLink };
+
+/** Endpoint paths after which sessions stop existing, for apps whose sessions live only in secondary storage. */
+const ENDING_PATHS = new Set(['/sign-out', '/revoke-session', '/revoke-sessions', '/revoke-other-sessions']);
+
+/**
+ * The livetail plugin for the app's better-auth: `betterAuth({ ..., plugins: [livetail()] })`. It hears
+ * every way a session ends — sign-out, revoking one session, all of a user's or all others, a ban, a
+ * deleted user — through better-auth's own database hooks (and, for sessions kept only in secondary
+ * storage, where those hooks do not fire, through hooks on the endpoints that end them), and tells
+ * livetail, which closes the session's sockets with 4401 on every node within a second.
+ *
+ * Reporting never fails the app's request: an error is logged and the periodic recheck catches up.
+ */
+export function livetail(options: LivetailPluginOptions = {}) {
+  const link: PluginLink = { listeners: new Set() };
+  let log: (message: string, error?: unknown) => void = () => {};
+
+  const report = (end: SessionEnd): void => {
+    for (const listener of link.listeners) {
+      try {
+        listener(end);
+      } catch (error) {
+        log('livetail could not end the session', error);
+      }
+    }
+    if (options.sidecar) void postEnd(options.sidecar, end).catch((error: unknown) => log('livetail sidecar did not take the session end', error));
+  };
+
+  /** Only where sessions are not database rows do the endpoint hooks add anything to the database hooks. */
+  let sessionsInDatabase = true;
+
+  return {
+    id: 'livetail',
+    $livetail: link,
+    init(ctx) {
+      log = (message, error) => ctx.logger.error(`${message}: ${(error as Error)?.message ?? String(error)}`);
+      sessionsInDatabase = !ctx.options.secondaryStorage || ctx.options.session?.storeSessionInDatabase === true;
+      return {
+        options: {
+          databaseHooks: {
+            session: {
+              delete: {
+                after: async (session: { id: string; userId: string }) => report({ sessionId: session.id, userId: session.userId }),
+              },
+            },
+            user: {
+              delete: { after: async (user: { id: string }) => report({ userId: user.id }) },
+              // The admin plugin's ban: its session revocation fires the session hook too when sessions are rows.
+              update: { after: async (user: { id: string; banned?: unknown }) => void (user.banned === true && report({ userId: user.id })) },
+            },
+          },
+        },
+      };
+    },
+    hooks: {
+      before: [
+        {
+          matcher: (ctx) => !sessionsInDatabase && ENDING_PATHS.has(ctx.path ?? ''),
+          handler: createAuthMiddleware(async (ctx) => {
+            const current = await getSessionFromCtx(ctx).catch(() => null);
+            if (!current) return;
+            const { id: sessionId, userId } = current.session;
+            if (ctx.path === '/sign-out') report({ sessionId, userId });
+            else if (ctx.path === '/revoke-sessions') report({ userId });
+            else if (ctx.path === '/revoke-other-sessions') report({ userId, exceptSessionId: sessionId });
+            else {
+              const token = (ctx.body as { token?: unknown } | undefined)?.token;
+              const target = typeof token === 'string' ? await ctx.context.internalAdapter.findSession(token).catch(() => null) : null;
+              if (target && target.session.userId === userId) report({ sessionId: target.session.id, userId });
+            }
+          }),
+        },
+      ],
+    },
+  } satisfies BetterAuthPlugin & LinkedPlugin;
+}
+
+/**
+ * Attaches a listener to the livetail plugin among `plugins` (the app's `auth.options.plugins`).
+ * Returns the detach function, or undefined when the plugin is not there.
+ */
+export function attachToPlugin(plugins: readonly unknown[] | undefined, listener: SessionEndListener): (() => void) | undefined {
+  const plugin = plugins?.find((p): p is LinkedPlugin => typeof p === 'object' && p !== null && (p as LinkedPlugin).$livetail !== undefined);
+  if (!plugin) return undefined;
+  const link = plugin.$livetail!;
+  link.listeners.add(listener);
+  return () => link.listeners.delete(listener);
+}
+
+async function postEnd(sidecar: NonNullable<LivetailPluginOptions['sidecar']>, end: SessionEnd): Promise<void> {
+  const res = await fetch(new URL('/api/sessions/end', sidecar.url), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${sidecar.token}` },
+    body: JSON.stringify(end),
+    signal: AbortSignal.timeout(sidecar.timeoutMs ?? 2000),
+  });
+  await res.body?.cancel();
+  if (!res.ok) throw new Error(`POST /api/sessions/end answered ${res.status}`);
+}

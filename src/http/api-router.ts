@@ -1,0 +1,129 @@
+import express, { type ErrorRequestHandler, type RequestHandler, type Router } from 'express';
+import type { Logger } from 'pino';
+import type { Settings } from '../core/options.js';
+import { HTTP_ERRORS, HttpError, retryAfterOf } from '../errors.js';
+import type { JobService } from '../jobs/job-service.js';
+import type { LogService } from '../logs/log-service.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { SessionCheckUnavailable } from '../sessions/session-resolver.js';
+import type { Sessions } from '../sessions/sessions.js';
+import { StoreUnavailableError } from '../store/log-store.js';
+import { createAuthenticator } from './authenticate.js';
+import { singleQueryValues } from './query-guard.js';
+import { type ReadRouteOptions, ReadSlots } from './read-slots.js';
+import type { RequestFailures } from './request-failures.js';
+import { jobRoutes } from './routes/jobs.js';
+import { logRoutes } from './routes/logs.js';
+import { sessionRoutes } from './routes/sessions.js';
+
+export interface ApiRouterDeps {
+  logs: LogService;
+  jobs: JobService;
+  sessions: Sessions;
+  metrics: Metrics;
+  logger: Logger;
+  /** Reports what a request throws (logged once, counted); the standalone server also routes escaped errors there. */
+  failures: RequestFailures;
+  settings: Settings;
+}
+
+/** The REST API and what its owner needs at shutdown. */
+export interface ApiRouter {
+  readonly router: Router;
+  /** Resolves once no request the router took is still in progress (at most `timeoutMs`). */
+  settle(timeoutMs?: number): Promise<void>;
+}
+
+/**
+ * livetail's REST API as one Express router, for the app (or the standalone server) to mount at `/api`:
+ * POST/GET/DELETE /logs, POST /jobs/events, GET /jobs, POST /sessions/end. It parses its own bodies and
+ * answers its own errors with the catalog's JSON; a path it does not own goes on to the app's next handler.
+ */
+export function createApiRouter(deps: ApiRouterDeps): ApiRouter {
+  const { settings } = deps;
+  const router = express.Router();
+  const inFlight = new InFlight();
+  router.use(inFlight.track);
+  // Every query parameter once, on every route of livetail's own (an array could pass for a missing value).
+  router.use(singleQueryValues());
+  const authenticate = createAuthenticator(deps.sessions, settings.ingestToken, settings.trustedOrigins);
+  const reads: ReadRouteOptions = {
+    slots: new ReadSlots(settings.maxReadsPerUser),
+    send: { stallMs: settings.httpSendTimeoutMs, onStall: () => deps.metrics.httpStalledResponses.inc() },
+  };
+  router.use('/logs', logRoutes(deps.logs, authenticate, settings, reads));
+  router.use('/jobs', jobRoutes(deps.jobs, authenticate, settings.maxBodyBytes, reads));
+  router.use('/sessions', sessionRoutes(deps.sessions, authenticate, settings.maxBodyBytes));
+  router.use(unavailableAnswers(deps.logger));
+  router.use(errorAnswers(deps.failures));
+  return { router, settle: (timeoutMs) => inFlight.settled(timeoutMs) };
+}
+
+/**
+ * Before the error answers: a store or session check that did not answer is logged as a failed request,
+ * then answered 503 (STORE_UNAVAILABLE, AUTH_UNAVAILABLE) rather than 500 (it is no bug of ours), and an
+ * error whose code says when to try again gets its Retry-After.
+ */
+function unavailableAnswers(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, next) => {
+    let error = err;
+    if (error instanceof StoreUnavailableError || error instanceof SessionCheckUnavailable) {
+      (req.log ?? logger).error({ err: error }, 'request failed');
+      error = new HttpError(error instanceof SessionCheckUnavailable ? error.code : 'STORE_UNAVAILABLE');
+    }
+    const retryAfter = error instanceof HttpError ? retryAfterOf(error.code) : undefined;
+    if (retryAfter !== undefined && !res.headersSent) res.setHeader('Retry-After', String(retryAfter));
+    next(error);
+  };
+}
+
+/**
+ * Every error becomes a JSON body from the catalog; nothing internal leaks to the client. An answer
+ * already under way (a streamed read whose later slice failed) cannot change its status: it is cut,
+ * so the client sees a broken answer rather than a complete-looking one.
+ */
+export function errorAnswers(failures: RequestFailures): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    let error: HttpError;
+    if (err instanceof HttpError) error = err;
+    else if (err?.type === 'entity.too.large') error = new HttpError('BODY_TOO_LARGE', `Request body too large: the limit is ${err.limit} bytes`);
+    else if (err?.type === 'entity.parse.failed') error = new HttpError('INVALID_JSON');
+    else if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) {
+      error = new HttpError('VALIDATION_FAILED', typeof err.message === 'string' ? err.message : HTTP_ERRORS.VALIDATION_FAILED.message);
+    } else {
+      failures.handled(err, req, res);
+      error = new HttpError('INTERNAL');
+    }
+    if (res.headersSent) {
+      if (!res.writableEnded) res.destroy();
+      return;
+    }
+    res.status(error.status).json(error.toJSON());
+  };
+}
+
+/** The requests in progress, so a shutdown can let them finish before the writer's last flush. */
+class InFlight {
+  private count = 0;
+  private waiters: Array<() => void> = [];
+
+  readonly track: RequestHandler = (_req, res, next) => {
+    this.count++;
+    res.once('close', () => {
+      if (--this.count === 0) for (const wake of this.waiters.splice(0)) wake();
+    });
+    next();
+  };
+
+  settled(timeoutMs = 5000): Promise<void> {
+    if (this.count === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      timer.unref();
+      this.waiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}

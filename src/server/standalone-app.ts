@@ -1,0 +1,78 @@
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { toNodeHandler } from 'better-auth/node';
+import express from 'express';
+import type { Logger } from 'pino';
+import { pinoHttp } from 'pino-http';
+import type { LivetailInternals } from '../core/create-livetail.js';
+import { HttpError } from '../errors.js';
+import { errorAnswers } from '../http/api-router.js';
+import { healthRoutes } from '../http/routes/health.js';
+import { securityHeaders } from '../http/security-headers.js';
+import type { StandaloneAuth } from './standalone-auth.js';
+
+export interface StandaloneAppDeps {
+  lt: LivetailInternals;
+  /** The built-in better-auth (its routes at /api/auth); undefined in proxy mode, where the app signs users in. */
+  auth: StandaloneAuth | undefined;
+  logger: Logger;
+  /** The built web console (dist/web); served at / when it exists. */
+  webDir: string | undefined;
+  trustProxy: boolean;
+}
+
+/**
+ * The standalone server's Express app around the core: access log and security headers, the connect
+ * check on the WebSocket path, the built-in better-auth at /api/auth (not in proxy mode), livetail's
+ * router at /api, health and metrics, the console. Never listens.
+ */
+export function createStandaloneApp(deps: StandaloneAppDeps): express.Express {
+  const { lt } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  // API answers are never cached conditionally; hashing every 201 body for an ETag only costs CPU.
+  app.set('etag', false);
+  // TRUST_PROXY means one proxy in front (as for the gateway's per-address limit): trust that one hop only.
+  app.set('trust proxy', deps.trustProxy ? 1 : false);
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      genReqId: (req, res) => {
+        const given = req.headers['x-request-id'];
+        const id = typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+        res.setHeader('x-request-id', id);
+        return id;
+      },
+      // Never log headers (cookies, bearer tokens) or bodies (log payloads): method, path, status, time.
+      serializers: {
+        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0] }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
+    }),
+  );
+  app.use(securityHeaders());
+  // GET /ws without an upgrade: why an upgrade would be refused (the SDK asks after a refusal).
+  app.use((req, res, next) => {
+    if (!lt.handleRequest(req, res)) next();
+  });
+
+  // better-auth reads its own bodies and queries: mounted before livetail's router.
+  if (deps.auth) app.all('/api/auth/*splat', toNodeHandler(deps.auth));
+  app.use('/api', lt.router());
+  app.use(healthRoutes({ shuttingDown: lt.readiness.draining, checks: lt.readiness.checks }, lt.metrics));
+  app.use('/api', (_req, _res, next) => next(new HttpError('NOT_FOUND')));
+
+  if (deps.webDir && fs.existsSync(path.join(deps.webDir, 'index.html'))) {
+    app.use(express.static(deps.webDir, { index: 'index.html', maxAge: '1h', setHeaders: noCacheForHtml }));
+  }
+  app.use((_req, _res, next) => next(new HttpError('NOT_FOUND')));
+  app.use(errorAnswers(lt.failures));
+  return app;
+}
+
+function noCacheForHtml(res: express.Response, file: string): void {
+  if (file.endsWith('.html')) res.setHeader('Cache-Control', 'no-cache');
+}
