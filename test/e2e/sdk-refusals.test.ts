@@ -75,24 +75,40 @@ function cookieOf(header: string): Cookie {
 }
 
 /**
- * livetail itself with its built-in auth (the console's server environment): BASE_URL's origin
- * (127.0.0.1:port) trusted, the same port as localhost not; a signed-up user and one signed out.
+ * livetail on a free port with the console's environment and `env`: its own origin (127.0.0.1:port) and
+ * an app's origin (another port) trusted, the same port as localhost not. `users` makes the two cookies.
  */
-async function startLivetail(): Promise<ServerUnderTest> {
+async function livetailUnderTest(
+  env: Record<string, string>,
+  users: (url: string) => Promise<{ valid: string; signedOut: string }>,
+  closeMore: () => Promise<void> = async () => {},
+): Promise<ServerUnderTest> {
   const port = await freePort();
+  const trustedOrigin = `http://127.0.0.1:${port}`;
   const appOrigin = `http://127.0.0.1:${await freePort()}`;
-  const server = await startTestServer(consoleServerEnv(port, { TRUSTED_ORIGINS: `http://127.0.0.1:${port},${appOrigin},${TEST_ORIGIN}` }));
-  const valid = await signUp(server.url);
-  const gone = await signUp(server.url);
-  expect((await signOut(server.url, gone.cookie)).status).toBe(200);
+  const server = await startTestServer(consoleServerEnv(port, { TRUSTED_ORIGINS: `${trustedOrigin},${appOrigin},${TEST_ORIGIN}`, ...env }));
+  const { valid, signedOut } = await users(server.url);
   return {
-    trustedOrigin: `http://127.0.0.1:${port}`,
+    trustedOrigin,
     untrustedOrigin: `http://localhost:${port}`,
     appOrigin,
-    validCookie: cookieOf(valid.cookie),
-    signedOutCookie: cookieOf(gone.cookie),
-    close: () => server.close(),
+    validCookie: cookieOf(valid),
+    signedOutCookie: cookieOf(signedOut),
+    close: async () => {
+      await server.close();
+      await closeMore();
+    },
   };
+}
+
+/** livetail itself with its built-in auth: a user signed up, and one signed out, through its /api/auth. */
+function startLivetail(): Promise<ServerUnderTest> {
+  return livetailUnderTest({}, async (url) => {
+    const valid = await signUp(url);
+    const gone = await signUp(url);
+    expect((await signOut(url, gone.cookie)).status).toBe(200);
+    return { valid: valid.cookie, signedOut: gone.cookie };
+  });
 }
 
 /**
@@ -102,27 +118,17 @@ async function startLivetail(): Promise<ServerUnderTest> {
 async function startLivetailBesideApp(): Promise<ServerUnderTest> {
   const { auth, database } = await createAppAuth({ plugin: false });
   const app = await startAppServer(auth);
-  const port = await freePort();
-  const appOrigin = `http://127.0.0.1:${await freePort()}`;
-  const server = await startTestServer(
-    consoleServerEnv(port, { AUTH_SESSION_URL: `${app.url}/api/auth/get-session`, TRUSTED_ORIGINS: `http://127.0.0.1:${port},${appOrigin}` }),
-  );
-  const valid = await appSignUp(auth);
-  const gone = await appSignUp(auth);
-  const signedOut = await fetch(`${app.url}/api/auth/sign-out`, { method: 'POST', headers: { cookie: gone.cookie, origin: 'http://app.test' } });
-  expect(signedOut.status).toBe(200);
-  return {
-    trustedOrigin: `http://127.0.0.1:${port}`,
-    untrustedOrigin: `http://localhost:${port}`,
-    appOrigin,
-    validCookie: cookieOf(valid.cookie),
-    signedOutCookie: cookieOf(gone.cookie),
-    close: async () => {
-      await server.close();
-      await app.close();
-      database.close();
-    },
+  const users = async () => {
+    const valid = await appSignUp(auth);
+    const gone = await appSignUp(auth);
+    const signedOut = await fetch(`${app.url}/api/auth/sign-out`, { method: 'POST', headers: { cookie: gone.cookie, origin: 'http://app.test' } });
+    expect(signedOut.status).toBe(200);
+    return { valid: valid.cookie, signedOut: gone.cookie };
   };
+  return livetailUnderTest({ AUTH_SESSION_URL: `${app.url}/api/auth/get-session` }, users, async () => {
+    await app.close();
+    database.close();
+  });
 }
 
 /** The page: the built SDK (dist/client, as `livetail/client` ships it) with the native WebSocket, recording its states. */
