@@ -11,6 +11,7 @@ import { type SchemaSnapshot, schemaOf, withoutLivetailTables } from '../helpers
 import { LivetailProcess, PROCESS_TEST_TIMEOUT_MS, processEnv } from '../helpers/process.js';
 import { INGEST_TOKEN } from '../helpers/server.js';
 import { type TestDatabase, createTestDatabase, freePort, serviceAvailable } from '../helpers/services.js';
+import { within } from '../helpers/wait.js';
 import { TestSocket, refusedUpgrade } from '../helpers/ws-client.js';
 
 const available = await serviceAvailable('postgres');
@@ -45,7 +46,7 @@ async function measureSignOuts(auth: AppAuth, app: AppServer, wsUrl: string): Pr
     const socket = await TestSocket.ready(wsUrl, { cookie: user.cookie, origin: APP_ORIGIN });
     const started = performance.now();
     await signOutThroughApp(app, user.cookie);
-    const closed = await socket.closed;
+    const closed = await within(socket.closed, 5000, 'close of the socket after its sign-out');
     const ms = performance.now() - started;
     expect(closed.code).toBe(4401);
     expect(ms).toBeLessThan(1000);
