@@ -1,4 +1,5 @@
 import { betterAuth } from 'better-auth';
+import { getSchema } from 'better-auth/db';
 import { getMigrations } from 'better-auth/db/migration';
 import { type Kysely, sql } from 'kysely';
 import type { Logger } from 'pino';
@@ -64,23 +65,33 @@ const MARKER_TABLE = 'livetail_meta';
 /**
  * Creates better-auth's tables (user, session, account, verification) for the standalone server, or
  * upgrades those it created itself. It never alters a table it did not create: a database whose auth
- * tables have another shape (an app's, with its own fields) is refused with ForeignAuthTablesError.
- * Which tables are livetail's own is kept in `livetail_meta`; databases of releases before that marker
- * are recognised by livetail's migration table next to the auth tables.
+ * tables have another shape (an app's, with its own fields) is refused with ForeignAuthTablesError, and
+ * left exactly as it was (nothing is created before the check).
+ * Which tables are livetail's own is kept in `livetail_meta`. A database of a release before that marker
+ * is recognised by livetail's migration table next to auth tables that have only columns of livetail's
+ * own better-auth schema: the migration table alone proves nothing, since livetail in proxy or embedded
+ * mode creates it in the app's database too.
  */
 export async function migrateStandaloneAuth(o: StandaloneAuthOptions): Promise<void> {
-  const migrations = await getMigrations(authOptions(o));
-  await o.db.schema.createTable(MARKER_TABLE).ifNotExists().addColumn('key', 'text', (c) => c.primaryKey()).addColumn('value', 'text', (c) => c.notNull()).execute();
-  const marker = await o.db.selectFrom(MARKER_TABLE).select('value').where('key', '=', 'auth_tables').executeTakeFirst();
-  const existing = new Set((await o.db.introspection.getTables()).map((t) => t.name));
-  const authTablesExist = migrations.toBeCreated.length < 4 || ['user', 'session', 'account', 'verification'].some((t) => existing.has(t));
-  const owned = marker !== undefined || !authTablesExist || existing.has('livetail_migration');
-  if (!owned && migrations.toBeAdded.length > 0) {
-    const first = migrations.toBeAdded[0]!;
-    throw new ForeignAuthTablesError(first.table, Object.keys(first.fields));
+  const options = authOptions(o);
+  const schema = getSchema(options);
+  const columns = new Map((await o.db.introspection.getTables()).map((t) => [t.name, t.columns.map((c) => c.name)]));
+  const marker = columns.has(MARKER_TABLE)
+    ? await o.db.selectFrom(MARKER_TABLE).select('value').where('key', '=', 'auth_tables').executeTakeFirst()
+    : undefined;
+  const authTables = Object.keys(schema).filter((table) => columns.has(table));
+  const ofEarlierLivetail =
+    columns.has('livetail_migration') && authTables.every((table) => columns.get(table)!.every((column) => column === 'id' || column in schema[table]!.fields));
+  if (marker === undefined && !ofEarlierLivetail) {
+    // Checked before better-auth computes its migrations: on a populated table it may refuse them itself,
+    // in words that do not say whose table it is.
+    for (const table of authTables) {
+      const missing = Object.keys(schema[table]!.fields).filter((field) => !columns.get(table)!.includes(field));
+      if (missing.length > 0) throw new ForeignAuthTablesError(table, missing);
+    }
   }
-  if (!authTablesExist) {
-    const others = [...existing].filter((t) => !t.startsWith('livetail_') && !t.startsWith('kysely_'));
+  if (authTables.length === 0) {
+    const others = [...columns.keys()].filter((t) => !t.startsWith('livetail_') && !t.startsWith('kysely_'));
     if (others.length > 0) {
       o.logger.warn(
         { event: 'auth-tables-created', others: others.slice(0, 10) },
@@ -88,6 +99,8 @@ export async function migrateStandaloneAuth(o: StandaloneAuthOptions): Promise<v
       );
     }
   }
+  const migrations = await getMigrations(options);
   await migrations.runMigrations();
+  await o.db.schema.createTable(MARKER_TABLE).ifNotExists().addColumn('key', 'text', (c) => c.primaryKey()).addColumn('value', 'text', (c) => c.notNull()).execute();
   await sql`insert into livetail_meta (key, value) values ('auth_tables', 'livetail') on conflict (key) do nothing`.execute(o.db);
 }

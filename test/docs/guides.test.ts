@@ -136,9 +136,14 @@ describe('docs/producers.md', () => {
 });
 
 describe('README.md', () => {
+  it('lists every environment variable in its configuration table', () => {
+    const rows = tableRows(read('README.md'));
+    for (const name of ENV_VARIABLES) expect(rowWith(rows, name), `${name} is not in README's configuration table`).toBeDefined();
+  });
+
   it('links the guides and the machine-readable specs', () => {
     const readme = read('README.md');
-    for (const doc of ['docs/protocol.md', 'docs/operations.md', 'docs/producers.md', 'docs/asyncapi.yaml', 'docs/openapi.yaml']) {
+    for (const doc of ['docs/protocol.md', 'docs/operations.md', 'docs/producers.md', 'docs/sidecar.md', 'docs/asyncapi.yaml', 'docs/openapi.yaml']) {
       expect(readme).toContain(`](${doc})`);
       expect(fs.existsSync(path.join(ROOT, doc)), doc).toBe(true);
     }

@@ -4,8 +4,12 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RefusalReason, StateChange } from '../../src/client/index.js';
+import { appSignUp, createAppAuth } from '../helpers/app-auth.js';
+import { startAppServer } from '../helpers/app-server.js';
+import { signOut, signUp } from '../helpers/http.js';
 import { claimedOrigin, refusal, startScriptedGateway } from '../helpers/scripted-gateway.js';
-import { CHROMIUM, EVENTUALLY, launchBrowser, newContext } from './browser.js';
+import { TEST_ORIGIN, startTestServer } from '../helpers/server.js';
+import { CHROMIUM, EVENTUALLY, consoleServerEnv, freePort, launchBrowser, newContext } from './browser.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DIST = path.join(ROOT, 'dist');
@@ -26,16 +30,18 @@ interface Cookie {
 }
 
 /**
- * The server the page talks to: the one part to swap to run these tests against livetail itself
- * (`startTestServer(consoleServerEnv(port))`: BASE_URL's origin trusted, the same port under another
- * host name not, a signed-up user's cookie, and one signed out). It only has to answer the upgrade at
- * /ws and the check; the page and the SDK are served by the browser context.
+ * The server the page talks to, the one part that changes between the rows of the table below: a
+ * scripted gateway that implements the contract the SDK was built on, and livetail itself in both auth
+ * modes. It only has to answer the upgrade at /ws and the check; the page and the SDK are served by the
+ * browser context.
  */
 interface ServerUnderTest {
   /** An origin of the server that it trusts, e.g. http://127.0.0.1:port. */
   trustedOrigin: string;
   /** The same server under an origin it does not trust, e.g. http://localhost:port. */
   untrustedOrigin: string;
+  /** An origin of the app's pages (another port of the same host) that the server trusts; for the cross-origin tests. */
+  appOrigin?: string;
   /** The session cookie of a signed-in user. */
   validCookie: Cookie;
   /** The session cookie of a user who signed out. */
@@ -61,6 +67,70 @@ async function startScriptedServer(): Promise<ServerUnderTest> {
   return { trustedOrigin, untrustedOrigin: `http://localhost:${gateway.port}`, validCookie, signedOutCookie, close: gateway.close };
 }
 
+/** `name=value` (a Cookie header's first pair, as the helpers return it) as a browser cookie. */
+function cookieOf(header: string): Cookie {
+  const pair = header.split(';')[0]!;
+  const at = pair.indexOf('=');
+  return { name: pair.slice(0, at), value: pair.slice(at + 1) };
+}
+
+/**
+ * livetail on a free port with the console's environment and `env`: its own origin (127.0.0.1:port) and
+ * an app's origin (another port) trusted, the same port as localhost not. `users` makes the two cookies.
+ */
+async function livetailUnderTest(
+  env: Record<string, string>,
+  users: (url: string) => Promise<{ valid: string; signedOut: string }>,
+  closeMore: () => Promise<void> = async () => {},
+): Promise<ServerUnderTest> {
+  const port = await freePort();
+  const trustedOrigin = `http://127.0.0.1:${port}`;
+  const appOrigin = `http://127.0.0.1:${await freePort()}`;
+  const server = await startTestServer(consoleServerEnv(port, { TRUSTED_ORIGINS: `${trustedOrigin},${appOrigin},${TEST_ORIGIN}`, ...env }));
+  const { valid, signedOut } = await users(server.url);
+  return {
+    trustedOrigin,
+    untrustedOrigin: `http://localhost:${port}`,
+    appOrigin,
+    validCookie: cookieOf(valid),
+    signedOutCookie: cookieOf(signedOut),
+    close: async () => {
+      await server.close();
+      await closeMore();
+    },
+  };
+}
+
+/** livetail itself with its built-in auth: a user signed up, and one signed out, through its /api/auth. */
+function startLivetail(): Promise<ServerUnderTest> {
+  return livetailUnderTest({}, async (url) => {
+    const valid = await signUp(url);
+    const gone = await signUp(url);
+    expect((await signOut(url, gone.cookie)).status).toBe(200);
+    return { valid: valid.cookie, signedOut: gone.cookie };
+  });
+}
+
+/**
+ * livetail in proxy mode beside the stand-in app (its own cookie name, tables and fields): the app's
+ * get-session answers who the user is, its sign-out makes the cookie a signed-out one.
+ */
+async function startLivetailBesideApp(): Promise<ServerUnderTest> {
+  const { auth, database } = await createAppAuth({ plugin: false });
+  const app = await startAppServer(auth);
+  const users = async () => {
+    const valid = await appSignUp(auth);
+    const gone = await appSignUp(auth);
+    const signedOut = await fetch(`${app.url}/api/auth/sign-out`, { method: 'POST', headers: { cookie: gone.cookie, origin: 'http://app.test' } });
+    expect(signedOut.status).toBe(200);
+    return { valid: valid.cookie, signedOut: gone.cookie };
+  };
+  return livetailUnderTest({ AUTH_SESSION_URL: `${app.url}/api/auth/get-session` }, users, async () => {
+    await app.close();
+    database.close();
+  });
+}
+
 /** The page: the built SDK (dist/client, as `livetail/client` ships it) with the native WebSocket, recording its states. */
 const PAGE_HTML = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>livetail SDK in a browser</title></head><body>
@@ -68,7 +138,9 @@ const PAGE_HTML = `<!doctype html>
   import { createClient } from './client/index.js';
   const states = (window.states = []);
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  window.client = createClient({ url: scheme + '//' + location.host + '/ws', backoff: { baseMs: 100, capMs: 200 } });
+  // ?ws=<url>: a page of another origin (the app's) connecting to the server; by default the page's own server.
+  const url = new URLSearchParams(location.search).get('ws') ?? scheme + '//' + location.host + '/ws';
+  window.client = createClient({ url, backoff: { baseMs: 100, capMs: 200 } });
   window.client.on('state', (state) => states.push(state));
 </script>
 </body></html>`;
@@ -103,7 +175,15 @@ interface PageRecord {
   states(): Promise<StateChange[]>;
 }
 
-describe.each([['a scripted gateway', startScriptedServer]])('livetail/client in Chromium, refused by %s', (_name, startServer) => {
+/**
+ * Each server, and whether it also answers pages of other origins (an app's pages on another port of the
+ * same host, as beside an app): the check is then a CORS request the server must let the page read.
+ */
+describe.each([
+  ['a scripted gateway', startScriptedServer, false],
+  ['livetail (built-in auth)', startLivetail, true],
+  ['livetail beside an app (proxy auth mode)', startLivetailBesideApp, true],
+] as const)('livetail/client in Chromium, refused by %s', (_name, startServer, crossOrigin) => {
   let server: ServerUnderTest;
   let browser: Browser;
   let context: BrowserContext | undefined;
@@ -122,8 +202,11 @@ describe.each([['a scripted gateway', startScriptedServer]])('livetail/client in
     await server?.close();
   });
 
-  /** Opens the page at `origin` with `cookie` set for it, and records what it does. */
-  const open = async (origin: string, cookie: Cookie): Promise<PageRecord> => {
+  /**
+   * Opens the page at `origin` with `cookie` set for it, and records what it does. The page connects to
+   * its own origin's /ws, or to `wsUrl`.
+   */
+  const open = async (origin: string, cookie: Cookie, wsUrl?: string): Promise<PageRecord> => {
     context = await newContext(browser);
     await context.addCookies([{ ...cookie, url: origin }]);
     await servePage(context, origin);
@@ -140,7 +223,7 @@ describe.each([['a scripted gateway', startScriptedServer]])('livetail/client in
         record.checks.push({ url: request.url(), headers: request.headers() });
       }
     });
-    await page.goto(`${origin}${PAGE_PATH}index.html`);
+    await page.goto(`${origin}${PAGE_PATH}index.html${wsUrl ? `?ws=${encodeURIComponent(wsUrl)}` : ''}`);
     return record;
   };
   const lastState = async (record: PageRecord) => (await record.states()).at(-1)?.state;
@@ -176,5 +259,28 @@ describe.each([['a scripted gateway', startScriptedServer]])('livetail/client in
   it('ends in unauthenticated with SESSION_INVALID with a signed-out cookie, after one attempt and one check', async () => {
     const record = await open(server.trustedOrigin, server.signedOutCookie);
     await stopsAfterOneAttempt(record, 'unauthenticated', { code: 'SESSION_INVALID', status: 401 });
+  });
+
+  describe.runIf(crossOrigin)('from a page of another origin (the app’s), through CORS', () => {
+    /** The app's pages: another port of the server's host, trusted (TRUSTED_ORIGINS), or under another name, not. */
+    const serverWs = () => `${server.trustedOrigin.replace('http', 'ws')}/ws`;
+
+    it('opens with a valid session', async () => {
+      const record = await open(server.appOrigin!, server.validCookie, serverWs());
+      await expect.poll(() => lastState(record), EVENTUALLY).toBe('open');
+      expect(record.checks).toHaveLength(0);
+    });
+
+    it('ends in forbidden with ORIGIN_NOT_ALLOWED from an untrusted origin, after one attempt and one check', async () => {
+      const record = await open(server.appOrigin!.replace('127.0.0.1', 'localhost'), server.validCookie, serverWs());
+      await stopsAfterOneAttempt(record, 'forbidden', { code: 'ORIGIN_NOT_ALLOWED', status: 403 });
+      // Cross-origin, the browser sends Origin itself: no custom header, no preflight.
+      expect(record.checks[0]!.headers['x-livetail-origin']).toBeUndefined();
+    });
+
+    it('ends in unauthenticated with SESSION_INVALID with a signed-out cookie, after one attempt and one check', async () => {
+      const record = await open(server.appOrigin!, server.signedOutCookie, serverWs());
+      await stopsAfterOneAttempt(record, 'unauthenticated', { code: 'SESSION_INVALID', status: 401 });
+    });
   });
 });

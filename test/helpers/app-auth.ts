@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { betterAuth } from 'better-auth';
+import pg from 'pg';
 import { getMigrations } from 'better-auth/db/migration';
 import { livetail } from '../../src/better-auth/plugin.js';
 import type { LivetailPluginOptions } from '../../src/better-auth/plugin.js';
@@ -42,16 +43,39 @@ export function appAuthOptions(database: unknown, options: { baseURL?: string; p
 
 export type AppAuth = ReturnType<typeof betterAuth<ReturnType<typeof appAuthOptions>>>;
 
+type AppAuthSettings = Parameters<typeof appAuthOptions>[1];
+
+/** The app's better-auth on `database`, after its own migrations created its tables there. */
+async function migratedAppAuth(database: unknown, options: AppAuthSettings): Promise<AppAuth> {
+  const authOptions = appAuthOptions(database, options);
+  const { runMigrations } = await getMigrations(authOptions);
+  await runMigrations();
+  return betterAuth(authOptions);
+}
+
 /** The stand-in app's better-auth on a SQLite file of its own, migrated. */
-export async function createAppAuth(options: Parameters<typeof appAuthOptions>[1] = {}): Promise<{ auth: AppAuth; database: Database.Database; file: string }> {
+export async function createAppAuth(options: AppAuthSettings = {}): Promise<{ auth: AppAuth; database: Database.Database; file: string }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'livetail-app-'));
   const file = path.join(dir, 'app.db');
   const database = new Database(file);
   database.pragma('journal_mode = WAL');
-  const authOptions = appAuthOptions(database, options);
-  const { runMigrations } = await getMigrations(authOptions);
-  await runMigrations();
-  return { auth: betterAuth(authOptions), database, file };
+  return { auth: await migratedAppAuth(database, options), database, file };
+}
+
+/**
+ * The stand-in app's better-auth on the PostgreSQL database at `url` (a pool of its own, which the caller
+ * ends), migrated: its tables app_users, app_sessions, app_accounts, app_verifications with snake_case
+ * columns, as an adopter's app would have them in the database livetail shares.
+ */
+export async function createAppAuthOnPostgres(url: string, options: AppAuthSettings = {}): Promise<{ auth: AppAuth; pool: pg.Pool }> {
+  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  pool.on('error', () => {}); // an idle client cut when the test drops the database
+  try {
+    return { auth: await migratedAppAuth(pool, options), pool };
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
 }
 
 /** Signs up through the app's own better-auth API; returns the user and the Cookie header value. */
