@@ -235,7 +235,7 @@ export class Gateway {
       logger.debug({ err: error, userId: session.userId }, 'socket error');
     });
     ws.on('close', (code, reason) => {
-      conn.closed = true;
+      conn.onClosed();
       hub.leave(conn);
       sessions.untrack(conn, session.sessionId);
       // Count what the server decided (1009, 1013, 4401...), not what a client echoed or 1006 after a cut.
@@ -251,14 +251,7 @@ export class Gateway {
 
   /** Pings every socket and ends those that missed the last pong. */
   private beat(): void {
-    for (const conn of this.deps.hub.connections()) {
-      if (!conn.alive) {
-        conn.ws.terminate();
-        continue;
-      }
-      conn.alive = false;
-      conn.ws.ping();
-    }
+    for (const conn of this.deps.hub.connections()) conn.heartbeat();
   }
 
   /** New upgrades get 503 from now on (shutdown and drain). */
