@@ -21,7 +21,6 @@ export interface ConnectionContext {
   bursts: SendBursts;
   metrics: Metrics;
   clearLogs(userId: string): Promise<void>;
-  onProtocolError?(conn: Connection, code: ProtocolErrorCode): void;
   /** A request of the client failed later, outside the frame's handling (the store did not clear). */
   onInternalError(conn: Connection, error: unknown): void;
   /**
@@ -257,7 +256,7 @@ export class Connection implements BurstMember {
     this.ctx.metrics.messagesReceived.labels('rate-limited').inc();
     if (!this.warned) {
       this.warned = true;
-      this.error('RATE_LIMITED', PROTOCOL_ERRORS.RATE_LIMITED());
+      this.sendError('RATE_LIMITED', PROTOCOL_ERRORS.RATE_LIMITED());
     } else if (++this.rejectedSinceWarning > this.ctx.limits.rateLimit.perSecond) {
       this.ctx.metrics.rateLimitDisconnects.inc();
       this.close('RATE_LIMITED');
@@ -269,7 +268,7 @@ export class Connection implements BurstMember {
     if (this.closed) return;
     const frame = readClientFrame(data, isBinary);
     this.ctx.metrics.messagesReceived.labels(frame.kind).inc();
-    if (!frame.ok) return this.error(frame.code, frame.text);
+    if (!frame.ok) return this.sendError(frame.code, frame.text);
     const message = frame.message;
     switch (message.type) {
       case 'ping':
@@ -289,9 +288,12 @@ export class Connection implements BurstMember {
     }
   }
 
-  private error(code: ProtocolErrorCode, text: string): void {
+  /**
+   * Answers with a protocol `error` from the catalog: `text` is `PROTOCOL_ERRORS[code](…)`, for people,
+   * and `code` beside it for programs. The socket stays open.
+   */
+  sendError(code: ProtocolErrorCode, text: string): void {
     this.ctx.metrics.protocolErrors.labels(code).inc();
-    this.ctx.onProtocolError?.(this, code);
-    this.send({ type: 'error', error: text });
+    this.send({ type: 'error', error: text, code });
   }
 }

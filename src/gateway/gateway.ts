@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { createOriginCheck } from '../auth/origin.js';
-import { CLOSE_REASONS, HTTP_ERRORS, type HttpErrorCode, retryAfterOf } from '../errors.js';
+import { CLOSE_REASONS, HTTP_ERRORS, type HttpErrorCode, PROTOCOL_ERRORS, retryAfterOf } from '../errors.js';
 import { securityHeaderLines } from '../http/security-headers.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { CHANNELS, CLOSE_CODES, type Channel } from '../protocol/constants.js';
@@ -83,7 +83,7 @@ export class Gateway {
       clearLogs: deps.clearLogs,
       onInternalError: (conn, error) => {
         deps.logger.error({ err: error, userId: conn.userId }, 'client request failed');
-        conn.send({ type: 'error', error: 'Internal error: try again' });
+        conn.sendError('INTERNAL', PROTOCOL_ERRORS.INTERNAL());
       },
       onHandlerError: (conn, error) => this.handlerFailed('frame', error, conn.userId),
     };
