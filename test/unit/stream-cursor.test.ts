@@ -98,6 +98,14 @@ describe('StreamCursor', () => {
       expect(cursor.offer(log(9))).toBe('send');
     });
 
+    it('sends the log after the gap from what it held when the page ends before it (a read shared with a socket at the same position, begun before that log was stored)', () => {
+      const cursor = liveAt(4);
+      expect(cursor.offer(log(7))).toBe('gap');
+      cursor.caughtUpTo(page(stored(5, 6), { headSeq: 6 }));
+      expect(cursor.caughtUp().send.map(named)).toEqual(['log 7']);
+      expect(cursor.position).toBe(7);
+    });
+
     it('sends only what a page holds after its position (a shared read may start before it)', () => {
       const cursor = liveAt(5);
       cursor.offer(log(9));
@@ -161,8 +169,9 @@ describe('StreamCursor', () => {
       expect(cursor.position).toBe(4);
       expect(cursor.offer(log(10))).toBe('hold');
 
-      cursor.caughtUpTo(page(stored(5, 6, 7, 8)));
-      expect(cursor.caughtUp().send.map(named)).toEqual(['job b', 'log 9', 'log 10']);
+      // A read that ends before 8 (shared, begun before 8 was stored): 8 comes from what was held.
+      cursor.caughtUpTo(page(stored(5, 6, 7)));
+      expect(cursor.caughtUp().send.map(named)).toEqual(['log 8', 'job b', 'log 9', 'log 10']);
       expect(cursor.phase).toBe('live');
     });
   });
