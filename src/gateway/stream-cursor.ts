@@ -5,9 +5,10 @@ import type { LogPage, StoredLog } from '../store/log-store.js';
  * Where a socket is in its user's stream:
  * - joining: its backlog (initial-logs) is being read; stream messages are held;
  * - catching-up: a gap (or a possible loss on the bus) is being filled from the store; messages are held;
- * - live: messages are delivered as they come.
+ * - live: messages are delivered as they come;
+ * - stopped: the socket is closing; nothing is held or sent any more.
  */
-export type StreamPhase = 'joining' | 'catching-up' | 'live';
+export type StreamPhase = 'joining' | 'catching-up' | 'live' | 'stopped';
 
 /**
  * What to do with a message offered to the cursor:
@@ -40,6 +41,7 @@ export interface CatchUpStep {
 }
 
 const NOTHING_HELD: Release = { send: [], catchUp: undefined };
+const NOTHING_READ: CatchUpStep = { cleared: false, logs: [], more: false };
 
 /**
  * The one owner of a socket's position in its user's stream (centrifuge's client-side
@@ -66,7 +68,6 @@ export class StreamCursor {
   private resyncOwed = false;
   /** The catch-up under way answers a resync: the job state is sent again at its end. */
   private resyncRunning = false;
-  private stopped = false;
 
   get phase(): StreamPhase {
     return this.current;
@@ -87,17 +88,18 @@ export class StreamCursor {
 
   /** A message of the user's stream, as the bus hands it over. */
   offer(message: StreamMessage): Offer {
-    if (this.stopped) return 'skip';
-    if (this.current !== 'live') {
-      this.held.push(message);
-      return 'hold';
+    // Live first: it is the fan-out's path, once per message and socket.
+    if (this.current === 'live') {
+      const offer = this.advance(message);
+      if (offer === 'gap') {
+        this.held.push(message);
+        this.startCatchUp(false);
+      }
+      return offer;
     }
-    const offer = this.advance(message);
-    if (offer === 'gap') {
-      this.held.push(message);
-      this.startCatchUp(false);
-    }
-    return offer;
+    if (this.current === 'stopped') return 'skip';
+    this.held.push(message);
+    return 'hold';
   }
 
   /**
@@ -111,14 +113,14 @@ export class StreamCursor {
 
   /** The socket was sent its backlog, which holds the stream up to `headSeq`. */
   joined(headSeq: number): Release {
-    if (this.current !== 'joining') throw new Error(`StreamCursor.joined while ${this.current}`);
+    if (!this.isIn('joining', 'joined')) return NOTHING_HELD;
     this.last = headSeq;
     return this.release();
   }
 
   /** A page of the catch-up, read from the store after `position`: what of it to send. */
   caughtUpTo(page: LogPage): CatchUpStep {
-    if (this.current !== 'catching-up') throw new Error(`StreamCursor.caughtUpTo while ${this.current}`);
+    if (!this.isIn('catching-up', 'caughtUpTo')) return NOTHING_READ;
     const cleared = page.clearedSeq > this.last;
     // Oldest first: what the socket has is a prefix of the page.
     let first = 0;
@@ -132,7 +134,7 @@ export class StreamCursor {
 
   /** The catch-up read its last page (and the job state, when resyncing) and sent it. */
   caughtUp(): Release {
-    if (this.current !== 'catching-up') throw new Error(`StreamCursor.caughtUp while ${this.current}`);
+    if (!this.isIn('catching-up', 'caughtUp')) return NOTHING_HELD;
     return this.release();
   }
 
@@ -142,7 +144,7 @@ export class StreamCursor {
    * is owed when it ends (its release says so).
    */
   resync(): boolean {
-    if (this.stopped) return false;
+    if (this.current === 'stopped') return false;
     if (this.current !== 'live') {
       this.resyncOwed = true;
       return false;
@@ -153,8 +155,18 @@ export class StreamCursor {
 
   /** The socket is closing: nothing more will be sent, so nothing is kept. */
   stop(): void {
-    this.stopped = true;
+    this.current = 'stopped';
     this.held = [];
+  }
+
+  /**
+   * False when stopped (the socket closed while the hub was reading: what it read is dropped); throws when
+   * the hub calls `method` in another phase than `phase`, which is a bug of the hub, not of the stream.
+   */
+  private isIn(phase: StreamPhase, method: string): boolean {
+    if (this.current === phase) return true;
+    if (this.current === 'stopped') return false;
+    throw new Error(`StreamCursor.${method} while ${this.current}`);
   }
 
   /** Where a live cursor stands with a message: the next one, one it has, or one after a gap. */
@@ -184,7 +196,6 @@ export class StreamCursor {
     this.current = 'live';
     this.resyncRunning = false;
     this.heldBeforeJobsRead = -1;
-    if (this.stopped) return NOTHING_HELD;
     this.held = [];
     const send: StreamMessage[] = [];
     for (let i = 0; i < held.length; i++) {

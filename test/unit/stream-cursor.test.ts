@@ -313,9 +313,20 @@ describe('StreamCursor', () => {
       const cursor = new StreamCursor();
       cursor.offer(log(1));
       cursor.stop();
+      expect(cursor.phase).toBe('stopped');
       expect(cursor.offer(log(2))).toBe('skip');
       expect(cursor.resync()).toBe(false);
-      expect(cursor.joined(0).send).toEqual([]);
+      expect(cursor.joined(0)).toEqual({ send: [], catchUp: undefined });
+      expect(cursor.phase).toBe('stopped');
+    });
+
+    it('drops a catch-up the socket closed during', () => {
+      const cursor = liveAt(0);
+      cursor.offer(log(3));
+      cursor.stop();
+      expect(cursor.caughtUpTo(page(stored(1, 2, 3)))).toEqual({ cleared: false, logs: [], more: false });
+      expect(cursor.caughtUp()).toEqual({ send: [], catchUp: undefined });
+      expect(cursor.position).toBe(0);
     });
   });
 });
