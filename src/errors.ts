@@ -1,4 +1,4 @@
-import { CLOSE_CODES } from './protocol/constants.js';
+import { CLOSE_CODES, type ProtocolErrorCode } from './protocol/constants.js';
 
 /**
  * The error catalog: every error livetail reports has a stable code, where it is reported
@@ -43,20 +43,20 @@ export function retryAfterOf(code: HttpErrorCode): number | undefined {
 }
 
 /**
- * Errors answered with a protocol `{ type: "error", error }` message; the socket stays open. An argument
- * that comes from the client is a clipped string or the kind of value it sent, never the value itself
- * (see src/gateway/client-frame.ts).
+ * Errors answered with a protocol `{ type: "error", error, code }` message; the socket stays open. Exactly
+ * the codes of PROTOCOL_ERROR_CODES (the protocol's list, which clients import), each with its text. An
+ * argument that comes from the client is a clipped string or the kind of value it sent, never the value
+ * itself (see src/gateway/client-frame.ts).
  */
 export const PROTOCOL_ERRORS = {
   INVALID_MESSAGE_FORMAT: () => 'Invalid message format',
   UNKNOWN_MESSAGE_TYPE: (type: string) => `Unknown message type: ${type}`,
   INVALID_CHANNEL: (channel: string) => `Invalid channel: ${channel} (expected one of all, logs, jobs)`,
   MISSING_CHANNEL: (type: string) => `${type} needs a channel: one of all, logs, jobs`,
-  INVALID_FIELDS: (type: string) => `Invalid ${type} message: unexpected or malformed fields`,
   RATE_LIMITED: () => 'Rate limit exceeded',
   INTERNAL: () => 'Internal error: try again',
-} as const;
-export type ProtocolErrorCode = keyof typeof PROTOCOL_ERRORS;
+} as const satisfies Record<ProtocolErrorCode, (...args: string[]) => string>;
+export type { ProtocolErrorCode };
 
 /**
  * Reasons a socket is closed by the server, with their close code and close reason text.

@@ -1,4 +1,4 @@
-import { CHANNELS, type Channel, SINCE_THE_START, TERMINAL_CLOSE_CODES } from '../protocol/constants.js';
+import { CHANNELS, type Channel, type ProtocolErrorCode, SINCE_THE_START, TERMINAL_CLOSE_CODES } from '../protocol/constants.js';
 import type { JobEventData, LogEntry } from '../protocol/log-entry.js';
 import type { ClientMessage, ServerMessage } from '../protocol/messages.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
@@ -44,6 +44,12 @@ export interface ClientError {
    * UPGRADE_REFUSED: the server refused the upgrade with an HTTP status (Node only; browsers do not tell).
    */
   code?: 'PROTOCOL_ERROR' | 'SOCKET_ERROR' | 'UPGRADE_REFUSED';
+  /**
+   * With PROTOCOL_ERROR: the catalog's code the server sent beside its text (`RATE_LIMITED`,
+   * `INVALID_CHANNEL`…, see docs/protocol.md): match on it, never on `message`. Absent when the server
+   * sent none (a server older than the field).
+   */
+  serverCode?: ProtocolErrorCode;
 }
 
 /** Every event of the client and what its listeners receive. */
@@ -312,7 +318,7 @@ export class LivetailClient extends Emitter<ClientEvents> {
       case 'logs-cleared':
         return this.emit('logs-cleared', { timestamp: message.timestamp });
       case 'error':
-        return this.emit('error', { message: message.error, code: 'PROTOCOL_ERROR' });
+        return this.emit('error', message.code === undefined ? { message: message.error, code: 'PROTOCOL_ERROR' } : { message: message.error, code: 'PROTOCOL_ERROR', serverCode: message.code });
       default:
         return; // pong, subscribed, unsubscribed: nothing for the application
     }

@@ -12,7 +12,7 @@ export { LivetailClient } from './client.js';
 export type { ClientError, ClientEvents, ClientOptions, ClientState, RefusalReason, StateChange } from './client.js';
 export type { BackoffOptions } from './backoff.js';
 export type { WebSocketConstructor, WebSocketLike } from './websocket.js';
-export { CHANNELS, CLOSE_CODES, type Channel } from '../protocol/constants.js';
+export { CHANNELS, CLOSE_CODES, type Channel, PROTOCOL_ERROR_CODES, type ProtocolErrorCode } from '../protocol/constants.js';
 export type { JobEventData, LogEntry } from '../protocol/log-entry.js';
 export type { ClientMessage, ServerMessage } from '../protocol/messages.js';
 

@@ -4,9 +4,9 @@ import { CLOSE_REASONS, type CloseReason, PROTOCOL_ERRORS, type ProtocolErrorCod
 import type { Metrics } from '../metrics/metrics.js';
 import type { Channel } from '../protocol/constants.js';
 import type { ServerMessage } from '../protocol/messages.js';
-import type { StreamMessage } from '../bus/bus.js';
 import { readClientFrame } from './client-frame.js';
 import { type BurstMember, type SendBursts, rawSocketOf } from './socket-writes.js';
+import { StreamCursor } from './stream-cursor.js';
 import { TokenBucket } from './token-bucket.js';
 
 export interface ConnectionLimits {
@@ -21,7 +21,6 @@ export interface ConnectionContext {
   bursts: SendBursts;
   metrics: Metrics;
   clearLogs(userId: string): Promise<void>;
-  onProtocolError?(conn: Connection, code: ProtocolErrorCode): void;
   /** A request of the client failed later, outside the frame's handling (the store did not clear). */
   onInternalError(conn: Connection, error: unknown): void;
   /**
@@ -37,14 +36,6 @@ export interface ConnectionContext {
  */
 export const CLOSE_GRACE_MS = 1000;
 
-/**
- * Where the socket is in its user's stream:
- * - joining: initial-logs not sent yet; bus messages wait in `pending`;
- * - catching-up: filling a gap from the store; bus messages wait in `pending`;
- * - live: bus messages are delivered as they come.
- */
-export type StreamState = 'joining' | 'catching-up' | 'live';
-
 /** The channels of a socket that asked for none in particular: one Set for all of them (memory per socket). */
 const ALL_CHANNELS: ReadonlySet<Channel> = new Set<Channel>(['all']);
 
@@ -57,14 +48,11 @@ export class Connection implements BurstMember {
   readonly openedAt = Date.now();
   /** What the socket follows; the common `all` is one Set shared by every socket until it changes its own. */
   private followed: ReadonlySet<Channel>;
-  state: StreamState = 'joining';
-  /** Sequence number of the last log or clear this socket has been sent (or skipped as unsubscribed). */
-  lastSeq = 0;
-  pending: StreamMessage[] = [];
-  /** The bus reported a possible loss while this socket was joining or catching up: catch up again after. */
-  resyncNeeded = false;
-  alive = true;
-  closed = false;
+  /** Its place in its user's stream: what it is sent of it, and when (the hub asks it, see hub.ts). */
+  readonly cursor = new StreamCursor();
+  /** Answered the last heartbeat ping (or any pong since). */
+  private alive = true;
+  private ended = false;
   /** The close code the server sent, when the server ended the socket (undefined when the client did). */
   closeCode: number | undefined;
   /** Made at the first frame the client sends (most never send one): it starts full either way. */
@@ -134,6 +122,27 @@ export class Connection implements BurstMember {
         this.ws.terminate();
       }
     }
+  }
+
+  /** True once nothing more is sent: the server closed the socket, or the client did. */
+  get closed(): boolean {
+    return this.ended;
+  }
+
+  /** The WebSocket has closed (whoever began it). */
+  onClosed(): void {
+    this.ended = true;
+    this.cursor.stop();
+  }
+
+  /** The heartbeat: pings the client, or cuts the socket when it did not answer the last ping. */
+  heartbeat(): void {
+    if (!this.alive) {
+      this.ws.terminate();
+      return;
+    }
+    this.alive = false;
+    this.ws.ping();
   }
 
   /** The channels this socket follows (subscribe and unsubscribe change them). */
@@ -206,10 +215,10 @@ export class Connection implements BurstMember {
   }
 
   private markClosed(code: number): void {
-    this.closed = true;
+    this.ended = true;
     this.closeCode = code;
     // Nothing more will be sent: do not keep what was waiting to be.
-    this.pending = [];
+    this.cursor.stop();
     this.early = [];
   }
 
@@ -217,7 +226,7 @@ export class Connection implements BurstMember {
     setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();
   }
 
-  /** Marks the socket joined and handles what the client sent while it was joining. */
+  /** The socket has joined (its cursor says so): handles what the client sent meanwhile. */
   processEarlyMessages(): void {
     const early = this.early;
     this.early = [];
@@ -226,7 +235,8 @@ export class Connection implements BurstMember {
 
   private onFrame(data: Buffer, isBinary: boolean): void {
     if (this.closed || !this.admit()) return;
-    if (this.state === 'joining') this.early.push({ data, isBinary });
+    // A socket's first message is its backlog: what the client sent meanwhile is answered after it.
+    if (this.cursor.phase === 'joining') this.early.push({ data, isBinary });
     else this.handle(data, isBinary);
   }
 
@@ -246,7 +256,7 @@ export class Connection implements BurstMember {
     this.ctx.metrics.messagesReceived.labels('rate-limited').inc();
     if (!this.warned) {
       this.warned = true;
-      this.error('RATE_LIMITED', PROTOCOL_ERRORS.RATE_LIMITED());
+      this.sendError('RATE_LIMITED', PROTOCOL_ERRORS.RATE_LIMITED());
     } else if (++this.rejectedSinceWarning > this.ctx.limits.rateLimit.perSecond) {
       this.ctx.metrics.rateLimitDisconnects.inc();
       this.close('RATE_LIMITED');
@@ -258,7 +268,7 @@ export class Connection implements BurstMember {
     if (this.closed) return;
     const frame = readClientFrame(data, isBinary);
     this.ctx.metrics.messagesReceived.labels(frame.kind).inc();
-    if (!frame.ok) return this.error(frame.code, frame.text);
+    if (!frame.ok) return this.sendError(frame.code, frame.text);
     const message = frame.message;
     switch (message.type) {
       case 'ping':
@@ -278,9 +288,12 @@ export class Connection implements BurstMember {
     }
   }
 
-  private error(code: ProtocolErrorCode, text: string): void {
+  /**
+   * Answers with a protocol `error` from the catalog: `text` is `PROTOCOL_ERRORS[code](…)`, for people,
+   * and `code` beside it for programs. The socket stays open.
+   */
+  sendError(code: ProtocolErrorCode, text: string): void {
     this.ctx.metrics.protocolErrors.labels(code).inc();
-    this.ctx.onProtocolError?.(this, code);
-    this.send({ type: 'error', error: text });
+    this.send({ type: 'error', error: text, code });
   }
 }

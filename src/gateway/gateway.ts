@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { createOriginCheck } from '../auth/origin.js';
-import { CLOSE_REASONS, HTTP_ERRORS, type HttpErrorCode, retryAfterOf } from '../errors.js';
+import { CLOSE_REASONS, HTTP_ERRORS, type HttpErrorCode, PROTOCOL_ERRORS, retryAfterOf } from '../errors.js';
 import { securityHeaderLines } from '../http/security-headers.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { CHANNELS, CLOSE_CODES, type Channel } from '../protocol/constants.js';
@@ -83,7 +83,7 @@ export class Gateway {
       clearLogs: deps.clearLogs,
       onInternalError: (conn, error) => {
         deps.logger.error({ err: error, userId: conn.userId }, 'client request failed');
-        conn.send({ type: 'error', error: 'Internal error: try again' });
+        conn.sendError('INTERNAL', PROTOCOL_ERRORS.INTERNAL());
       },
       onHandlerError: (conn, error) => this.handlerFailed('frame', error, conn.userId),
     };
@@ -235,7 +235,7 @@ export class Gateway {
       logger.debug({ err: error, userId: session.userId }, 'socket error');
     });
     ws.on('close', (code, reason) => {
-      conn.closed = true;
+      conn.onClosed();
       hub.leave(conn);
       sessions.untrack(conn, session.sessionId);
       // Count what the server decided (1009, 1013, 4401...), not what a client echoed or 1006 after a cut.
@@ -251,14 +251,7 @@ export class Gateway {
 
   /** Pings every socket and ends those that missed the last pong. */
   private beat(): void {
-    for (const conn of this.deps.hub.connections()) {
-      if (!conn.alive) {
-        conn.ws.terminate();
-        continue;
-      }
-      conn.alive = false;
-      conn.ws.ping();
-    }
+    for (const conn of this.deps.hub.connections()) conn.heartbeat();
   }
 
   /** New upgrades get 503 from now on (shutdown and drain). */

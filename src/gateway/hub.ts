@@ -2,13 +2,14 @@ import type { Logger } from 'pino';
 import type { Bus, StreamMessage } from '../bus/bus.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { SINCE_THE_START } from '../protocol/constants.js';
-import type { JobEventData } from '../protocol/log-entry.js';
-import type { LogEntry } from '../protocol/log-entry.js';
+import type { JobEventData, LogEntry } from '../protocol/log-entry.js';
+import type { ServerMessageOf } from '../protocol/messages.js';
 import type { LogPage, LogStore } from '../store/log-store.js';
 import { Turns } from '../util/turns.js';
 import type { Connection } from './connection.js';
 import { initialJobsMessage, initialLogsMessage } from './join-backlog.js';
 import { textFrame } from './socket-writes.js';
+import type { Release } from './stream-cursor.js';
 
 export interface HubOptions {
   initialLogs: number;
@@ -34,15 +35,16 @@ interface Pool {
 }
 
 /**
- * Per-user connection pools and the one delivery path: the bus hands every message back here and the hub
- * writes it to the local sockets entitled to it. Each socket follows its user's stream by sequence number:
- * a duplicate is skipped, a gap (a lost bus message, a reordering between nodes) is filled from the store
- * before anything newer is sent, so every socket gets every log once and in order.
+ * Per-user connection pools and the one delivery path: the bus hands every message back here, the hub
+ * prepares it once and asks each local socket's cursor (stream-cursor.ts) what to do with it. The cursor
+ * decides — send, hold during a join or catch-up, skip a duplicate, or catch up a gap (a lost bus
+ * message, a reordering between nodes) from the store before anything newer is sent — and the hub does
+ * the reading and the sending, so every socket gets every log once and in order.
  */
 export class Hub {
   private readonly pools = new Map<string, Pool>();
   /**
-   * Each log or job event serialized once, whichever path sends it to how many sockets: live fan-out,
+   * Each log, clear or job event serialized once, whichever path sends it to how many sockets: live fan-out,
    * messages held during a join, a catch-up page that sockets at one position share. Weak: an entry goes
    * with the last reference to its log.
    */
@@ -71,7 +73,8 @@ export class Hub {
   /**
    * Adds a socket and sends what it should start with: `initial-logs` (the newest INITIAL_LOGS, or every
    * stored log after `since`), then `initial-jobs` if it follows jobs. Messages that arrive meanwhile are
-   * held and then delivered by sequence number, so none is lost or doubled between backlog and live stream.
+   * held by the socket's cursor and then delivered by sequence number, so none is lost or doubled between
+   * backlog and live stream.
    *
    * The two messages together hold at most MAX_BUFFERED_BYTES (initial-jobs at most half of it), read and
    * built within that bound: a socket that never reads holds no more than its budget, and one that
@@ -107,20 +110,19 @@ export class Hub {
       } else {
         page = await this.store.readLogs(conn.userId, { from: 'tail', limit: this.options.initialLogs, maxBytes: budget });
       }
-      // Job events held so far were committed before the read below starts, so its answer already holds
-      // them: delivering them after initial-jobs would only move a job's progress back for a moment.
-      const heldBeforeJobsRead = conn.pending.length;
-      const jobs = conn.wants('jobs') ? await this.store.latestJobs(conn.userId, this.options.maxJobsPerUser, this.jobsBudget) : undefined;
+      let jobs: JobEventData[] | undefined;
+      if (conn.wants('jobs')) {
+        conn.cursor.readingJobs();
+        jobs = await this.store.latestJobs(conn.userId, this.options.maxJobsPerUser, this.jobsBudget);
+      }
       if (conn.closed) return;
-      if (jobs) conn.pending = conn.pending.filter((m, i) => i >= heldBeforeJobsRead || m.type !== 'job-event');
       const timestamp = new Date().toISOString();
       const jobsMessage = jobs && initialJobsMessage(jobs, timestamp, this.jobsBudget);
       const logs = page.logs.map((l) => l.log);
       const logsMessage = initialLogsMessage(logs, timestamp, from.since !== undefined ? { truncated } : undefined, budget - (jobsMessage?.frame.length ?? 0));
       conn.sendRaw(logsMessage.payload, 'initial-logs', true, logsMessage.frame);
       if (jobsMessage) conn.sendRaw(jobsMessage.payload, 'initial-jobs', true, jobsMessage.frame);
-      conn.lastSeq = page.headSeq;
-      this.goLive(conn);
+      this.released(conn, conn.cursor.joined(page.headSeq));
       conn.processEarlyMessages();
     } catch (error) {
       this.failed(conn, error);
@@ -138,118 +140,77 @@ export class Hub {
     }
   }
 
-  /** A message of a user's stream, from the bus (the one delivery path). */
+  /**
+   * A message of a user's stream, from the bus (the one delivery path). It is prepared once — serialized
+   * and framed — for every socket its cursor says should have it now; metrics are counted once.
+   */
   onMessage(message: StreamMessage): void {
     const pool = this.pools.get(message.userId);
     if (!pool) return;
-    switch (message.type) {
-      case 'log': {
-        this.metrics.busLag.observe(Math.max(0, Date.now() - message.at) / 1000);
-        let delivered = 0;
-        let payload: Buffer | undefined;
-        let frame: Buffer | undefined;
-        for (const conn of pool.conns) {
-          // A socket being closed stays in the pool until its close handshake ends: hold nothing for it.
-          if (conn.closed) continue;
-          if (conn.state !== 'live') {
-            conn.pending.push(message);
-          } else if (this.advance(conn, message.seq, message)) {
-            if (!conn.wants('logs')) continue;
-            payload ??= this.payload(message.log, logMessage);
-            frame ??= textFrame(payload);
-            if (conn.sendRaw(payload, 'log', false, frame)) delivered++;
-          }
-        }
-        if (delivered > 0) {
-          this.metrics.messagesSent.labels('log').inc(delivered);
-          this.metrics.fanoutLatency.observe(Math.max(0, Date.now() - message.at) / 1000);
-        }
-        return;
+    if (message.type === 'log') this.metrics.busLag.observe(Math.max(0, Date.now() - message.at) / 1000);
+    let sent = 0;
+    let payload: Buffer | undefined;
+    let frame: Buffer | undefined;
+    for (const conn of pool.conns) {
+      // A socket being closed stays in the pool until its close handshake ends: nothing more for it.
+      if (conn.closed) continue;
+      const offer = conn.cursor.offer(message);
+      if (offer === 'send') {
+        if (!follows(conn, message)) continue;
+        payload ??= this.payloadOf(message);
+        frame ??= textFrame(payload);
+        if (conn.sendRaw(payload, message.type, false, frame)) sent++;
+      } else if (offer === 'gap') {
+        this.metrics.streamGaps.inc();
+        void this.catchUp(conn);
       }
-      case 'logs-cleared': {
-        const payload = Buffer.from(JSON.stringify({ type: 'logs-cleared', timestamp: message.timestamp }));
-        for (const conn of pool.conns) {
-          if (conn.closed) continue;
-          if (conn.state !== 'live') conn.pending.push(message);
-          else if (this.advance(conn, message.seq, message)) conn.sendRaw(payload, 'logs-cleared');
-        }
-        return;
-      }
-      case 'job-event': {
-        const payload = this.payload(message.data, jobMessage);
-        for (const conn of pool.conns) {
-          if (conn.closed) continue;
-          if (conn.state !== 'live') conn.pending.push(message);
-          else if (conn.wants('jobs')) conn.sendRaw(payload, 'job-event');
-        }
-        return;
-      }
+    }
+    if (sent > 0) {
+      this.metrics.messagesSent.labels(message.type).inc(sent);
+      if (message.type === 'log') this.metrics.fanoutLatency.observe(Math.max(0, Date.now() - message.at) / 1000);
     }
   }
 
   /**
    * The bus may have dropped messages: catch every local socket up from the store. A socket that is
-   * joining or already catching up is marked and caught up again once that ends, so what its running
-   * read may have missed (and the job state, which has no seq) is not lost.
+   * joining or already catching up is caught up again once that ends (its cursor keeps the debt), so
+   * what its running read may have missed (and the job state, which has no seq) is not lost.
    */
   onResync(): void {
     this.metrics.busResyncs.inc();
     for (const pool of this.pools.values()) {
       pool.reads.clear(); // a read started before the fault must not answer for after it
       for (const conn of pool.conns) {
-        conn.resyncNeeded = true;
-        if (conn.state === 'live') void this.catchUp(conn);
+        if (!conn.closed && conn.cursor.resync()) void this.catchUp(conn);
       }
     }
   }
 
   /**
-   * Moves a live socket along its stream. True when `seq` is the next one (deliver it); false for a
-   * duplicate, or for a gap, which starts a catch-up that will deliver this message too.
+   * Fills the socket's gap from the store, page by page from its cursor's position, then sends what the
+   * cursor held meanwhile. The cursor is catching up when this is called.
    */
-  private advance(conn: Connection, seq: number, message: StreamMessage): boolean {
-    if (seq <= conn.lastSeq) return false;
-    if (seq === conn.lastSeq + 1) {
-      conn.lastSeq = seq;
-      return true;
-    }
-    this.metrics.streamGaps.inc();
-    conn.pending.push(message);
-    void this.catchUp(conn);
-    return false;
-  }
-
-  /** Fills the socket's gap from the store, then delivers what arrived meanwhile. */
   private async catchUp(conn: Connection): Promise<void> {
-    if (conn.state !== 'live' || conn.closed) return;
-    conn.state = 'catching-up';
-    const resync = conn.resyncNeeded;
-    conn.resyncNeeded = false;
+    const cursor = conn.cursor;
     try {
       for (;;) {
-        const page = await this.read(conn.userId, conn.lastSeq);
+        const page = await this.read(conn.userId, cursor.position);
         if (conn.closed) return;
-        if (page.clearedSeq > conn.lastSeq) conn.send({ type: 'logs-cleared', timestamp: new Date().toISOString() });
-        for (const { seq, log } of page.logs) {
-          if (seq <= conn.lastSeq) continue;
-          conn.lastSeq = seq;
-          if (conn.wants('logs')) conn.sendRaw(this.payload(log, logMessage), 'log');
-        }
-        if (!page.hasMore) {
-          // Every event up to headSeq is committed: what the page lacks was cleared or trimmed.
-          conn.lastSeq = Math.max(conn.lastSeq, page.headSeq);
-          break;
-        }
+        const step = cursor.caughtUpTo(page);
+        if (step.cleared) conn.sendRaw(logsClearedPayload(new Date().toISOString()), 'logs-cleared');
+        if (conn.wants('logs')) for (const { log } of step.logs) conn.sendRaw(this.payload(log, logPayload), 'log');
+        if (!step.more) break;
       }
       // Job events carry no seq, so after a bus fault the stored job state is sent again (while job events
       // are held): the client replaces its job view with it, as on connect.
-      if (resync && conn.wants('jobs')) {
+      if (cursor.resyncing && conn.wants('jobs')) {
+        cursor.readingJobs();
         const jobs = await this.store.latestJobs(conn.userId, this.options.maxJobsPerUser, this.jobsBudget);
         if (conn.closed) return;
         const message = initialJobsMessage(jobs, new Date().toISOString(), this.jobsBudget);
         conn.sendRaw(message.payload, 'initial-jobs', true, message.frame);
       }
-      this.goLive(conn);
+      this.released(conn, cursor.caughtUp());
     } catch (error) {
       this.failed(conn, error);
     }
@@ -269,36 +230,15 @@ export class Hub {
     return read;
   }
 
-  /** Delivers what was held while the socket was joining or catching up, then follows the bus directly. */
-  private goLive(conn: Connection): void {
-    conn.state = 'live';
-    while (conn.pending.length > 0 && conn.state === 'live' && !conn.closed) {
-      const held = conn.pending;
-      conn.pending = [];
-      for (let i = 0; i < held.length; i++) {
-        if (conn.state !== 'live') {
-          // A new gap: keep the rest in order behind it.
-          conn.pending.push(...held.slice(i));
-          break;
-        }
-        this.deliverOne(conn, held[i]!);
-      }
+  /** Sends what the cursor held while the socket was joining or catching up, then catches up again if told. */
+  private released(conn: Connection, release: Release): void {
+    for (const message of release.send) {
+      if (conn.closed) return;
+      if (follows(conn, message)) conn.sendRaw(this.payloadOf(message), message.type);
     }
-    if (conn.resyncNeeded && conn.state === 'live' && !conn.closed) void this.catchUp(conn);
-  }
-
-  private deliverOne(conn: Connection, message: StreamMessage): void {
-    switch (message.type) {
-      case 'log':
-        if (this.advance(conn, message.seq, message) && conn.wants('logs')) conn.sendRaw(this.payload(message.log, logMessage), 'log');
-        return;
-      case 'logs-cleared':
-        if (this.advance(conn, message.seq, message)) conn.send({ type: 'logs-cleared', timestamp: message.timestamp });
-        return;
-      case 'job-event':
-        if (conn.wants('jobs')) conn.sendRaw(this.payload(message.data, jobMessage), 'job-event');
-        return;
-    }
+    if (release.catchUp === undefined || conn.closed) return;
+    if (release.catchUp === 'gap') this.metrics.streamGaps.inc();
+    void this.catchUp(conn);
   }
 
   private failed(conn: Connection, error: unknown): void {
@@ -309,6 +249,18 @@ export class Hub {
   /** The part of the join budget initial-jobs may take; initial-logs gets the rest. */
   private get jobsBudget(): number {
     return Math.floor(this.options.maxBufferedBytes / 2);
+  }
+
+  /** A stream message's payload, serialized once whichever path sends it to how many sockets. */
+  private payloadOf(message: StreamMessage): Buffer {
+    switch (message.type) {
+      case 'log':
+        return this.payload(message.log, logPayload);
+      case 'job-event':
+        return this.payload(message.data, jobEventPayload);
+      case 'logs-cleared':
+        return this.payload(message, clearedPayload);
+    }
   }
 
   private payload<T extends object>(item: T, serialize: (item: T) => Buffer): Buffer {
@@ -327,12 +279,28 @@ export class Hub {
   }
 }
 
+/** Whether a socket follows the channel of a message it is due (logs-cleared goes to every socket). */
+function follows(conn: Connection, message: StreamMessage): boolean {
+  if (message.type === 'log') return conn.wants('logs');
+  if (message.type === 'job-event') return conn.wants('jobs');
+  return true;
+}
+
 /** `{"type":"log",...}` around a stored log. */
-function logMessage(log: LogEntry): Buffer {
-  return Buffer.from(JSON.stringify({ type: 'log', log, timestamp: new Date().toISOString() }));
+function logPayload(log: LogEntry): Buffer {
+  return Buffer.from(JSON.stringify({ type: 'log', log, timestamp: new Date().toISOString() } satisfies ServerMessageOf<'log'>));
 }
 
 /** `{"type":"job-event",...}` around a job event. */
-function jobMessage(data: JobEventData): Buffer {
-  return Buffer.from(JSON.stringify({ type: 'job-event', channel: 'jobs', data, timestamp: new Date().toISOString() }));
+function jobEventPayload(data: JobEventData): Buffer {
+  return Buffer.from(JSON.stringify({ type: 'job-event', channel: 'jobs', data, timestamp: new Date().toISOString() } satisfies ServerMessageOf<'job-event'>));
+}
+
+/** `{"type":"logs-cleared",...}`: the one encoding of a clear, from the bus or found by a catch-up. */
+function logsClearedPayload(timestamp: string): Buffer {
+  return Buffer.from(JSON.stringify({ type: 'logs-cleared', timestamp } satisfies ServerMessageOf<'logs-cleared'>));
+}
+
+function clearedPayload(message: StreamMessage & { type: 'logs-cleared' }): Buffer {
+  return logsClearedPayload(message.timestamp);
 }

@@ -50,3 +50,11 @@ export const TERMINAL_CLOSE_CODES: readonly number[] = [CLOSE_CODES.SESSION_ENDE
 /** Message types a client may send. */
 export const CLIENT_MESSAGE_TYPES = ['ping', 'clear-logs', 'subscribe', 'unsubscribe'] as const;
 export type ClientMessageType = (typeof CLIENT_MESSAGE_TYPES)[number];
+
+/**
+ * The codes of protocol `error` messages (`{ type: "error", error, code }`): what a client matches on
+ * rather than the English text. The texts are the server's error catalog (PROTOCOL_ERRORS in
+ * src/errors.ts), which lists exactly these.
+ */
+export const PROTOCOL_ERROR_CODES = ['INVALID_MESSAGE_FORMAT', 'UNKNOWN_MESSAGE_TYPE', 'INVALID_CHANNEL', 'MISSING_CHANNEL', 'RATE_LIMITED', 'INTERNAL'] as const;
+export type ProtocolErrorCode = (typeof PROTOCOL_ERROR_CODES)[number];

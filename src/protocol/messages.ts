@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CHANNELS } from './constants.js';
+import { CHANNELS, PROTOCOL_ERROR_CODES } from './constants.js';
 import { jobEventDataSchema, logEntrySchema } from './log-entry.js';
 
 const channel = z.enum(CHANNELS);
@@ -56,7 +56,11 @@ export const unsubscribedMessage = z.strictObject({
   channel,
   channels: z.array(channel),
 });
-export const errorMessage = z.strictObject({ type: z.literal('error'), error: z.string() });
+/**
+ * A client message the server could not act on. `error` is for people (the seed's field); `code` is the
+ * catalog's, for programs: match on it, never on the text.
+ */
+export const errorMessage = z.strictObject({ type: z.literal('error'), error: z.string(), code: z.enum(PROTOCOL_ERROR_CODES) });
 
 /** Every message the server sends on /ws. */
 export const serverMessageSchema = z.discriminatedUnion('type', [

@@ -44,19 +44,19 @@ describe('docs/protocol.md, the readable guide', () => {
     for (const { code, reason } of Object.values(CLOSE_REASONS)) expect(rowWith(rows, String(code))![1]).toBe(`\`${reason}\``);
   });
 
-  it('lists every protocol error text', () => {
+  it('lists every protocol error text, with the code sent beside it', () => {
     const samples: Record<keyof typeof PROTOCOL_ERRORS, string[]> = {
       INVALID_MESSAGE_FORMAT: [],
       UNKNOWN_MESSAGE_TYPE: ['X'],
       INVALID_CHANNEL: ['X'],
       MISSING_CHANNEL: ['subscribe'],
-      INVALID_FIELDS: ['X'],
       RATE_LIMITED: [],
       INTERNAL: [],
     };
     for (const [code, args] of Object.entries(samples)) {
       const text = (PROTOCOL_ERRORS[code as keyof typeof PROTOCOL_ERRORS] as (...a: string[]) => string)(...args);
       expect(rows.some((r) => r[0] === `\`${text}\``), `${code}: ${text}`).toBe(true);
+      expect(rows.find((r) => r[0] === `\`${text}\``)?.[2], `${code}: ${text}`).toBe(`\`${code}\``);
     }
     expect(Object.keys(samples).sort()).toEqual(Object.keys(PROTOCOL_ERRORS).sort());
   });

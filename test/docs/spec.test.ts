@@ -5,7 +5,7 @@ import { compileErrors, dereference, validate } from '@readme/openapi-parser';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { CLOSE_REASONS, HTTP_ERRORS, MAX_ERROR_DETAILS } from '../../src/errors.js';
+import { CLOSE_REASONS, HTTP_ERRORS, MAX_ERROR_DETAILS, PROTOCOL_ERRORS } from '../../src/errors.js';
 import { healthBodySchema, readyBodySchema } from '../../src/http/routes/health.js';
 import { sessionEndBodySchema } from '../../src/http/routes/sessions.js';
 import {
@@ -108,6 +108,12 @@ describe('docs/asyncapi.yaml', () => {
       expect(documented.find((c) => c.code === code)?.reason, `close code ${code}`).toBe(reason);
     }
     expect(documented.filter((c) => !c.reconnect).map((c) => c.code)).toEqual([CLOSE_CODES.SESSION_ENDED]);
+  });
+
+  it('lists every protocol error code the server sends, and no other', () => {
+    const error = doc.components.messages.error as Json;
+    expect([...error.payload.properties.code.enum].sort()).toEqual(Object.keys(PROTOCOL_ERRORS).sort());
+    expect(error.examples.map((example: Json) => example.payload.code).sort()).toEqual(Object.keys(PROTOCOL_ERRORS).sort());
   });
 
   it('refers to the OpenAPI document for the HTTP side (ingest, the upgrade refusals)', () => {

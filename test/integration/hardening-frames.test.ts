@@ -124,7 +124,7 @@ describe('hostile values inside known message types', () => {
       const frame = `{"type":"${type}","channel":${nestedArrays(depth)}}`;
       expect(Buffer.byteLength(frame)).toBeLessThan(MAX_MESSAGE_BYTES);
       attacker.send(frame);
-      expect(await attacker.next('error')).toEqual({ type: 'error', error: 'Invalid channel: an array (expected one of all, logs, jobs)' });
+      expect(await attacker.next('error')).toEqual({ type: 'error', error: 'Invalid channel: an array (expected one of all, logs, jobs)', code: 'INVALID_CHANNEL' });
       await attacker.roundTrip();
       await victim.roundTrip();
       await Promise.all([attacker.close(), victim.close()]);

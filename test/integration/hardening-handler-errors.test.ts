@@ -12,13 +12,19 @@ import { TestSocket, refusedUpgrade } from '../helpers/ws-client.js';
  * the fault is put into a real collaborator of the running node instead of a hook in the server's code.
  */
 function throwing<T extends object>(object: T, method: keyof T & string, message: string): () => void {
-  const own = Object.getOwnPropertyDescriptor(object, method);
-  Object.defineProperty(object, method, {
-    configurable: true,
-    value: () => {
-      throw new Error(message);
-    },
+  return replaced(object, method, () => {
+    throw new Error(message);
   });
+}
+
+/** Makes `object[method]` return a rejected promise until the returned function puts it back: a failure, not a bug. */
+function rejecting<T extends object>(object: T, method: keyof T & string, message: string): () => void {
+  return replaced(object, method, () => Promise.reject(new Error(message)));
+}
+
+function replaced<T extends object>(object: T, method: keyof T & string, value: () => unknown): () => void {
+  const own = Object.getOwnPropertyDescriptor(object, method);
+  Object.defineProperty(object, method, { configurable: true, value });
   return () => {
     if (own) Object.defineProperty(object, method, own);
     else delete (object as Record<string, unknown>)[method];
@@ -70,6 +76,23 @@ describe('an exception while handling one frame or one upgrade ends only that so
     expect(loggedWith(message)).toMatchObject([{ level: 50, handler: 'frame' }]);
     await nodeCarriesOn(victim, sibling);
     await Promise.all([victim.close(), sibling.close()]);
+  });
+
+  it('a clear-logs the store fails (a rejection, not a throw) is answered with the catalog\'s INTERNAL error and code, and the socket stays open', async () => {
+    const socket = await TestSocket.ready(server.wsUrl, { cookie: mallory.cookie });
+    const before = await counterValue(server.node.app.metrics.protocolErrors, { kind: 'INTERNAL' });
+    const message = 'injected: clear failed';
+    const restore = rejecting(server.node.app.logs, 'clear', message);
+    try {
+      socket.send({ type: 'clear-logs' });
+      expect(await socket.next('error')).toEqual({ type: 'error', error: 'Internal error: try again', code: 'INTERNAL' });
+    } finally {
+      restore();
+    }
+    expect(await counterValue(server.node.app.metrics.protocolErrors, { kind: 'INTERNAL' })).toBe(before + 1);
+    expect(loggedWith(message)).toMatchObject([{ level: 50, msg: 'client request failed' }]);
+    await socket.roundTrip();
+    await socket.close();
   });
 
   it('upgrade: a throw before the socket is handed to ws answers 500 with the catalog body, logged once and counted', async () => {

@@ -100,7 +100,7 @@ describe('join backlog within MAX_BUFFERED_BYTES: sockets that never read', () =
       ...Array.from({ length: RESUMING_SOCKETS }, () => open(`since=${randomUUID()}`)),
     ]);
     const heavyConnections = (): Connection[] => [...server.node.app.hub.connections()].filter((c) => c.userId === heavy.userId);
-    await waitFor(() => heavyConnections().length === SOCKETS && heavyConnections().every((c) => c.state === 'live'), 'every backlog written', 60_000);
+    await waitFor(() => heavyConnections().length === SOCKETS && heavyConnections().every((c) => c.cursor.phase === 'live'), 'every backlog written', 60_000);
     const buffered = heavyConnections().map((c) => c.ws.bufferedAmount);
     const bobLogsAtJoin = bobLogs;
     await waitFor(() => bobLogs >= bobLogsAtJoin + 5, "bob's logs after the joins", 10_000); // and after the joins

@@ -50,13 +50,13 @@ describe('prototype pollution: no client or ingest input can alter Object.protot
       socket.send(merge(polluter, '"type":"subscribe","channel":"jobs"'));
       expect(await socket.next('subscribed')).toMatchObject({ channel: 'jobs' });
       socket.send(polluter);
-      expect(await socket.next('error')).toEqual({ type: 'error', error: 'Invalid message format' });
+      expect(await socket.next('error')).toEqual({ type: 'error', error: 'Invalid message format', code: 'INVALID_MESSAGE_FORMAT' });
     }
     for (const name of ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty']) {
       socket.send({ type: name });
-      expect(await socket.next('error')).toEqual({ type: 'error', error: `Unknown message type: ${name}` });
+      expect(await socket.next('error')).toEqual({ type: 'error', error: `Unknown message type: ${name}`, code: 'UNKNOWN_MESSAGE_TYPE' });
       socket.send({ type: 'subscribe', channel: name });
-      expect(await socket.next('error')).toEqual({ type: 'error', error: `Invalid channel: ${name} (expected one of all, logs, jobs)` });
+      expect(await socket.next('error')).toEqual({ type: 'error', error: `Invalid channel: ${name} (expected one of all, logs, jobs)`, code: 'INVALID_CHANNEL' });
     }
     expectUnpolluted();
     await socket.roundTrip();

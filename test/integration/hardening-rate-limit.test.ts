@@ -31,7 +31,7 @@ describe('message rate: the defaults (20 messages/s, burst 50)', () => {
     // The burst, plus the few tokens that refilled (20/s) while the frames were read.
     expect(socket.all('pong').length).toBeGreaterThanOrEqual(50);
     expect(socket.all('pong').length).toBeLessThan(60);
-    expect(socket.all('error')).toEqual([{ type: 'error', error: 'Rate limit exceeded' }]);
+    expect(socket.all('error')).toEqual([{ type: 'error', error: 'Rate limit exceeded', code: 'RATE_LIMITED' }]);
     expect(await counterValue(server.node.app.metrics.rateLimitDisconnects)).toBe(disconnectsBefore + 1);
   });
 
@@ -44,7 +44,7 @@ describe('message rate: the defaults (20 messages/s, burst 50)', () => {
     // budget was even asked: 75 pings in a row were enough.
     for (let i = 0; i < 200; i++) socket.ws.ping();
     expect(await socket.closed).toEqual({ code: CLOSE_CODES.POLICY_VIOLATION, reason: 'rate limit exceeded' });
-    expect(socket.all('error')).toEqual([{ type: 'error', error: 'Rate limit exceeded' }]);
+    expect(socket.all('error')).toEqual([{ type: 'error', error: 'Rate limit exceeded', code: 'RATE_LIMITED' }]);
     // A pong for each ping of the burst and the few tokens that refilled meanwhile, none for the rest.
     expect(pongs).toBeGreaterThanOrEqual(50);
     expect(pongs).toBeLessThan(60);
@@ -164,6 +164,6 @@ describe('message rate: warned once, closed only if it keeps going (25 messages/
     const socket = await TestSocket.ready(server.wsUrl, { cookie: user.cookie });
     for (let i = 0; i < 100; i++) socket.ws.ping();
     expect((await socket.closed).code).toBe(CLOSE_CODES.POLICY_VIOLATION);
-    expect(socket.all('error')).toEqual([{ type: 'error', error: 'Rate limit exceeded' }]);
+    expect(socket.all('error')).toEqual([{ type: 'error', error: 'Rate limit exceeded', code: 'RATE_LIMITED' }]);
   });
 });

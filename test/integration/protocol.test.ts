@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { logEntrySchema, serverMessageSchema } from '../../src/protocol/index.js';
+import { logEntrySchema, type ProtocolErrorCode, serverMessageSchema } from '../../src/protocol/index.js';
 import { api, entry, service, signUp, type TestUser } from '../helpers/http.js';
 import { type TestServer, startTestServer } from '../helpers/server.js';
 import { TestSocket } from '../helpers/ws-client.js';
@@ -51,31 +51,31 @@ describe('WebSocket protocol', () => {
   });
 
   describe('bad input gets a clear error and the socket stays usable', () => {
-    const cases: Array<[string, string | Buffer, string]> = [
-      ['not JSON', 'hello', 'Invalid message format'],
-      ['an array', '[1,2]', 'Invalid message format'],
-      ['a number', '42', 'Invalid message format'],
-      ['null', 'null', 'Invalid message format'],
-      ['a string', '"ping"', 'Invalid message format'],
-      ['an object without type', '{"channel":"jobs"}', 'Invalid message format'],
-      ['a non-string type', '{"type":7}', 'Invalid message format'],
-      ['an unknown type', '{"type":"explode"}', 'Unknown message type: explode'],
-      ['subscribe without channel', '{"type":"subscribe"}', 'subscribe needs a channel: one of all, logs, jobs'],
-      ['unsubscribe with an empty channel', '{"type":"unsubscribe","channel":""}', 'unsubscribe needs a channel: one of all, logs, jobs'],
-      ['subscribe to an unknown channel', '{"type":"subscribe","channel":"secrets"}', 'Invalid channel: secrets (expected one of all, logs, jobs)'],
+    const cases: Array<[string, string | Buffer, string, ProtocolErrorCode]> = [
+      ['not JSON', 'hello', 'Invalid message format', 'INVALID_MESSAGE_FORMAT'],
+      ['an array', '[1,2]', 'Invalid message format', 'INVALID_MESSAGE_FORMAT'],
+      ['a number', '42', 'Invalid message format', 'INVALID_MESSAGE_FORMAT'],
+      ['null', 'null', 'Invalid message format', 'INVALID_MESSAGE_FORMAT'],
+      ['a string', '"ping"', 'Invalid message format', 'INVALID_MESSAGE_FORMAT'],
+      ['an object without type', '{"channel":"jobs"}', 'Invalid message format', 'INVALID_MESSAGE_FORMAT'],
+      ['a non-string type', '{"type":7}', 'Invalid message format', 'INVALID_MESSAGE_FORMAT'],
+      ['an unknown type', '{"type":"explode"}', 'Unknown message type: explode', 'UNKNOWN_MESSAGE_TYPE'],
+      ['subscribe without channel', '{"type":"subscribe"}', 'subscribe needs a channel: one of all, logs, jobs', 'MISSING_CHANNEL'],
+      ['unsubscribe with an empty channel', '{"type":"unsubscribe","channel":""}', 'unsubscribe needs a channel: one of all, logs, jobs', 'MISSING_CHANNEL'],
+      ['subscribe to an unknown channel', '{"type":"subscribe","channel":"secrets"}', 'Invalid channel: secrets (expected one of all, logs, jobs)', 'INVALID_CHANNEL'],
       // A value other than a string is described by its kind, never quoted (it may be huge or nested 10,000 deep).
-      ['subscribe with an object for channel', '{"type":"subscribe","channel":{"a":1}}', 'Invalid channel: an object (expected one of all, logs, jobs)'],
-      ['subscribe with an array for channel', '{"type":"subscribe","channel":["logs"]}', 'Invalid channel: an array (expected one of all, logs, jobs)'],
-      ['unsubscribe with a number for channel', '{"type":"unsubscribe","channel":1e308}', 'Invalid channel: a number (expected one of all, logs, jobs)'],
-      ['subscribe with a boolean for channel', '{"type":"subscribe","channel":true}', 'Invalid channel: a boolean (expected one of all, logs, jobs)'],
-      ['a long unknown channel, clipped to 100 characters', `{"type":"subscribe","channel":"${'c'.repeat(5000)}"}`, `Invalid channel: ${'c'.repeat(100)}... (expected one of all, logs, jobs)`],
-      ['a long unknown type, clipped without splitting a surrogate pair', `{"type":"${'t'.repeat(99)}😀tail"}`, `Unknown message type: ${'t'.repeat(99)}...`],
+      ['subscribe with an object for channel', '{"type":"subscribe","channel":{"a":1}}', 'Invalid channel: an object (expected one of all, logs, jobs)', 'INVALID_CHANNEL'],
+      ['subscribe with an array for channel', '{"type":"subscribe","channel":["logs"]}', 'Invalid channel: an array (expected one of all, logs, jobs)', 'INVALID_CHANNEL'],
+      ['unsubscribe with a number for channel', '{"type":"unsubscribe","channel":1e308}', 'Invalid channel: a number (expected one of all, logs, jobs)', 'INVALID_CHANNEL'],
+      ['subscribe with a boolean for channel', '{"type":"subscribe","channel":true}', 'Invalid channel: a boolean (expected one of all, logs, jobs)', 'INVALID_CHANNEL'],
+      ['a long unknown channel, clipped to 100 characters', `{"type":"subscribe","channel":"${'c'.repeat(5000)}"}`, `Invalid channel: ${'c'.repeat(100)}... (expected one of all, logs, jobs)`, 'INVALID_CHANNEL'],
+      ['a long unknown type, clipped without splitting a surrogate pair', `{"type":"${'t'.repeat(99)}😀tail"}`, `Unknown message type: ${'t'.repeat(99)}...`, 'UNKNOWN_MESSAGE_TYPE'],
     ];
-    for (const [what, frame, error] of cases) {
+    for (const [what, frame, error, code] of cases) {
       it(`answers ${what} with "${error}"`, async () => {
         const socket = await TestSocket.ready(server.wsUrl, { cookie: alice.cookie });
         socket.send(frame);
-        expect(await socket.next('error')).toEqual({ type: 'error', error });
+        expect(await socket.next('error')).toEqual({ type: 'error', error, code });
         await socket.roundTrip();
         await socket.close();
       });
@@ -84,7 +84,7 @@ describe('WebSocket protocol', () => {
     it('answers a binary frame with "Invalid message format"', async () => {
       const socket = await TestSocket.ready(server.wsUrl, { cookie: alice.cookie });
       socket.ws.send(Buffer.from('{"type":"ping"}'), { binary: true });
-      expect(await socket.next('error')).toEqual({ type: 'error', error: 'Invalid message format' });
+      expect(await socket.next('error')).toEqual({ type: 'error', error: 'Invalid message format', code: 'INVALID_MESSAGE_FORMAT' });
       await socket.roundTrip();
       await socket.close();
     });

@@ -97,6 +97,21 @@ describe('livetail/client against a misbehaving server', () => {
     expect(client.all('error')).toEqual([{ message: 'The server sent a message that is not JSON', code: 'PROTOCOL_ERROR' }]);
   });
 
+  it("passes an error message's catalog code on as serverCode, and none from a server that sends the seed's { type, error } only", async () => {
+    const url = await serve((ws) => {
+      send(ws, { type: 'initial-logs', logs: [], timestamp });
+      send(ws, { type: 'error', error: 'Rate limit exceeded', code: 'RATE_LIMITED' });
+      ws.send(JSON.stringify({ type: 'error', error: 'Invalid message format' }));
+      send(ws, { type: 'initial-logs', logs: [l1], timestamp });
+    });
+    client = recordedClient({ url });
+    await client.until(() => client!.logs.length === 1, 'L1');
+    expect(client.all('error')).toEqual([
+      { message: 'Rate limit exceeded', code: 'PROTOCOL_ERROR', serverCode: 'RATE_LIMITED' },
+      { message: 'Invalid message format', code: 'PROTOCOL_ERROR' },
+    ]);
+  });
+
   it('reconnects when a server says nothing at all after a ping', async () => {
     const url = await serve(() => {}); // accepts, then never sends anything
     client = recordedClient({ url, pingIntervalMs: 30, pongTimeoutMs: 60 });

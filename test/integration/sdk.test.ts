@@ -182,7 +182,7 @@ describe('livetail/client', () => {
     // The SDK itself sends nothing malformed: write a bad frame on its socket to get the server's answer.
     sockets[0]!.send('not json');
     await c.until(() => c.all('error').length === 1, 'an error event');
-    expect(c.all('error')).toEqual([{ message: 'Invalid message format', code: 'PROTOCOL_ERROR' }]);
+    expect(c.all('error')).toEqual([{ message: 'Invalid message format', code: 'PROTOCOL_ERROR', serverCode: 'INVALID_MESSAGE_FORMAT' }]);
     expect(c.client.state).toBe('open');
     expect(c.client.clearLogs()).toBe(true); // still usable
     await c.until(() => c.all('logs-cleared').length === 1, 'logs-cleared');
