@@ -19,7 +19,10 @@ export interface LivetailPluginOptions {
 }
 
 /** What createLivetail attaches to the plugin: told of every end the app's better-auth makes. */
-export type SessionEndListener = (end: SessionEnd) => void;
+export type SessionEndListener = (end: SessionEnd) => unknown;
+
+/** How long a sign-out waits for livetail to take its end before the app answers anyway. */
+const REPORT_TIMEOUT_MS = 2000;
 
 /** The cores (in this process) the plugin tells of each end: its `$livetail`, found by `attachToPlugin`. */
 export interface PluginLink {
@@ -44,15 +47,22 @@ export function livetail(options: LivetailPluginOptions = {}) {
   const link: PluginLink = { listeners: new Set() };
   let log: (message: string, error?: unknown) => void = () => {};
 
-  const report = (end: SessionEnd): void => {
-    for (const listener of link.listeners) {
-      try {
-        listener(end);
-      } catch (error) {
-        log('livetail could not end the session', error);
-      }
-    }
-    if (options.sidecar) void postEnd(options.sidecar, end).catch((error: unknown) => log('livetail sidecar did not take the session end', error));
+  /**
+   * Tells every attached core and the sidecar, and resolves once they have taken the end (at most
+   * REPORT_TIMEOUT_MS): the app's sign-out answers only after every node can have heard it, so the cookie
+   * cannot open a socket anywhere once the app said it is signed out. Never rejects.
+   */
+  const report = async (end: SessionEnd): Promise<void> => {
+    const reports = [...link.listeners].map((listener) =>
+      Promise.resolve()
+        .then(() => listener(end))
+        .catch((error: unknown) => log('livetail could not end the session', error)),
+    );
+    if (options.sidecar) reports.push(postEnd(options.sidecar, end).catch((error: unknown) => log('livetail sidecar did not take the session end', error)));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, REPORT_TIMEOUT_MS)));
+    await Promise.race([Promise.all(reports), timeout]);
+    clearTimeout(timer);
   };
 
   /** Only where sessions are not database rows do the endpoint hooks add anything to the database hooks. */
@@ -75,7 +85,7 @@ export function livetail(options: LivetailPluginOptions = {}) {
             user: {
               delete: { after: async (user: { id: string }) => report({ userId: user.id }) },
               // The admin plugin's ban: its session revocation fires the session hook too when sessions are rows.
-              update: { after: async (user: { id: string; banned?: unknown }) => void (user.banned === true && report({ userId: user.id })) },
+              update: { after: async (user: { id: string; banned?: unknown }) => (user.banned === true ? report({ userId: user.id }) : undefined) },
             },
           },
         },
@@ -89,13 +99,13 @@ export function livetail(options: LivetailPluginOptions = {}) {
             const current = await getSessionFromCtx(ctx).catch(() => null);
             if (!current) return;
             const { id: sessionId, userId } = current.session;
-            if (ctx.path === '/sign-out') report({ sessionId, userId });
-            else if (ctx.path === '/revoke-sessions') report({ userId });
-            else if (ctx.path === '/revoke-other-sessions') report({ userId, exceptSessionId: sessionId });
+            if (ctx.path === '/sign-out') await report({ sessionId, userId });
+            else if (ctx.path === '/revoke-sessions') await report({ userId });
+            else if (ctx.path === '/revoke-other-sessions') await report({ userId, exceptSessionId: sessionId });
             else {
               const token = (ctx.body as { token?: unknown } | undefined)?.token;
               const target = typeof token === 'string' ? await ctx.context.internalAdapter.findSession(token).catch(() => null) : null;
-              if (target && target.session.userId === userId) report({ sessionId: target.session.id, userId });
+              if (target && target.session.userId === userId) await report({ sessionId: target.session.id, userId });
             }
           }),
         },

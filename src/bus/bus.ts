@@ -49,6 +49,18 @@ export interface Bus {
   /** Sets the single listener (the hub). */
   attach(listener: BusListener): void;
   publish(message: BusMessage): void;
+  /**
+   * Sends a control message to every node, this one included, and resolves once the bus has taken it for
+   * all of them (Redis acknowledged the publish); rejects when it could not (the caller reports it).
+   */
+  broadcast(message: ControlMessage): Promise<void>;
+  /**
+   * Resolves once every control message whose `broadcast` resolved before this call has reached this
+   * node's listener. A node answering from its session cache waits for it first: a sign-out the app
+   * already confirmed on another node is then always heard here before the cached answer is used.
+   * Rejects when the bus cannot tell (it is disconnected).
+   */
+  barrier(): Promise<void>;
   subscribe(userId: string): Promise<void>;
   unsubscribe(userId: string): Promise<void>;
   /** Resolves when the bus answers (readiness); the local bus always does. */

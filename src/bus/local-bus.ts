@@ -1,4 +1,4 @@
-import type { Bus, BusListener, BusMessage } from './bus.js';
+import type { Bus, BusListener, BusMessage, ControlMessage } from './bus.js';
 
 /** The in-process bus of a single node: publish calls the listener synchronously for subscribed users. */
 export class LocalBus implements Bus {
@@ -16,6 +16,13 @@ export class LocalBus implements Bus {
     if (message.type !== 'session-ended' && !this.subscribed.has(message.userId)) return;
     this.listener?.onMessage(message);
   }
+
+  async broadcast(message: ControlMessage): Promise<void> {
+    this.publish(message);
+  }
+
+  /** Delivery is synchronous: whatever was broadcast has been heard already. */
+  async barrier(): Promise<void> {}
 
   async subscribe(userId: string): Promise<void> {
     this.subscribed.add(userId);

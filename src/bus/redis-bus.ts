@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { once } from '../util/once.js';
-import type { Bus, BusListener, BusMessage } from './bus.js';
+import type { Bus, BusListener, BusMessage, ControlMessage } from './bus.js';
 import { decodeBusMessage, encodeBusMessage } from './codec.js';
 import { openRedis, pingRedis, quitRedis } from '../redis/redis-connection.js';
 
@@ -30,6 +30,9 @@ export class RedisBus implements Bus {
   readonly kind = 'redis' as const;
   private listener: BusListener | undefined;
   private closing = false;
+  /** The barrier PING on its way, and the one callers who came after it share. */
+  private sentBarrier: Promise<void> | undefined;
+  private nextBarrier: Promise<void> | undefined;
   /** Channels this node wants, in the order the hub asked; re-subscribed after a reconnect. */
   private readonly channels = new Set<string>();
 
@@ -81,6 +84,34 @@ export class RedisBus implements Bus {
       this.options.onPublishError?.(error);
       this.options.logger.error({ err: error, type: message.type, userId: message.userId }, 'bus publish failed');
     });
+  }
+
+  async broadcast(message: ControlMessage): Promise<void> {
+    if (this.closing) throw new Error('the bus is closed');
+    await this.publisher.publish(this.controlChannel, encodeBusMessage(message));
+  }
+
+  /**
+   * A PING on the subscriber connection: Redis answers it after every message it pushed to this
+   * subscriber before it took the PING, and ioredis hands those to the listener before the answer
+   * resolves. Callers that come while one is on its way share the next one (sent after it), so a burst of
+   * upgrades costs one round trip, not one each.
+   */
+  barrier(): Promise<void> {
+    if (!this.sentBarrier) return this.sendBarrier();
+    this.nextBarrier ??= this.sentBarrier.catch(() => {}).then(() => {
+      this.nextBarrier = undefined;
+      return this.sendBarrier();
+    });
+    return this.nextBarrier;
+  }
+
+  private sendBarrier(): Promise<void> {
+    const sent: Promise<void> = pingRedis(this.subscriber).finally(() => {
+      if (this.sentBarrier === sent) this.sentBarrier = undefined;
+    });
+    this.sentBarrier = sent;
+    return sent;
   }
 
   async subscribe(userId: string): Promise<void> {

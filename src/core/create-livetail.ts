@@ -141,7 +141,8 @@ export async function createLivetailInternals(options: LivetailOptions, internal
     const sessions = new Sessions(
       {
         resolver,
-        broadcast: (end) => bus.publish({ type: 'session-ended', ...end }),
+        broadcast: (end) => bus.broadcast({ type: 'session-ended', ...end }),
+        barrier: () => bus.barrier(),
         logger,
         onCheck: (seconds) => metrics.sessionCheckDuration.observe(seconds),
         onSocketEnded: (via) => metrics.sessionEndedDisconnects.labels(via).inc(),
@@ -222,7 +223,7 @@ export async function createLivetailInternals(options: LivetailOptions, internal
     });
 
     const end = async (target: SessionEnd) => {
-      sessions.end(target);
+      await sessions.end(target);
     };
 
     return {

@@ -1,7 +1,12 @@
 import type { ResolvedSession } from './session-resolver.js';
 
-interface Entry {
+/** A cached answer, and when the check behind it began. */
+export interface CachedAnswer {
   session: ResolvedSession;
+  checkedAt: number;
+}
+
+interface Entry extends CachedAnswer {
   until: number;
 }
 
@@ -25,21 +30,21 @@ export class SessionCache {
     return this.entries.size;
   }
 
-  get(key: string, now: number): ResolvedSession | undefined {
+  get(key: string, now: number): CachedAnswer | undefined {
     const entry = this.entries.get(key);
     if (!entry) return undefined;
-    if (entry.until > now) return entry.session;
+    if (entry.until > now) return entry;
     this.delete(key);
     return undefined;
   }
 
-  set(key: string, session: ResolvedSession, now: number): void {
+  set(key: string, session: ResolvedSession, checkedAt: number, now: number): void {
     if (this.ttlMs <= 0) return;
     const until = Math.min(now + this.ttlMs, session.expiresAt);
     if (until <= now) return;
     this.delete(key);
     if (this.entries.size >= this.maxEntries) this.delete(this.entries.keys().next().value!);
-    this.entries.set(key, { session, until });
+    this.entries.set(key, { session, checkedAt, until });
     addTo(this.keysBySession, session.sessionId, key);
     addTo(this.sessionsByUser, session.userId, session.sessionId);
   }

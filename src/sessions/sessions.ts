@@ -22,8 +22,10 @@ export interface SessionsOptions {
 
 export interface SessionsDeps {
   resolver: SessionResolver;
-  /** Sends an end to every node, this one included (the bus's control channel). */
-  broadcast(end: SessionEnd): void;
+  /** Sends an end to every node, this one included (the bus's control channel); resolves once taken for all. */
+  broadcast(end: SessionEnd): Promise<void>;
+  /** Resolves once every end broadcast before the call has been heard here (Bus.barrier). */
+  barrier(): Promise<void>;
   logger: Logger;
   /** Observes each real check's duration in seconds (cache misses). */
   onCheck?(seconds: number): void;
@@ -75,13 +77,23 @@ export class Sessions {
     if (options.recheckIntervalMs > 0) this.timer = setInterval(() => void this.sweep(), options.recheckIntervalMs).unref();
   }
 
-  /** The session of these headers, or null. Throws SessionCheckUnavailable when the source cannot answer. */
-  resolve(headers: Credentials): Promise<ResolvedSession | null> {
+  /**
+   * The session of these headers, or null. Throws SessionCheckUnavailable when the source cannot answer.
+   *
+   * No answer is given before this node has heard every end the app already confirmed anywhere (the bus
+   * barrier): an end another node broadcast just now reaches the ended memory first, so neither the cache
+   * nor a check that read the session just before its end can bring it back. When the bus cannot tell
+   * (Redis away), a cached answer is not trusted: the source is asked again.
+   */
+  async resolve(headers: Credentials): Promise<ResolvedSession | null> {
     const credentials = credentialsOf(headers);
-    if (!credentials) return Promise.resolve(null);
+    if (!credentials) return null;
     const key = `${credentials.cookie ?? ''}\n${credentials.authorization ?? ''}`;
     const cached = this.cache.get(key, this.now());
-    if (cached) return Promise.resolve(cached);
+    if (cached) {
+      if (await this.heardEveryEnd()) return this.ended.ended(cached.session, cached.checkedAt) ? null : cached.session;
+      this.cache.dropSession(cached.session.sessionId);
+    }
     let check = this.inFlight.get(key);
     if (!check) {
       check = this.check(credentials, key).finally(() => this.inFlight.delete(key));
@@ -95,9 +107,21 @@ export class Sessions {
     const started = performance.now();
     const session = await this.deps.resolver.resolve(credentials);
     this.deps.onCheck?.((performance.now() - started) / 1000);
-    if (!session || session.expiresAt <= this.now() || this.ended.ended(session, checkedAt)) return null;
-    this.cache.set(key, session, this.now());
+    if (!session || session.expiresAt <= this.now()) return null;
+    // The source's answer stands even when the bus cannot tell; only the cache then waits for the resync.
+    const heard = await this.heardEveryEnd();
+    if (this.ended.ended(session, checkedAt)) return null;
+    if (heard) this.cache.set(key, session, checkedAt, this.now());
     return session;
+  }
+
+  private async heardEveryEnd(): Promise<boolean> {
+    try {
+      await this.deps.barrier();
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** Records a socket opened with `session` (the upgrade's headers are kept where the sweep needs them). */
@@ -123,10 +147,18 @@ export class Sessions {
     if (ids?.size === 0) this.openByUser.delete(entry.userId);
   }
 
-  /** Ends a session, or every session of a user (but `exceptSessionId`), on every node. Returns the sockets closed here. */
-  end(end: SessionEnd): number {
+  /**
+   * Ends a session, or every session of a user (but `exceptSessionId`), on every node: closes the sockets
+   * here at once, then resolves with how many once the bus has taken the end for every node. A bus that
+   * cannot take it is logged (the recheck catches up); it never rejects.
+   */
+  async end(end: SessionEnd): Promise<number> {
     const closed = this.apply(end, 'signal');
-    this.deps.broadcast(end);
+    try {
+      await this.deps.broadcast(end);
+    } catch (error) {
+      this.deps.logger.error({ err: error, ...end }, 'a session end could not be sent to the other nodes; their recheck will find it');
+    }
     return closed;
   }
 

@@ -171,6 +171,14 @@ export function busContract(name: string, createBus: () => Promise<Bus>, options
       await expect(bus.ping()).resolves.toBeUndefined();
     });
 
+    it('broadcast: a control message reaches every bus, subscribed to its user or not, including the sender', async () => {
+      const { bus, listener } = await node();
+      const end: BusMessage = { type: 'session-ended', userId: user(), sessionId: 'session-x' };
+      await bus.broadcast(end as Extract<BusMessage, { type: 'session-ended' }>);
+      await bus.barrier();
+      expect(listener.messages).toContainEqual(end);
+    });
+
     if (options.crossNode) {
       it('delivers what one node publishes to every node subscribed to the user, in publish order', async () => {
         const [a, b, c] = [await node(), await node(), await node()];
@@ -188,6 +196,16 @@ export function busContract(name: string, createBus: () => Promise<Bus>, options
         expect(b.listener.of(alice)).toEqual(sent);
         expect(c.listener.of(alice)).toEqual([]);
         expect(a.listener.of(bob)).toEqual([]);
+      });
+
+      it('barrier: once a broadcast on one node resolved, a barrier on another resolves only after that node heard it', async () => {
+        const [a, b] = [await node(), await node()];
+        for (let i = 0; i < 20; i++) {
+          const end = { type: 'session-ended' as const, sessionId: `session-${i}` };
+          await a.bus.broadcast(end);
+          await b.bus.barrier();
+          expect(b.listener.messages, `end ${i} was heard before the barrier resolved`).toContainEqual(end);
+        }
       });
     }
   });

@@ -28,12 +28,14 @@ describe('Sessions', () => {
     const resolver = new FakeSessionResolver({ batchRecheck: options.batchRecheck, now: () => now });
     const broadcasts: SessionEnd[] = [];
     const ended: Array<'signal' | 'sweep'> = [];
+    /** What the bus barrier does: by default it has heard everything at once. */
+    const bus = { barrier: async (): Promise<void> => {} };
     const sessions = new Sessions(
-      { resolver, broadcast: (end) => broadcasts.push(end), logger, onSocketEnded: (via) => ended.push(via) },
+      { resolver, broadcast: async (end) => void broadcasts.push(end), barrier: () => bus.barrier(), logger, onSocketEnded: (via) => ended.push(via) },
       { cacheTtlMs: 5000, recheckIntervalMs: 0, now: () => now, ...options },
     );
     made.push(sessions);
-    return { resolver, sessions, broadcasts, ended, advance: (ms: number) => (now += ms), nowIs: () => now };
+    return { resolver, sessions, broadcasts, ended, bus, advance: (ms: number) => (now += ms), nowIs: () => now };
   }
 
   const alice = { cookie: 'sid=alice-1' };
@@ -96,7 +98,7 @@ describe('Sessions', () => {
     sessions.track(c, s2, { cookie: 'sid=alice-2' });
     await sessions.resolve(alice);
 
-    expect(sessions.end({ sessionId: 's1', userId: 'alice' })).toBe(2);
+    expect(await sessions.end({ sessionId: 's1', userId: 'alice' })).toBe(2);
     expect([a.closedWith, b.closedWith, c.closed]).toEqual(['SESSION_ENDED', 'SESSION_ENDED', false]);
     expect(broadcasts).toEqual([{ sessionId: 's1', userId: 'alice' }]);
     expect(ended).toEqual(['signal', 'signal']);
@@ -140,14 +142,46 @@ describe('Sessions', () => {
     expect(await sessions.resolve({ cookie: 'sid=alice-2' })).toMatchObject({ sessionId: 's2' });
   });
 
-  it('an untracked socket is not closed by a later end, and the last socket of a session drops its entry', () => {
+  it('an untracked socket is not closed by a later end, and the last socket of a session drops its entry', async () => {
     const { sessions, ended } = setup();
     const socket = new FakeSocket();
     sessions.track(socket, { userId: 'alice', sessionId: 's1', expiresAt: Infinity }, {});
     sessions.untrack(socket, 's1');
-    expect(sessions.end({ sessionId: 's1' })).toBe(0);
+    expect(await sessions.end({ sessionId: 's1' })).toBe(0);
     expect(socket.closed).toBe(false);
     expect(ended).toEqual([]);
+  });
+
+  it('a cached answer waits for the bus barrier: an end another node confirmed just before is heard first', async () => {
+    const { resolver, sessions, bus } = setup();
+    resolver.add(alice.cookie, { userId: 'alice', sessionId: 's1' });
+    await sessions.resolve(alice); // cached
+    // Another node signed s1 out and the app answered; its end is still on its way through the bus.
+    bus.barrier = async () => sessions.onEnded({ sessionId: 's1' });
+    expect(await sessions.resolve(alice)).toBeNull();
+    expect(resolver.checks).toBe(1);
+  });
+
+  it('a fresh check waits for the barrier too: a session that ended while it read is not handed out', async () => {
+    const { resolver, sessions, bus } = setup();
+    resolver.add(alice.cookie, { userId: 'alice', sessionId: 's1' });
+    bus.barrier = async () => sessions.onEnded({ userId: 'alice' });
+    expect(await sessions.resolve(alice)).toBeNull();
+  });
+
+  it('when the bus cannot tell (barrier rejects), a cached answer is not trusted: the source is asked again, and nothing is cached', async () => {
+    const { resolver, sessions, bus } = setup();
+    resolver.add(alice.cookie, { userId: 'alice', sessionId: 's1' });
+    await sessions.resolve(alice);
+    bus.barrier = async () => {
+      throw new Error('redis is away');
+    };
+    resolver.remove(alice.cookie); // signed out on another node, whose end this node cannot hear
+    expect(await sessions.resolve(alice)).toBeNull();
+    resolver.add(alice.cookie, { userId: 'alice', sessionId: 's1' });
+    expect(await sessions.resolve(alice)).toMatchObject({ sessionId: 's1' });
+    expect(await sessions.resolve(alice)).toMatchObject({ sessionId: 's1' });
+    expect(resolver.checks).toBe(4);
   });
 
   it('onResync() drops every cached answer: an end may have been lost with the bus', async () => {

@@ -22,13 +22,13 @@ export const sessionEndBodySchema = z.union([
 export function sessionRoutes(sessions: Pick<Sessions, 'end'>, authenticate: Authenticate, maxBodyBytes: number): Router {
   const router = Router();
   router.use(requireCaller(authenticate));
-  router.post('/end', ...jsonBody(maxBodyBytes), (req, res) => {
+  router.post('/end', ...jsonBody(maxBodyBytes), async (req, res) => {
     if (callerOf(res).kind !== 'service') throw new HttpError('SERVICE_TOKEN_REQUIRED');
     const parsed = sessionEndBodySchema.safeParse(req.body);
     if (!parsed.success) {
       throw new HttpError('VALIDATION_FAILED', 'Send { "sessionId": "..." } or { "userId": "..." }', parsed.error.issues.map((i) => ({ path: i.path, message: i.message, code: i.code })));
     }
-    const closed = sessions.end(parsed.data);
+    const closed = await sessions.end(parsed.data);
     res.json({ ended: true, socketsClosedHere: closed });
   });
   return router;
