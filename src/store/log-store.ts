@@ -58,16 +58,8 @@ export interface LogPage {
   hasMore: boolean;
 }
 
-/**
- * The store could not be reached, did not answer in time, or is shutting down: nothing of the commit was
- * stored, and nothing of it ever will be (the transaction's COMMIT was never sent). Retrying later is safe.
- */
-export class StoreUnavailableError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'StoreUnavailableError';
-  }
-}
+// The seam's failure when the store does not answer, defined with every other error livetail throws.
+export { StoreUnavailableError } from '../errors.js';
 
 /** What became of a commit whose answer was lost; `unknown` while the store cannot tell (yet). */
 export type CommitOutcome = 'committed' | 'aborted' | 'unknown';
