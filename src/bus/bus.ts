@@ -45,14 +45,18 @@ export interface BusListener {
  * - A failed publish is reported (logged and counted by the implementation), never thrown into the caller.
  */
 export interface Bus {
-  readonly kind: 'local' | 'redis';
+  /** The implementation's name for log lines (`local`, `redis`). Nothing branches on it: ask the seam's methods. */
+  readonly name: string;
   /** Sets the single listener (the hub). */
   attach(listener: BusListener): void;
   publish(message: BusMessage): void;
   subscribe(userId: string): Promise<void>;
   unsubscribe(userId: string): Promise<void>;
-  /** Resolves when the bus answers (readiness); the local bus always does. */
-  ping(): Promise<void>;
+  /**
+   * Resolves when the bus answers; readiness asks it (named `bus` in /readyz). Left out by a bus that has
+   * nothing that can stop answering (the in-process one), as SessionResolver.ping is.
+   */
+  ping?(): Promise<void>;
   /** Idempotent. */
   close(): Promise<void>;
 }

@@ -27,7 +27,7 @@ export interface RedisBusOptions {
  * off to know when it is done) and then calls `onResync`, and the hub catches its users up from the store.
  */
 export class RedisBus implements Bus {
-  readonly kind = 'redis' as const;
+  readonly name = 'redis';
   private listener: BusListener | undefined;
   private closing = false;
   /** Channels this node wants, in the order the hub asked; re-subscribed after a reconnect. */

@@ -29,7 +29,10 @@ import { type LivetailOptions, type Settings, resolveSettings } from './options.
 /** What `ready()` reports: every dependency's answer. */
 export interface Readiness {
   ready: boolean;
-  /** Every check by name (`store`, `bus`, `auth`, `bullmq`), with why it failed. */
+  /**
+   * Every check by name, with why it failed: `store`, and those the seams offer (`bus` for a bus across
+   * nodes, `auth` for a resolver with `ping`, `bullmq` with BullMQ queues). A check slower than 2 s is down.
+   */
   checks: Record<string, { up: true } | { up: false; error: string }>;
 }
 
@@ -89,8 +92,8 @@ export interface LivetailInternals extends Livetail {
   readonly logger: Logger;
   /** Reports what an HTTP request throws; the standalone server also hands it what escapes Express. */
   readonly failures: RequestFailures;
-  /** Named readiness checks (store, bus, auth, bullmq) and whether the core is draining. */
-  readonly readiness: { checks: Record<string, () => Promise<void>>; draining(): boolean };
+  /** Whether `drain()` (or `close()`) began: /readyz answers "shutting-down" from then on. */
+  draining(): boolean;
 }
 
 /**
@@ -185,7 +188,7 @@ export async function createLivetailInternals(options: LivetailOptions, internal
     let draining = false;
     const readinessChecks: Record<string, () => Promise<void>> = {
       store: () => store.ping(),
-      ...(bus.kind === 'local' ? {} : { bus: () => bus.ping() }),
+      ...(bus.ping ? { bus: () => bus.ping!() } : {}),
       ...(resolver.ping ? { auth: () => resolver.ping!() } : {}),
     };
 
@@ -235,7 +238,7 @@ export async function createLivetailInternals(options: LivetailOptions, internal
       bus,
       logger,
       failures,
-      readiness: { checks: readinessChecks, draining: () => draining },
+      draining: () => draining,
       logs,
       jobs,
       metrics,

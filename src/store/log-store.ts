@@ -101,10 +101,12 @@ export class CommitInDoubtError extends Error {
  *   `maxJobsPerUser` jobs (least recently updated trimmed).
  * - A clear deletes every log of the user committed before it, in the same transaction.
  * - A page is read from one consistent snapshot: `headSeq`, `clearedSeq` and `logs` agree.
- * Out of scope: fan-out (the bus), validation and sanitizing (done before commit).
+ * Out of scope: fan-out (the bus), validation and sanitizing (done before commit), and the connection:
+ * the store runs on a Database handle it does not own (its owner, the core or the app, closes it).
  */
 export interface LogStore {
-  readonly kind: 'sqlite' | 'postgres';
+  /** The implementation's name for log lines (`sqlite`, `postgres`). Nothing branches on it: ask the seam's methods. */
+  readonly name: string;
   /** Creates or upgrades the store's tables; safe to run from several nodes at once. */
   migrate(): Promise<void>;
   commit(ops: WriteOp[], signal?: AbortSignal): Promise<CommittedEvent[]>;
@@ -116,8 +118,6 @@ export interface LogStore {
   latestJobs(userId: string, limit: number, maxBytes?: number): Promise<JobEventData[]>;
   /** Resolves when the store answers a trivial query (readiness). */
   ping(): Promise<void>;
-  /** Closes the connection(s). Idempotent. */
-  close(): Promise<void>;
 }
 
 export interface LogStoreLimits {
