@@ -20,11 +20,12 @@ export type ControlMessage = { type: 'session-ended' } & SessionEnd;
 export type BusMessage = StreamMessage | ControlMessage;
 
 export interface BusListener {
-  /** Called for each message of a subscribed user. */
+  /** Called for each message of a subscribed user, and for every control message. */
   onMessage(message: BusMessage): void;
   /**
    * Called when messages may have been lost (the bus reconnected after a fault). The hub answers by
-   * catching every local user up from the store, the source of truth.
+   * catching every local user up from the store, the source of truth; Sessions by dropping its cached
+   * checks (an end may have been among the lost).
    */
   onResync(): void;
 }
@@ -47,7 +48,7 @@ export interface BusListener {
 export interface Bus {
   /** The implementation's name for log lines (`local`, `redis`). Nothing branches on it: ask the seam's methods. */
   readonly name: string;
-  /** Sets the single listener (the hub). */
+  /** Sets the single listener: the core's, which hands stream messages to the hub and control messages to Sessions. */
   attach(listener: BusListener): void;
   publish(message: BusMessage): void;
   subscribe(userId: string): Promise<void>;
