@@ -1,4 +1,4 @@
-import { CHANNELS, CLOSE_CODES } from './protocol/constants.js';
+import { CLOSE_CODES } from './protocol/constants.js';
 
 /** One code of the HTTP catalog. */
 interface HttpErrorEntry {
@@ -63,7 +63,7 @@ export const HTTP_ERRORS = {
       arraySyntax: (name: string) => `Query parameter ${name} uses array syntax: send each parameter once, as name=value`,
       illFormed: (name: string) => `Query parameter ${name} is not well-formed UTF-16`,
       since: 'since must be a log id',
-      channels: `channels must be a comma list of ${CHANNELS.join(', ')}`,
+      channels: (names: readonly string[]) => `channels must be a comma list of ${names.join(', ')}`,
     },
   },
   USER_ID_REQUIRED: { status: 400, message: 'userId is required with the service token' },

@@ -346,7 +346,7 @@ function parseJoinQuery(params: URLSearchParams): { from: JoinFrom; channels: Ch
   if (raw !== null) {
     const names = raw.split(',').map((s) => s.trim()).filter(Boolean);
     const bad = names.find((n) => !(CHANNELS as readonly string[]).includes(n));
-    if (bad !== undefined || names.length === 0) return { error: HTTP_ERRORS.INVALID_QUERY.texts.channels };
+    if (bad !== undefined || names.length === 0) return { error: HTTP_ERRORS.INVALID_QUERY.texts.channels(CHANNELS) };
     channels = [...new Set(names)] as Channel[];
   }
   return { from: since === null ? {} : { since }, channels };

@@ -130,8 +130,9 @@ function isCatalogText(code: HttpErrorCode, text: string): boolean {
   if (text === entry.message) return true;
   return Object.values('texts' in entry ? entry.texts : {}).some((t) => {
     if (typeof t === 'string') return t === text;
+    // Each argument a one-element array: it reads as the hole both interpolated and joined.
     const hole = '\u0000';
-    const shape = (t as (...args: string[]) => string)(...Array.from({ length: t.length }, () => hole));
+    const shape = (t as (...args: string[][]) => string)(...Array.from({ length: t.length }, () => [hole]));
     const pattern = shape.split(hole).map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.+');
     return new RegExp(`^${pattern}$`).test(text);
   });
