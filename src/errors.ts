@@ -193,6 +193,11 @@ export interface Issue {
   code?: string;
 }
 
+/** A schema's issues (zod's) as details: path (after `prefix`), message and code, and nothing else of them. */
+export function issuesOf(failed: { issues: ReadonlyArray<{ path: PropertyKey[]; message: string; code: string }> }, prefix: PropertyKey[] = []): Issue[] {
+  return failed.issues.map((i) => ({ path: [...prefix, ...i.path], message: i.message, code: i.code }));
+}
+
 /**
  * Input that cannot be taken: VALIDATION_FAILED (it does not match the schema: `details` lists each
  * issue with its path) or INVALID_BODY (a string that is not well-formed UTF-16). Nothing of it was stored.

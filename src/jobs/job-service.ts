@@ -1,4 +1,4 @@
-import { HTTP_ERRORS, type Issue, ValidationError } from '../errors.js';
+import { HTTP_ERRORS, type Issue, ValidationError, issuesOf } from '../errors.js';
 import { sanitizeJobEvent } from '../sanitizer/sanitizer.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { type JobEventData, type JobEventInput, jobEventInputSchema } from '../protocol/log-entry.js';
@@ -38,7 +38,7 @@ export class JobService {
    */
   validate(input: unknown, ownerOf: OwnerOf): JobEventData {
     const parsed = jobEventInputSchema.safeParse(input);
-    if (!parsed.success) throw invalidEvent(parsed.error.issues.map((i) => ({ path: i.path, message: i.message, code: i.code })));
+    if (!parsed.success) throw invalidEvent(issuesOf(parsed.error));
     const owner = ownerOf(parsed.data.userId);
     if (typeof owner !== 'string') throw invalidEvent([{ path: ['userId'], message: owner.invalid, code: 'custom' }]);
     return { ...parsed.data, userId: owner } as JobEventData;

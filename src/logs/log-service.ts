@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { HTTP_ERRORS, type Issue, ValidationError } from '../errors.js';
+import { HTTP_ERRORS, type Issue, ValidationError, issuesOf } from '../errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { LogLevel } from '../protocol/constants.js';
 import { type LogEntry, type LogEntryInput, type ParsedBounds, logEntryInputSchema } from '../protocol/log-entry.js';
@@ -65,7 +65,7 @@ export class LogService {
     entries.forEach((entry, index) => {
       const parsed = this.entrySchema.safeParse(entry);
       if (!parsed.success) {
-        issues.push(...parsed.error.issues.map((i) => ({ path: [index, ...i.path], message: i.message, code: i.code })));
+        issues.push(...issuesOf(parsed.error, [index]));
         return;
       }
       const owner = ownerOf(parsed.data.userId);
