@@ -107,6 +107,7 @@ export class LogService {
     await this.writer.submit([{ kind: 'clear', userId, timestamp: new Date().toISOString() }]);
   }
 
+  /** A page of the user's stored logs (GET /api/logs reads them in slices); throws StoreUnavailableError when the store does not answer. */
   read(userId: string, query: LogQuery): Promise<LogPage> {
     return this.store.readLogs(userId, query);
   }
