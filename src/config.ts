@@ -158,7 +158,7 @@ export interface Config extends Tunables {
   nodeId: string;
   database: { kind: 'sqlite'; path: string; url: string } | { kind: 'postgres'; url: string };
   dataDir: string;
-  /** Undefined in development until main.ts loads or creates the file in dataDir. */
+  /** Undefined in development until startLivetail loads or creates the file in dataDir. */
   betterAuthSecret: string | undefined;
   baseUrl: string;
   trustedOrigins: string[];

@@ -20,11 +20,12 @@ export type ControlMessage = { type: 'session-ended' } & SessionEnd;
 export type BusMessage = StreamMessage | ControlMessage;
 
 export interface BusListener {
-  /** Called for each message of a subscribed user. */
+  /** Called for each message of a subscribed user, and for every control message. */
   onMessage(message: BusMessage): void;
   /**
    * Called when messages may have been lost (the bus reconnected after a fault). The hub answers by
-   * catching every local user up from the store, the source of truth.
+   * catching every local user up from the store, the source of truth; Sessions by dropping its cached
+   * checks (an end may have been among the lost).
    */
   onResync(): void;
 }
@@ -45,8 +46,9 @@ export interface BusListener {
  * - A failed publish is reported (logged and counted by the implementation), never thrown into the caller.
  */
 export interface Bus {
-  readonly kind: 'local' | 'redis';
-  /** Sets the single listener (the hub). */
+  /** The implementation's name for log lines (`local`, `redis`). Nothing branches on it: ask the seam's methods. */
+  readonly name: string;
+  /** Sets the single listener: the core's, which hands stream messages to the hub and control messages to Sessions. */
   attach(listener: BusListener): void;
   publish(message: BusMessage): void;
   /**
@@ -63,8 +65,11 @@ export interface Bus {
   barrier(): Promise<void>;
   subscribe(userId: string): Promise<void>;
   unsubscribe(userId: string): Promise<void>;
-  /** Resolves when the bus answers (readiness); the local bus always does. */
-  ping(): Promise<void>;
+  /**
+   * Resolves when the bus answers; readiness asks it (named `bus` in /readyz). Left out by a bus that has
+   * nothing that can stop answering (the in-process one), as SessionResolver.ping is.
+   */
+  ping?(): Promise<void>;
   /** Idempotent. */
   close(): Promise<void>;
 }

@@ -2,7 +2,7 @@ import type { Bus, BusListener, BusMessage, ControlMessage } from './bus.js';
 
 /** The in-process bus of a single node: publish calls the listener synchronously for subscribed users. */
 export class LocalBus implements Bus {
-  readonly kind = 'local' as const;
+  readonly name = 'local';
   private listener: BusListener | undefined;
   private readonly subscribed = new Set<string>();
   private closed = false;
@@ -31,8 +31,6 @@ export class LocalBus implements Bus {
   async unsubscribe(userId: string): Promise<void> {
     this.subscribed.delete(userId);
   }
-
-  async ping(): Promise<void> {}
 
   async close(): Promise<void> {
     this.closed = true;

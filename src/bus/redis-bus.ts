@@ -27,7 +27,7 @@ export interface RedisBusOptions {
  * off to know when it is done) and then calls `onResync`, and the hub catches its users up from the store.
  */
 export class RedisBus implements Bus {
-  readonly kind = 'redis' as const;
+  readonly name = 'redis';
   private listener: BusListener | undefined;
   private closing = false;
   /** The barrier PING on its way, and the one callers who came after it share. */

@@ -29,7 +29,10 @@ import { type LivetailOptions, type Settings, resolveSettings } from './options.
 /** What `ready()` reports: every dependency's answer. */
 export interface Readiness {
   ready: boolean;
-  /** Every check by name (`store`, `bus`, `auth`, `bullmq`), with why it failed. */
+  /**
+   * Every check by name, with why it failed: `store`, and those the seams offer (`bus` for a bus across
+   * nodes, `auth` for a resolver with `ping`, `bullmq` with BullMQ queues). A check slower than 2 s is down.
+   */
   checks: Record<string, { up: true } | { up: false; error: string }>;
 }
 
@@ -50,9 +53,9 @@ export interface Livetail {
    */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
   /**
-   * Answers a plain (not upgrade) GET on livetail's path with why an upgrade would be refused now (the
-   * SDK asks after a refused upgrade, since browsers do not show its status), and returns true; false
-   * for any other request.
+   * Answers a plain (not upgrade) GET on livetail's path, and its CORS preflight, with why an upgrade
+   * would be refused now (the SDK asks after a refused upgrade, since browsers do not show its status),
+   * and returns true; false for any other request.
    */
   handleRequest(req: IncomingMessage, res: ServerResponse): boolean;
   /** The in-process producer API for logs: `lt.logs.log(userId, entry)`. */
@@ -67,7 +70,10 @@ export interface Livetail {
   readonly metrics: Metrics;
   /** Asks every dependency whether it answers (for a readiness probe). */
   ready(): Promise<Readiness>;
-  /** Stops taking new work: upgrades and `ready()` answer "shutting down"; open sockets stay. */
+  /**
+   * Stops taking new sockets: upgrades and connect checks are answered 503 SHUTTING_DOWN and `ready()`
+   * reports not ready (so a load balancer moves on); open sockets and the REST API keep working.
+   */
   drain(): void;
   /**
    * Graceful shutdown: drain, wait `drainDelayMs`, close every socket with 1001, finish the requests in
@@ -83,14 +89,17 @@ export interface LivetailInternals extends Livetail {
   readonly gateway: Gateway;
   readonly sessions: Sessions;
   readonly store: LogStore;
-  /** The database handle the core opened (or borrowed the app's pool through); its owner closes it last. */
+  /**
+   * The database handle the core runs on: the one it opened (closed by `close()`), or the shell's
+   * (`InternalOptions.database`, which the shell closes). Internal: tests close it to take the store away.
+   */
   readonly database: Database;
   readonly bus: Bus;
   readonly logger: Logger;
   /** Reports what an HTTP request throws; the standalone server also hands it what escapes Express. */
   readonly failures: RequestFailures;
-  /** Named readiness checks (store, bus, auth, bullmq) and whether the core is draining. */
-  readonly readiness: { checks: Record<string, () => Promise<void>>; draining(): boolean };
+  /** Whether `drain()` (or `close()`) began: /readyz answers "shutting-down" from then on. */
+  draining(): boolean;
 }
 
 /**
@@ -186,7 +195,7 @@ export async function createLivetailInternals(options: LivetailOptions, internal
     let draining = false;
     const readinessChecks: Record<string, () => Promise<void>> = {
       store: () => store.ping(),
-      ...(bus.kind === 'local' ? {} : { bus: () => bus.ping() }),
+      ...(bus.ping ? { bus: () => bus.ping!() } : {}),
       ...(resolver.ping ? { auth: () => resolver.ping!() } : {}),
     };
 
@@ -236,7 +245,7 @@ export async function createLivetailInternals(options: LivetailOptions, internal
       bus,
       logger,
       failures,
-      readiness: { checks: readinessChecks, draining: () => draining },
+      draining: () => draining,
       logs,
       jobs,
       metrics,

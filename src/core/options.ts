@@ -49,7 +49,8 @@ export interface LivetailOptions extends Partial<Tunables> {
   path?: string;
   /**
    * Browser origins allowed to open sockets and to make cookie-authenticated writes. Default: the auth
-   * instance's `baseURL` origin and its `trustedOrigins` (when they are a list of strings).
+   * instance's `baseURL` origin and its `trustedOrigins` (when they are a list of strings); none with
+   * `sessionResolver`, so give them there.
    */
   trustedOrigins?: string[];
   /** Bearer token for service-to-service ingest and `POST /sessions/end` (≥ 16 characters). */

@@ -333,13 +333,13 @@ function json(res: ServerResponse, status: number, body: unknown, retryAfter?: n
 /** Parses `?since=<log id>&channels=a,b`. */
 function parseJoinQuery(params: URLSearchParams): { from: JoinFrom; channels: Channel[] } | { error: string } {
   const since = params.get('since');
-  if (since !== null && (since.length === 0 || since.length > 100)) return { error: 'since must be a log id' };
+  if (since !== null && (since.length === 0 || since.length > 100)) return { error: HTTP_ERRORS.INVALID_QUERY.texts.since };
   const raw = params.get('channels');
   let channels: Channel[] = ['all'];
   if (raw !== null) {
     const names = raw.split(',').map((s) => s.trim()).filter(Boolean);
     const bad = names.find((n) => !(CHANNELS as readonly string[]).includes(n));
-    if (bad !== undefined || names.length === 0) return { error: `channels must be a comma list of ${CHANNELS.join(', ')}` };
+    if (bad !== undefined || names.length === 0) return { error: HTTP_ERRORS.INVALID_QUERY.texts.channels(CHANNELS) };
     channels = [...new Set(names)] as Channel[];
   }
   return { from: since === null ? {} : { since }, channels };

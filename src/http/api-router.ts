@@ -1,13 +1,11 @@
 import express, { type ErrorRequestHandler, type RequestHandler, type Router } from 'express';
 import type { Logger } from 'pino';
 import type { Settings } from '../core/options.js';
-import { HTTP_ERRORS, HttpError, retryAfterOf } from '../errors.js';
+import { HTTP_ERRORS, HttpError, LivetailError, SessionCheckUnavailable, StoreUnavailableError, retryAfterOf } from '../errors.js';
 import type { JobService } from '../jobs/job-service.js';
 import type { LogService } from '../logs/log-service.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { SessionCheckUnavailable } from '../sessions/session-resolver.js';
 import type { Sessions } from '../sessions/sessions.js';
-import { StoreUnavailableError } from '../store/log-store.js';
 import { createAuthenticator } from './authenticate.js';
 import { singleQueryValues } from './query-guard.js';
 import { type ReadRouteOptions, ReadSlots } from './read-slots.js';
@@ -60,9 +58,10 @@ export function createApiRouter(deps: ApiRouterDeps): ApiRouter {
 }
 
 /**
- * Before the error answers: a store or session check that did not answer is logged as a failed request,
- * then answered 503 (STORE_UNAVAILABLE, AUTH_UNAVAILABLE) rather than 500 (it is no bug of ours), and an
- * error whose code says when to try again gets its Retry-After.
+ * Before the error answers: a store or session check that did not answer (the seams' failures, whose
+ * messages are for the log) is logged as a failed request, then answered 503 (STORE_UNAVAILABLE,
+ * AUTH_UNAVAILABLE) with the catalog's text rather than 500 (it is no bug of ours), and an error whose
+ * code says when to try again gets its Retry-After.
  */
 function unavailableAnswers(logger: Logger): ErrorRequestHandler {
   return (err, req, res, next) => {
@@ -71,24 +70,27 @@ function unavailableAnswers(logger: Logger): ErrorRequestHandler {
       (req.log ?? logger).error({ err: error }, 'request failed');
       error = new HttpError(error instanceof SessionCheckUnavailable ? error.code : 'STORE_UNAVAILABLE');
     }
-    const retryAfter = error instanceof HttpError ? retryAfterOf(error.code) : undefined;
+    const retryAfter = error instanceof LivetailError ? retryAfterOf(error.code) : undefined;
     if (retryAfter !== undefined && !res.headersSent) res.setHeader('Retry-After', String(retryAfter));
     next(error);
   };
 }
 
 /**
- * Every error becomes a JSON body from the catalog; nothing internal leaks to the client. An answer
+ * Every error becomes a JSON body from the catalog; nothing internal leaks to the client. A LivetailError
+ * (a service's ValidationError or StoreWriteError, the HTTP layer's own HttpError) is answered with its
+ * code's status and its own message and details; anything else unexpected is INTERNAL. An answer
  * already under way (a streamed read whose later slice failed) cannot change its status: it is cut,
  * so the client sees a broken answer rather than a complete-looking one.
  */
 export function errorAnswers(failures: RequestFailures): ErrorRequestHandler {
   return (err, req, res, _next) => {
-    let error: HttpError;
-    if (err instanceof HttpError) error = err;
-    else if (err?.type === 'entity.too.large') error = new HttpError('BODY_TOO_LARGE', `Request body too large: the limit is ${err.limit} bytes`);
+    let error: LivetailError;
+    if (err instanceof LivetailError) error = err;
+    else if (err?.type === 'entity.too.large') error = new HttpError('BODY_TOO_LARGE', HTTP_ERRORS.BODY_TOO_LARGE.texts.limit(err.limit));
     else if (err?.type === 'entity.parse.failed') error = new HttpError('INVALID_JSON');
     else if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) {
+      // Another library's refusal of the request (body-parser's: an aborted body, an unknown charset), in its words.
       error = new HttpError('VALIDATION_FAILED', typeof err.message === 'string' ? err.message : HTTP_ERRORS.VALIDATION_FAILED.message);
     } else {
       failures.handled(err, req, res);
@@ -98,7 +100,7 @@ export function errorAnswers(failures: RequestFailures): ErrorRequestHandler {
       if (!res.writableEnded) res.destroy();
       return;
     }
-    res.status(error.status).json(error.toJSON());
+    res.status(HTTP_ERRORS[error.code].status).json(error.toJSON());
   };
 }
 

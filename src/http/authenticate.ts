@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import { createOriginCheck } from '../auth/origin.js';
 import type { Sessions } from '../sessions/sessions.js';
-import { HttpError } from '../errors.js';
+import { HTTP_ERRORS, HttpError } from '../errors.js';
 
 /** Who is calling: a signed-in user, or another service holding INGEST_TOKEN. */
 export type Caller = { kind: 'user'; userId: string; sessionId: string } | { kind: 'service' };
@@ -27,7 +27,7 @@ export function createAuthenticator(sessions: Pick<Sessions, 'resolve'>, ingestT
       const match = /^Bearer\s+(.+)$/i.exec(header);
       const given = match ? Buffer.from(match[1]!.trim()) : undefined;
       if (expected && given && given.length === expected.length && timingSafeEqual(given, expected)) return { kind: 'service' };
-      throw new HttpError('UNAUTHENTICATED', expected ? 'Invalid bearer token' : 'Bearer tokens are not accepted: INGEST_TOKEN is not set on the server');
+      throw new HttpError('UNAUTHENTICATED', expected ? HTTP_ERRORS.UNAUTHENTICATED.texts.wrongToken : HTTP_ERRORS.UNAUTHENTICATED.texts.tokensOff);
     }
     if (!SAFE_METHODS.has(req.method) && !originAllowed(req.headers.origin)) throw new HttpError('ORIGIN_NOT_ALLOWED');
     const session = await sessions.resolve(req.headers);

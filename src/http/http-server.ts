@@ -27,7 +27,7 @@ export const KEEP_ALIVE_TIMEOUT_MS = 5000;
  * The cap counts TCP connections by their peer address (IPv4-mapped IPv6 folded into IPv4); a
  * connection over it is destroyed before a byte is read, answering nothing: refusing at the TCP level
  * costs the least, and a client holding that many connections is not a browser that waits for an answer.
- * Behind a proxy every connection comes from the proxy, so pass 0 (app.ts does with TRUST_PROXY).
+ * Behind a proxy every connection comes from the proxy, so pass 0 (src/server/start-livetail.ts does with TRUST_PROXY).
  */
 export function createHttpServer(listener: http.RequestListener, limits: HttpServerLimits): http.Server {
   const server = http.createServer(

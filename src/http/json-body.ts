@@ -1,5 +1,5 @@
 import express, { type RequestHandler } from 'express';
-import { HttpError } from '../errors.js';
+import { HTTP_ERRORS, HttpError } from '../errors.js';
 import { refuseIllFormedStrings } from '../util/well-formed.js';
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -90,8 +90,8 @@ export function jsonBody(limit: number): RequestHandler[] {
   const parse: RequestHandler = (req, _res, next) => {
     const raw: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const scan = scanJsonBody(raw, MAX_BODY_DEPTH);
-    if ('tooDeep' in scan) return next(new HttpError('VALIDATION_FAILED', `Request body is nested deeper than ${MAX_BODY_DEPTH} levels`));
-    if ('forbiddenKey' in scan) return next(new HttpError('VALIDATION_FAILED', `Request body contains the forbidden key "${scan.forbiddenKey}"`));
+    if ('tooDeep' in scan) return next(new HttpError('VALIDATION_FAILED', HTTP_ERRORS.VALIDATION_FAILED.texts.tooDeep(MAX_BODY_DEPTH)));
+    if ('forbiddenKey' in scan) return next(new HttpError('VALIDATION_FAILED', HTTP_ERRORS.VALIDATION_FAILED.texts.forbiddenKey(scan.forbiddenKey)));
     let body: unknown;
     try {
       body = JSON.parse(raw.toString('utf8'));

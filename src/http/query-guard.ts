@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { HttpError } from '../errors.js';
+import { HTTP_ERRORS, HttpError } from '../errors.js';
 
 /**
  * Middleware: every query parameter must appear once, as a plain `name=value`. A repeated one
@@ -11,10 +11,10 @@ export function singleQueryValues(): RequestHandler {
   return (req, _res, next) => {
     for (const [name, value] of Object.entries(req.query)) {
       const shown = JSON.stringify(name.length > 64 ? `${name.slice(0, 63).toWellFormed()}…` : name.toWellFormed());
-      if (typeof value !== 'string') return next(new HttpError('INVALID_QUERY', `Query parameter ${shown} is repeated: send each parameter once`));
-      if (/[[\]]/.test(name)) return next(new HttpError('INVALID_QUERY', `Query parameter ${shown} uses array syntax: send each parameter once, as name=value`));
+      if (typeof value !== 'string') return next(new HttpError('INVALID_QUERY', HTTP_ERRORS.INVALID_QUERY.texts.repeated(shown)));
+      if (/[[\]]/.test(name)) return next(new HttpError('INVALID_QUERY', HTTP_ERRORS.INVALID_QUERY.texts.arraySyntax(shown)));
       // The query decoder turns bytes that are not UTF-8 into U+FFFD, so this is a guard, not a path taken today.
-      if (!name.isWellFormed() || !value.isWellFormed()) return next(new HttpError('INVALID_QUERY', `Query parameter ${shown} is not well-formed UTF-16`));
+      if (!name.isWellFormed() || !value.isWellFormed()) return next(new HttpError('INVALID_QUERY', HTTP_ERRORS.INVALID_QUERY.texts.illFormed(shown)));
     }
     next();
   };

@@ -40,7 +40,11 @@ export interface ImapflowLoggerOptions {
   maxResponseChars?: number;
   /** Your own logger (pino, console-like): every call ImapFlow makes is passed on to it unchanged. */
   logger?: Partial<Record<ImapflowLevel, ForeignMethod>> & { isLevelEnabled?: (level: string) => boolean };
-  /** Told when the sink refused an entry (an in-process log() rejected, publish() threw). Default: ignored. */
+  /**
+   * Told when the sink refused an entry: publish() threw, or an in-process `lt.logs.log()` rejected — then
+   * with a LivetailError whose `code` says why (VALIDATION_FAILED, INVALID_BODY, STORE_UNAVAILABLE, …).
+   * Default: ignored.
+   */
   onError?: (error: unknown) => void;
   /** For tests: the clock, in ms (default performance.now). */
   now?: () => number;

@@ -1,9 +1,10 @@
-import { HttpError } from '../errors.js';
+import { HTTP_ERRORS, type Issue, ValidationError, issuesOf } from '../errors.js';
 import { sanitizeJobEvent } from '../sanitizer/sanitizer.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { type JobEventData, type JobEventInput, jobEventInputSchema } from '../protocol/log-entry.js';
 import type { LogStore } from '../store/log-store.js';
 import type { StreamWriter } from '../stream/stream-writer.js';
+import type { OwnerOf } from '../util/owner-of.js';
 import { refuseIllFormedStrings } from '../util/well-formed.js';
 
 /**
@@ -20,21 +21,32 @@ export class JobService {
 
   /**
    * The in-process producer API. `event.userId` names the owner; `jobId` and `status` are required and
-   * everything else is carried through. Throws HttpError VALIDATION_FAILED for a bad event, INVALID_BODY
-   * for a string in it that is not well-formed UTF-16.
+   * everything else is carried through. Throws ValidationError VALIDATION_FAILED for a bad event,
+   * INVALID_BODY for a string in it that is not well-formed UTF-16; StoreWriteError when the store did
+   * not take it (see StreamWriter).
    */
   async publish(event: JobEventInput & { userId: string }): Promise<JobEventData> {
     refuseIllFormedStrings(event);
-    const parsed = jobEventInputSchema.safeParse(event);
-    if (!parsed.success || !parsed.data.userId) {
-      throw new HttpError('VALIDATION_FAILED', undefined, parsed.success ? [{ path: ['userId'], message: 'userId is required' }] : parsed.error.issues);
-    }
-    return this.append({ ...parsed.data, userId: parsed.data.userId } as JobEventData, 'api');
+    const data = this.validate(event, (claimed) => claimed || { invalid: HTTP_ERRORS.VALIDATION_FAILED.texts.ownerRequired });
+    return this.append(data, 'api');
   }
 
   /**
-   * Sanitizes, stores and sends an event whose shape is already checked: the HTTP route validated it, or
-   * the BullMQ bridge built it. Every job event takes this path, so this is where it is sanitized, once
+   * Checks one event and names its owner, as LogService.validate does for logs (the one validation of
+   * the HTTP route and the in-process API): `ownerOf` gets the userId the event names, if any. Throws
+   * ValidationError VALIDATION_FAILED listing every issue; nothing is stored.
+   */
+  validate(input: unknown, ownerOf: OwnerOf): JobEventData {
+    const parsed = jobEventInputSchema.safeParse(input);
+    if (!parsed.success) throw invalidEvent(issuesOf(parsed.error));
+    const owner = ownerOf(parsed.data.userId);
+    if (typeof owner !== 'string') throw invalidEvent([{ path: ['userId'], message: owner.invalid, code: 'custom' }]);
+    return { ...parsed.data, userId: owner } as JobEventData;
+  }
+
+  /**
+   * Sanitizes, stores and sends an event whose shape is already checked: `validate` checked it, or the
+   * BullMQ bridge built it. Every job event takes this path, so this is where it is sanitized, once
    * (sanitizeJobEvent: the rules of a log's `parsed`; `userId` is kept). Resolves with the event as
    * stored and sent. `source` labels the metric.
    */
@@ -49,4 +61,8 @@ export class JobService {
   latest(userId: string): Promise<JobEventData[]> {
     return this.store.latestJobs(userId, this.maxJobsPerUser);
   }
+}
+
+function invalidEvent(issues: Issue[]): ValidationError {
+  return new ValidationError('VALIDATION_FAILED', HTTP_ERRORS.VALIDATION_FAILED.texts.jobEvent, issues);
 }

@@ -1,10 +1,11 @@
 import type { z } from 'zod';
-import { HttpError } from '../errors.js';
+import { HTTP_ERRORS, type Issue, ValidationError, issuesOf } from '../errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { LogLevel } from '../protocol/constants.js';
 import { type LogEntry, type LogEntryInput, type ParsedBounds, logEntryInputSchema } from '../protocol/log-entry.js';
 import type { LogPage, LogQuery, LogStore } from '../store/log-store.js';
 import type { StreamWriter } from '../stream/stream-writer.js';
+import type { OwnerOf } from '../util/owner-of.js';
 import { refuseIllFormedStrings } from '../util/well-formed.js';
 import { passesLevel } from './levels.js';
 import { sanitizeEntry } from '../sanitizer/sanitizer.js';
@@ -38,15 +39,16 @@ export class LogService {
   /**
    * The in-process producer API: validates, then stores and broadcasts entries owned by `userId`.
    * Resolves with the stored entries (those under the level threshold are dropped and not returned).
-   * Throws HttpError VALIDATION_FAILED, storing nothing, if any entry is invalid, and INVALID_BODY for
-   * a string that is not well-formed UTF-16 (as the HTTP body pipeline does).
+   * Throws ValidationError VALIDATION_FAILED, storing nothing, if any entry is invalid, and INVALID_BODY
+   * for a string that is not well-formed UTF-16 (as the HTTP body pipeline does); StoreWriteError when
+   * the store did not take them (see StreamWriter).
    */
   async log(userId: string, entry: LogEntryInput | LogEntryInput[]): Promise<LogEntry[]> {
     const entries = Array.isArray(entry) ? entry : [entry];
     refuseIllFormedStrings(userId, ['userId']);
     refuseIllFormedStrings(entries);
     const owned = this.validate(entries, (claimed) =>
-      claimed === undefined || claimed === userId ? userId : { invalid: 'userId differs from the owner passed to log()' },
+      claimed === undefined || claimed === userId ? userId : { invalid: HTTP_ERRORS.VALIDATION_FAILED.texts.ownerDiffers },
     );
     return this.append(owned);
   }
@@ -54,15 +56,16 @@ export class LogService {
   /**
    * Validates a batch and names each entry's owner: `ownerOf` gets the userId the entry names (if any)
    * and returns the owner, or why the entry cannot be taken. All or nothing: any invalid entry throws
-   * HttpError VALIDATION_FAILED listing every issue by entry index, and the batch is counted as dropped.
+   * ValidationError VALIDATION_FAILED listing every issue by entry index, and the batch is counted as
+   * dropped. `ownerOf` may throw instead (the HTTP route's ownerFor does, for a caller's userId it refuses).
    */
-  validate(entries: unknown[], ownerOf: (claimed: string | undefined) => string | { invalid: string }): OwnedEntry[] {
+  validate(entries: unknown[], ownerOf: OwnerOf): OwnedEntry[] {
     const owned: OwnedEntry[] = [];
-    const issues: Array<{ path: PropertyKey[]; message: string; code: string }> = [];
+    const issues: Issue[] = [];
     entries.forEach((entry, index) => {
       const parsed = this.entrySchema.safeParse(entry);
       if (!parsed.success) {
-        issues.push(...parsed.error.issues.map((i) => ({ path: [index, ...i.path], message: i.message, code: i.code })));
+        issues.push(...issuesOf(parsed.error, [index]));
         return;
       }
       const owner = ownerOf(parsed.data.userId);
@@ -71,7 +74,7 @@ export class LogService {
     });
     if (issues.length > 0) {
       this.metrics.logsDropped.labels('validation').inc(entries.length);
-      throw new HttpError('VALIDATION_FAILED', 'Invalid log entries: nothing of this batch was stored', issues);
+      throw new ValidationError('VALIDATION_FAILED', HTTP_ERRORS.VALIDATION_FAILED.texts.logEntries, issues);
     }
     return owned;
   }
@@ -104,6 +107,7 @@ export class LogService {
     await this.writer.submit([{ kind: 'clear', userId, timestamp: new Date().toISOString() }]);
   }
 
+  /** A page of the user's stored logs (GET /api/logs reads them in slices); throws StoreUnavailableError when the store does not answer. */
   read(userId: string, query: LogQuery): Promise<LogPage> {
     return this.store.readLogs(userId, query);
   }

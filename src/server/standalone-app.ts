@@ -62,7 +62,7 @@ export function createStandaloneApp(deps: StandaloneAppDeps): express.Express {
   // better-auth reads its own bodies and queries: mounted before livetail's router.
   if (deps.auth) app.all('/api/auth/*splat', toNodeHandler(deps.auth));
   app.use('/api', lt.router());
-  app.use(healthRoutes({ shuttingDown: lt.readiness.draining, checks: lt.readiness.checks }, lt.metrics));
+  app.use(healthRoutes({ shuttingDown: lt.draining, ready: lt.ready }, lt.metrics));
   app.use('/api', (_req, _res, next) => next(new HttpError('NOT_FOUND')));
 
   if (deps.webDir && fs.existsSync(path.join(deps.webDir, 'index.html'))) {

@@ -91,7 +91,7 @@ export async function startLivetail(config: Config, options: StartOptions = {}):
     const port = (server.address() as AddressInfo).port;
     const url = `http://localhost:${port}`;
     logger.info(
-      { event: 'listening', port, store: lt.store.kind, bus: lt.bus.kind, auth: auth ? 'built-in' : 'proxy' },
+      { event: 'listening', port, store: lt.store.name, bus: lt.bus.name, auth: auth ? 'built-in' : 'proxy' },
       `livetail listening on ${url} (WebSocket ${url.replace('http', 'ws')}${lt.settings.path})`,
     );
 

@@ -7,24 +7,8 @@ export interface ResolvedSession {
   expiresAt: number;
 }
 
-/**
- * The source cannot tell whether the credentials are valid (its database is down, the app does not
- * answer in time, it answered something that is not a session). Callers answer 503, never 401: the
- * user may well be signed in.
- */
-export class SessionCheckUnavailable extends Error {
-  /**
-   * The catalog code callers answer with: STORE_UNAVAILABLE when the auth's own database did not answer
-   * (better-auth in-process), AUTH_UNAVAILABLE when the app did not (proxy mode).
-   */
-  readonly code: 'STORE_UNAVAILABLE' | 'AUTH_UNAVAILABLE';
-
-  constructor(message: string, options: { cause?: unknown; code?: 'STORE_UNAVAILABLE' | 'AUTH_UNAVAILABLE' } = {}) {
-    super(message, { cause: options.cause });
-    this.name = 'SessionCheckUnavailable';
-    this.code = options.code ?? 'STORE_UNAVAILABLE';
-  }
-}
+// The seam's one failure, defined with every other error livetail throws.
+export { SessionCheckUnavailable } from '../errors.js';
 
 /**
  * Who the credentials of a request belong to: the one question the WebSocket upgrade and the REST

@@ -81,7 +81,12 @@ const INSERT_CHUNK = 500;
  * stream head is locked and how a consistent snapshot is read; everything else is shared.
  */
 export abstract class KyselyLogStore implements LogStore, CommitEngine {
-  abstract readonly kind: 'sqlite' | 'postgres';
+  /** Which SQL the engine speaks: the migrations' few differences depend on it. */
+  protected abstract readonly dialect: 'sqlite' | 'postgres';
+
+  get name(): string {
+    return this.dialect;
+  }
 
   constructor(
     protected readonly db: Kysely<any>,
@@ -105,7 +110,7 @@ export abstract class KyselyLogStore implements LogStore, CommitEngine {
   status?(transactionId: string): Promise<CommitOutcome>;
 
   async migrate(): Promise<void> {
-    await migrateLogStore(this.db, this.kind);
+    await migrateLogStore(this.db, this.dialect);
   }
 
   /**
@@ -317,9 +322,6 @@ export abstract class KyselyLogStore implements LogStore, CommitEngine {
   async ping(): Promise<void> {
     await sql`select 1`.execute(this.db);
   }
-
-  /** The store does not own the database: the composition root closes it. */
-  async close(): Promise<void> {}
 }
 
 /** The op's user id as the store keeps it (see commit). */

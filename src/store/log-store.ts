@@ -58,16 +58,8 @@ export interface LogPage {
   hasMore: boolean;
 }
 
-/**
- * The store could not be reached, did not answer in time, or is shutting down: nothing of the commit was
- * stored, and nothing of it ever will be (the transaction's COMMIT was never sent). Retrying later is safe.
- */
-export class StoreUnavailableError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'StoreUnavailableError';
-  }
-}
+// The seam's failure when the store does not answer, defined with every other error livetail throws.
+export { StoreUnavailableError } from '../errors.js';
 
 /** What became of a commit whose answer was lost; `unknown` while the store cannot tell (yet). */
 export type CommitOutcome = 'committed' | 'aborted' | 'unknown';
@@ -109,10 +101,12 @@ export class CommitInDoubtError extends Error {
  *   `maxJobsPerUser` jobs (least recently updated trimmed).
  * - A clear deletes every log of the user committed before it, in the same transaction.
  * - A page is read from one consistent snapshot: `headSeq`, `clearedSeq` and `logs` agree.
- * Out of scope: fan-out (the bus), validation and sanitizing (done before commit).
+ * Out of scope: fan-out (the bus), validation and sanitizing (done before commit), and the connection:
+ * the store runs on a Database handle it does not own (its owner, the core or the app, closes it).
  */
 export interface LogStore {
-  readonly kind: 'sqlite' | 'postgres';
+  /** The implementation's name for log lines (`sqlite`, `postgres`). Nothing branches on it: ask the seam's methods. */
+  readonly name: string;
   /** Creates or upgrades the store's tables; safe to run from several nodes at once. */
   migrate(): Promise<void>;
   commit(ops: WriteOp[], signal?: AbortSignal): Promise<CommittedEvent[]>;
@@ -124,8 +118,6 @@ export interface LogStore {
   latestJobs(userId: string, limit: number, maxBytes?: number): Promise<JobEventData[]>;
   /** Resolves when the store answers a trivial query (readiness). */
   ping(): Promise<void>;
-  /** Closes the connection(s). Idempotent. */
-  close(): Promise<void>;
 }
 
 export interface LogStoreLimits {

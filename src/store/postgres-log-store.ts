@@ -18,7 +18,7 @@ const NO_CONNECTION = /driver has already been destroyed|connection has been dis
  * transaction id with pg_xact_status, which PostgreSQL provides for exactly that.
  */
 export class PostgresLogStore extends KyselyLogStore {
-  readonly kind = 'postgres' as const;
+  protected readonly dialect = 'postgres';
   protected readonly lockHeadRows = true;
 
   protected snapshot<T>(fn: (reads: SnapshotReads) => Promise<T>): Promise<T> {

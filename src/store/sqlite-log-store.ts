@@ -15,7 +15,7 @@ import type { CachedSqlite } from './sqlite-statement-cache.js';
  * is still open on it, and never see its uncommitted rows.
  */
 export class SqliteLogStore extends KyselyLogStore {
-  readonly kind = 'sqlite' as const;
+  protected readonly dialect = 'sqlite';
   protected readonly lockHeadRows = false;
   private readonly sqlite: CachedSqlite;
   private readonly reads: SnapshotReads;

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Bus, BusMessage } from '../bus/bus.js';
-import { HttpError } from '../errors.js';
+import { HTTP_ERRORS, StoreWriteError } from '../errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { CommitInDoubtError, type CommittedEvent, type LogStore, StoreUnavailableError, type WriteOp } from '../store/log-store.js';
 import { type InDoubtAnswer, settleInDoubt } from './in-doubt.js';
@@ -37,10 +37,10 @@ const MAX_OPS_PER_COMMIT = 5000;
  * Group commit: submissions that arrive while a transaction runs are committed together in the next one,
  * so there is no database round trip per log however fast they come, and a lone log is written at once.
  * Transactions run one at a time, so this node publishes in commit order. Each submission is atomic
- * (its ops share one transaction) and is answered within `timeoutMs`, with its events or an HttpError:
- * - 503 STORE_UNAVAILABLE (with Retry-After) when the queue is full, the store does not answer, or the
+ * (its ops share one transaction) and is answered within `timeoutMs`, with its events or an error:
+ * - StoreWriteError STORE_UNAVAILABLE (503 with Retry-After over HTTP) when the queue is full, the store does not answer, or the
  *   time is up before COMMIT was sent: nothing of it was stored, and nothing ever will be.
- * - 503 STORE_COMMIT_IN_DOUBT when the answer to COMMIT was lost and the store could not say what became
+ * - StoreWriteError STORE_COMMIT_IN_DOUBT (503) when the answer to COMMIT was lost and the store could not say what became
  *   of it in time; if it turns out committed, its events are published then.
  * - the store's own error when the store refused the submission's ops. A grouped transaction refused
  *   for any reason other than an unreachable store is committed again in halves, down to the submission
@@ -71,7 +71,7 @@ export class StreamWriter {
     if (this.pendingOps > 0 && this.pendingOps + ops.length > this.options.maxPendingOps) {
       this.metrics.storeWritesRefused.labels('queue-full').inc(ops.length);
       return Promise.reject(
-        new HttpError('STORE_UNAVAILABLE', `Too many writes are waiting for the store (MAX_PENDING_WRITES=${this.options.maxPendingOps}): nothing was stored; retry later`),
+        new StoreWriteError('STORE_UNAVAILABLE', HTTP_ERRORS.STORE_UNAVAILABLE.texts.queueFull(this.options.maxPendingOps)),
       );
     }
     return new Promise((resolve, reject) => {
@@ -189,7 +189,7 @@ export class StreamWriter {
     if (error instanceof StoreUnavailableError) {
       const reason = timedOut ? 'timeout' : 'unavailable';
       this.metrics.storeWritesRefused.labels(reason).inc(batch.reduce((n, p) => n + p.ops.length, 0));
-      const refusal = timedOut ? this.timeoutError() : new HttpError('STORE_UNAVAILABLE');
+      const refusal = timedOut ? this.timeoutError() : new StoreWriteError('STORE_UNAVAILABLE');
       for (const p of batch) this.refuse(p, refusal);
       return;
     }
@@ -255,8 +255,8 @@ export class StreamWriter {
     this.expiry.unref();
   }
 
-  private timeoutError(): HttpError {
-    return new HttpError('STORE_UNAVAILABLE', `The store did not commit within STORE_TIMEOUT_MS (${this.options.timeoutMs} ms): nothing was stored; retry later`);
+  private timeoutError(): StoreWriteError {
+    return new StoreWriteError('STORE_UNAVAILABLE', HTTP_ERRORS.STORE_UNAVAILABLE.texts.timeout(this.options.timeoutMs));
   }
 
   private noteFailure(error: unknown, ops: number): void {
@@ -298,9 +298,9 @@ function isStoreFault(error: unknown): boolean {
  * With the id of the submission's first log: it was stored whole or not at all, so looking for that one
  * id tells the producer whether to send it again.
  */
-function inDoubtError(ops: WriteOp[]): HttpError {
+function inDoubtError(ops: WriteOp[]): StoreWriteError {
   const first = ops.find((op) => op.kind === 'log');
-  if (first?.kind !== 'log') return new HttpError('STORE_COMMIT_IN_DOUBT');
-  const detail = { path: [0], message: 'The first log of the request: it was stored whole or not at all; look for its id', id: first.log.id };
-  return new HttpError('STORE_COMMIT_IN_DOUBT', undefined, [detail]);
+  if (first?.kind !== 'log') return new StoreWriteError('STORE_COMMIT_IN_DOUBT');
+  const detail = { path: [0], message: HTTP_ERRORS.STORE_COMMIT_IN_DOUBT.texts.firstLog, id: first.log.id };
+  return new StoreWriteError('STORE_COMMIT_IN_DOUBT', undefined, [detail]);
 }

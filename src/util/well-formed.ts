@@ -1,4 +1,4 @@
-import { HttpError } from '../errors.js';
+import { HTTP_ERRORS, ValidationError } from '../errors.js';
 
 /**
  * Where the first string that is not well-formed UTF-16 (a lone surrogate, as `"\ud800"` in JSON
@@ -26,10 +26,10 @@ export function illFormedStringPath(value: unknown): PropertyKey[] | undefined {
 }
 
 /**
- * Throws HttpError INVALID_BODY naming the path (after `prefix`) of the first string in `value` that
+ * Throws ValidationError INVALID_BODY naming the path (after `prefix`) of the first string in `value` that
  * is not well-formed UTF-16: the check of every place a string enters (bodies, the in-process API).
  */
 export function refuseIllFormedStrings(value: unknown, prefix: PropertyKey[] = []): void {
   const path = illFormedStringPath(value);
-  if (path) throw new HttpError('INVALID_BODY', undefined, [{ path: [...prefix, ...path], message: 'not well-formed UTF-16: a lone surrogate' }]);
+  if (path) throw new ValidationError('INVALID_BODY', undefined, [{ path: [...prefix, ...path], message: HTTP_ERRORS.INVALID_BODY.texts.loneSurrogate }]);
 }

@@ -166,9 +166,10 @@ export function busContract(name: string, createBus: () => Promise<Bus>, options
       await bus.close();
     });
 
-    it('answers ping while open', async () => {
+    it('answers ping while open; a bus across nodes has one (readiness asks it), the in-process one need not', async () => {
       const { bus } = await node();
-      await expect(bus.ping()).resolves.toBeUndefined();
+      if (options.crossNode) expect(bus.ping).toBeTypeOf('function');
+      if (bus.ping) await expect(bus.ping()).resolves.toBeUndefined();
     });
 
     it('broadcast: a control message reaches every bus, subscribed to its user or not, including the sender', async () => {

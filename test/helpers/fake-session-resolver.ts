@@ -24,7 +24,7 @@ export class FakeSessionResolver implements SessionResolver {
     }
   }
 
-  /** A session for `cookie` (the whole Cookie header value). */
+  /** A session for `cookie` (one `name=value` pair: a Cookie header carrying it among others finds it). */
   add(cookie: string, session: Partial<ResolvedSession> & { userId: string; sessionId: string }): ResolvedSession {
     const full = { expiresAt: this.now() + 3_600_000, ...session };
     this.sessions.set(cookie, full);
@@ -55,7 +55,8 @@ export class FakeSessionResolver implements SessionResolver {
     this.checks++;
     if (this.held) await new Promise<void>((resolve) => this.held!.push(resolve));
     if (this.down) throw new SessionCheckUnavailable('the fake source is down');
-    const session = headers.cookie === undefined ? undefined : this.sessions.get(headers.cookie);
+    const pair = headers.cookie?.split(';').map((p) => p.trim()).find((p) => this.sessions.has(p));
+    const session = pair === undefined ? undefined : this.sessions.get(pair);
     return session && session.expiresAt > this.now() ? { ...session } : null;
   }
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { HttpError } from '../../src/errors.js';
+import { LivetailError } from '../../src/errors.js';
 import { api, entry, service } from '../helpers/http.js';
 import { logInput } from '../helpers/log-input.js';
 import { counterValue } from '../helpers/metrics.js';
@@ -40,7 +40,7 @@ describe('group commit: one bad entry fails only its own write', () => {
     await Promise.all(good);
     for (const error of await Promise.all(bad)) {
       expect(error).toBeInstanceOf(Error);
-      expect(error).not.toBeInstanceOf(HttpError); // the store's own error, not a 503
+      expect(error).not.toBeInstanceOf(LivetailError); // the store's own error, not a 503
       expect((error as Error).message).toContain('BigInt');
     }
     expect(await counterValue(app.metrics.storeWriteIsolations)).toBeGreaterThan(0);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HttpError } from '../../src/errors.js';
+import { HTTP_ERRORS, ValidationError } from '../../src/errors.js';
 import { MAX_BODY_DEPTH } from '../../src/http/json-body.js';
 import { api, entry, service, signUp, type TestUser } from '../helpers/http.js';
 import { logInput } from '../helpers/log-input.js';
@@ -141,8 +141,9 @@ describe('ingest limits (the defaults: MAX_BODY_BYTES 1 MiB, MAX_BATCH_ENTRIES 1
     it('the same bounds hold for the in-process API: app.logs.log throws VALIDATION_FAILED and stores nothing', async () => {
       const userId = freshUser();
       const attempt = server.node.app.logs.log(userId, [logInput({ command: 'OK' }), logInput({ data: { parsed: nested(17) } })]);
-      await expect(attempt).rejects.toBeInstanceOf(HttpError);
-      await expect(attempt).rejects.toMatchObject({ code: 'VALIDATION_FAILED', status: 400 });
+      await expect(attempt).rejects.toBeInstanceOf(ValidationError);
+      await expect(attempt).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+      expect(HTTP_ERRORS.VALIDATION_FAILED.status).toBe(400);
       expect(await storedCount(userId)).toBe(0);
     });
 

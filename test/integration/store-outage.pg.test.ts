@@ -1,6 +1,6 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HttpError } from '../../src/errors.js';
+import { HTTP_ERRORS, StoreWriteError } from '../../src/errors.js';
 import { api, entry, service, signUp, type TestUser } from '../helpers/http.js';
 import { logInput } from '../helpers/log-input.js';
 import { counterValue } from '../helpers/metrics.js';
@@ -199,8 +199,9 @@ describe.skipIf(!available)('PostgreSQL going away under load (a TCP proxy in fr
     expect(read.headers.get('retry-after')).toBe('2');
     const inProcessAt = Date.now();
     const inProcess = await app.logs.log(users[0]!.userId, logInput({ command: 'IN-PROCESS' })).catch((error: unknown) => error);
-    expect(inProcess).toBeInstanceOf(HttpError);
-    expect(inProcess).toMatchObject({ code: 'STORE_UNAVAILABLE', status: 503 });
+    expect(inProcess).toBeInstanceOf(StoreWriteError);
+    expect(inProcess).toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    expect(HTTP_ERRORS.STORE_UNAVAILABLE.status).toBe(503);
     expect(Date.now() - inProcessAt).toBeLessThan(STORE_TIMEOUT_MS + answerSlackMs(eventLoopDelay.max / 1e6));
     // Half the sockets drop: their clients reconnect while the store (and the session check) is down.
     let index = 0;

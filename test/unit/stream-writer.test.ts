@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { Bus, BusMessage } from '../../src/bus/bus.js';
-import { HTTP_ERRORS, HttpError } from '../../src/errors.js';
+import { HTTP_ERRORS, StoreWriteError } from '../../src/errors.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
 import {
   type CommitOutcome,
@@ -57,11 +57,11 @@ function writerOn(store: LogStore, options = { timeoutMs: 5000, maxPendingOps: 1
 const logOps = (userId: string, command: string, n = 1): WriteOp[] =>
   Array.from({ length: n }, (_, i) => ({ kind: 'log', log: testLog(userId, `${command}.${i}`) }));
 
-/** The HttpError code a rejected submission got, or 'committed'. */
+/** The StoreWriteError code a rejected submission got, or 'committed'. */
 const answerOf = (submission: Promise<unknown>) =>
   submission.then(
     () => 'committed',
-    (error) => (error instanceof HttpError ? error.code : error),
+    (error) => (error instanceof StoreWriteError ? error.code : error),
   );
 
 describe('StreamWriter', () => {
@@ -101,8 +101,9 @@ describe('StreamWriter', () => {
       const submissions = Array.from({ length: 20 }, (_, i) => writer.submit(logOps('user-1', `U${i}`, 2)));
       const errors = await Promise.all(submissions.map((s) => s.catch((error: unknown) => error)));
       for (const error of errors) {
-        expect(error).toBeInstanceOf(HttpError);
-        expect(error).toMatchObject({ code: 'STORE_UNAVAILABLE', status: 503 });
+        expect(error).toBeInstanceOf(StoreWriteError);
+        expect(error).toMatchObject({ code: 'STORE_UNAVAILABLE' });
+        expect(HTTP_ERRORS.STORE_UNAVAILABLE.status).toBe(503);
       }
       expect(calls).toHaveLength(1);
       expect(published).toEqual([]);
@@ -194,7 +195,9 @@ describe('StreamWriter', () => {
       const started = Date.now();
       const error = await writer.submit(ops).catch((e: unknown) => e);
       expect(Date.now() - started).toBeLessThan(150 + 100);
-      expect(error).toMatchObject({ code: 'STORE_COMMIT_IN_DOUBT', status: 503, details: [{ path: [0], id: ops[0]!.kind === 'log' && ops[0]!.log.id }] });
+      expect(error).toBeInstanceOf(StoreWriteError);
+      expect(error).toMatchObject({ code: 'STORE_COMMIT_IN_DOUBT', details: [{ path: [0], id: ops[0]!.kind === 'log' && ops[0]!.log.id }] });
+      expect(HTTP_ERRORS.STORE_COMMIT_IN_DOUBT.status).toBe(503);
       expect('retryAfterSeconds' in HTTP_ERRORS.STORE_COMMIT_IN_DOUBT).toBe(false); // a blind retry might store it twice
       expect((await metrics.storePendingOps.get()).values[0]!.value).toBe(0);
       expect(published).toEqual([]);

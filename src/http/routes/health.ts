@@ -1,16 +1,13 @@
 import { Router } from 'express';
 import { z } from 'zod';
+import type { Readiness } from '../../core/create-livetail.js';
 import type { Metrics } from '../../metrics/metrics.js';
 
-/** What /readyz asks: each dependency's answer, and whether the node is shutting down. */
-export interface Readiness {
+/** What /readyz asks: whether the node is shutting down, and each dependency's answer (`lt.ready()`). */
+export interface ReadinessSource {
   shuttingDown(): boolean;
-  /** Named checks (store, bus, bullmq, ...) that resolve when the dependency answers. */
-  checks: Record<string, () => Promise<void>>;
+  ready(): Promise<Readiness>;
 }
-
-/** A dependency slower than this counts as down: a load balancer's probe must get an answer in time. */
-const CHECK_TIMEOUT_MS = 2000;
 
 /** What /healthz answers while the process serves. */
 export const healthBodySchema = z.strictObject({ status: z.literal('ok') });
@@ -27,7 +24,7 @@ export type ReadyBody = z.infer<typeof readyBodySchema>;
  * shutting down: readiness, so a load balancer stops routing here before sockets are closed) and
  * /metrics (Prometheus text format).
  */
-export function healthRoutes(readiness: Readiness, metrics: Metrics): Router {
+export function healthRoutes(readiness: ReadinessSource, metrics: Metrics): Router {
   const router = Router();
 
   router.get('/healthz', (_req, res) => {
@@ -39,18 +36,15 @@ export function healthRoutes(readiness: Readiness, metrics: Metrics): Router {
       res.status(503).json({ status: 'shutting-down', error: 'The node is shutting down', down: [] } satisfies ReadyBody);
       return;
     }
-    const names = Object.keys(readiness.checks);
-    const results = await Promise.all(
-      names.map((name) => withTimeout(readiness.checks[name]!()).then(() => ({ name, up: true as const }), (error: unknown) => ({ name, up: false as const, error }))),
-    );
-    const failed = results.filter((r) => !r.up);
-    const down = failed.map((r) => r.name);
+    const { checks } = await readiness.ready();
+    const names = Object.keys(checks);
+    const down = names.filter((name) => !checks[name]!.up);
     if (down.length === 0) {
       res.json({ status: 'ready', checks: names } satisfies ReadyBody);
       return;
     }
     // The body names what is down; the reason (a driver's message) goes to the server's log only.
-    const reasons = Object.fromEntries(failed.map((r) => [r.name, 'error' in r ? reasonOf(r.error) : '']));
+    const reasons = Object.fromEntries(Object.entries(checks).flatMap(([name, check]) => (check.up ? [] : [[name, check.error]])));
     req.log?.warn({ event: 'not-ready', down, reasons }, `not ready: ${down.join(', ')} not answering`);
     res.status(503).json({ status: 'unavailable', error: `Not answering: ${down.join(', ')}`, down } satisfies ReadyBody);
   });
@@ -61,24 +55,4 @@ export function healthRoutes(readiness: Readiness, metrics: Metrics): Router {
   });
 
   return router;
-}
-
-function reasonOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-function withTimeout(promise: Promise<void>): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
-    promise.then(
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      (error) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
 }

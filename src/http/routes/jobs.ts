@@ -1,7 +1,6 @@
 import { Router } from 'express';
 import { HttpError } from '../../errors.js';
 import type { JobService } from '../../jobs/job-service.js';
-import { type JobEventData, jobEventInputSchema } from '../../protocol/log-entry.js';
 import { type Authenticate, callerOf, ownerFor, requireCaller } from '../authenticate.js';
 import { jsonBody } from '../json-body.js';
 import type { ReadRouteOptions } from '../read-slots.js';
@@ -15,16 +14,7 @@ export function jobRoutes(jobs: JobService, authenticate: Authenticate, maxBodyB
 
   router.post('/events', ...jsonBody(maxBodyBytes), async (req, res) => {
     const caller = callerOf(res);
-    const parsed = jobEventInputSchema.safeParse(req.body);
-    if (!parsed.success) {
-      throw new HttpError(
-        'VALIDATION_FAILED',
-        'Invalid job event: send { jobId, status, ...anything else }',
-        parsed.error.issues.map((i) => ({ path: i.path, message: i.message, code: i.code })),
-      );
-    }
-    const userId = ownerFor(caller, parsed.data.userId);
-    const event = await jobs.append({ ...parsed.data, userId } as JobEventData, 'api');
+    const event = await jobs.append(jobs.validate(req.body, (claimed) => ownerFor(caller, claimed)), 'api');
     res.status(201).json({ event });
   });
 

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { HttpError } from '../../errors.js';
+import { HTTP_ERRORS, HttpError } from '../../errors.js';
 import type { LogService } from '../../logs/log-service.js';
 import type { LogQuery } from '../../store/log-store.js';
 import { type Authenticate, callerOf, ownerFor, requireCaller } from '../authenticate.js';
@@ -28,11 +28,11 @@ export function logRoutes(logs: LogService, authenticate: Authenticate, o: LogRo
     const caller = callerOf(res);
     const entries = entriesOf(req.body);
     if (entries.length > o.maxBatchEntries) {
-      throw new HttpError('BATCH_TOO_LARGE', `Too many entries in one batch: ${entries.length} (the limit is ${o.maxBatchEntries})`);
+      throw new HttpError('BATCH_TOO_LARGE', HTTP_ERRORS.BATCH_TOO_LARGE.texts.count(entries.length, o.maxBatchEntries));
     }
     // With the service token each entry names its user; a session's entries belong to its user (another → 403).
     const owned = logs.validate(entries, (claimed) =>
-      caller.kind === 'service' && !claimed ? { invalid: 'userId is required with the service token' } : ownerFor(caller, claimed),
+      caller.kind === 'service' && !claimed ? { invalid: HTTP_ERRORS.VALIDATION_FAILED.texts.userIdRequired } : ownerFor(caller, claimed),
     );
     const stored = await logs.append(owned);
     res.status(201).json({ logs: stored });
@@ -96,11 +96,11 @@ function entriesOf(body: unknown): unknown[] {
   if (Array.isArray(body)) return body;
   if (body !== null && typeof body === 'object' && 'logs' in body && !('command' in body)) {
     const list = (body as { logs: unknown }).logs;
-    if (!Array.isArray(list)) throw new HttpError('VALIDATION_FAILED', '"logs" must be an array of log entries');
+    if (!Array.isArray(list)) throw new HttpError('VALIDATION_FAILED', HTTP_ERRORS.VALIDATION_FAILED.texts.logsNotArray);
     return list;
   }
   if (body === null || typeof body !== 'object') {
-    throw new HttpError('VALIDATION_FAILED', 'Send a log entry, an array of entries, or { "logs": [...] }');
+    throw new HttpError('VALIDATION_FAILED', HTTP_ERRORS.VALIDATION_FAILED.texts.notEntries);
   }
   return [body];
 }

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { HttpError } from '../../errors.js';
+import { HTTP_ERRORS, HttpError, issuesOf } from '../../errors.js';
 import type { Sessions } from '../../sessions/sessions.js';
 import { type Authenticate, callerOf, requireCaller } from '../authenticate.js';
 import { jsonBody } from '../json-body.js';
@@ -26,7 +26,7 @@ export function sessionRoutes(sessions: Pick<Sessions, 'end'>, authenticate: Aut
     if (callerOf(res).kind !== 'service') throw new HttpError('SERVICE_TOKEN_REQUIRED');
     const parsed = sessionEndBodySchema.safeParse(req.body);
     if (!parsed.success) {
-      throw new HttpError('VALIDATION_FAILED', 'Send { "sessionId": "..." } or { "userId": "..." }', parsed.error.issues.map((i) => ({ path: i.path, message: i.message, code: i.code })));
+      throw new HttpError('VALIDATION_FAILED', HTTP_ERRORS.VALIDATION_FAILED.texts.sessionEnd, issuesOf(parsed.error));
     }
     const closed = await sessions.end(parsed.data);
     res.json({ ended: true, socketsClosedHere: closed });
