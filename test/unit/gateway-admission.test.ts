@@ -74,7 +74,7 @@ async function rig(options: Partial<GatewayOptions> = {}): Promise<Rig> {
   const resolver = new FakeSessionResolver();
   resolver.add(ALICE, { userId: 'alice', sessionId: 's-alice' });
   const logger = pino({ level: 'silent' });
-  const sessions = new Sessions({ resolver, broadcast: () => {}, logger }, { cacheTtlMs: 0, recheckIntervalMs: 0 });
+  const sessions = new Sessions({ resolver, broadcast: async () => {}, barrier: async () => {}, logger }, { cacheTtlMs: 0, recheckIntervalMs: 0 });
   const hub = new RecordingHub();
   const gateway = new Gateway(
     { hub: hub as unknown as Hub, sessions, metrics: createMetrics('gateway-test'), logger, clearLogs: async () => {} },
