@@ -185,7 +185,7 @@ describe('Gateway', () => {
       const { sessions, wsUrl, hub } = await rig();
       const socket = await TestSocket.open(wsUrl, alice);
       await waitFor(() => hub.joined.length === 1, 'the join');
-      expect(sessions.end({ sessionId: 's-alice' })).toBe(1);
+      expect(await sessions.end({ sessionId: 's-alice' })).toBe(1);
       expect((await socket.closed).code).toBe(CLOSE_CODES.SESSION_ENDED);
     });
   });
