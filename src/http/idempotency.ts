@@ -10,6 +10,8 @@ export const REPLAYED_HEADER = 'Idempotent-Replayed';
 
 /** 1 to 255 printable ASCII characters (a UUID, a hash, a producer's own batch id). */
 const KEY_FORMAT = /^[\x20-\x7e]{1,255}$/;
+/** Where `digestBody` leaves the raw body's digest for the claim (res.locals). */
+const BODY_DIGEST = 'livetailBodyDigest';
 
 /** What a route creates: its name (metrics, and the body hash: one key never serves two routes) and its answer's field. */
 export interface Created {
@@ -36,8 +38,16 @@ export class IdempotentAnswers {
     private readonly metrics: Metrics,
   ) {}
 
+  /**
+   * jsonBody's `onRaw`: the SHA-256 of a keyed request's bytes as they came, so a retry (the same bytes)
+   * is told from another request under its key without serializing the parsed body again.
+   */
+  readonly digestBody = (req: Request, res: Response, raw: Buffer): void => {
+    if (req.headers['idempotency-key'] !== undefined) res.locals[BODY_DIGEST] = createHash('sha256').update(raw).digest('base64url');
+  };
+
   async answer<T>(req: Request, res: Response, created: Created, handle: (claim: IdempotencyClaim | undefined) => Promise<T>): Promise<void> {
-    const claim = claimOf(req, callerOf(res), created.route);
+    const claim = claimOf(req, res, created.route);
     if (claim) {
       const record = await this.records.findIdempotency(claim);
       if (record) return this.repeat(res, created, claim, record);
@@ -64,14 +74,19 @@ export class IdempotentAnswers {
 }
 
 /**
- * The request's Idempotency-Key as a claim of its caller, with a hash of the route and the body as
- * parsed; undefined without the header, 400 INVALID_IDEMPOTENCY_KEY for a malformed one.
+ * The request's Idempotency-Key as a claim of its caller (see scopeOf), with the route and the digest of
+ * its body; undefined without the header, 400 INVALID_IDEMPOTENCY_KEY for a malformed one.
  */
-function claimOf(req: Request, caller: Caller, route: Created['route']): IdempotencyClaim | undefined {
+function claimOf(req: Request, res: Response, route: Created['route']): IdempotencyClaim | undefined {
   const key = req.headers['idempotency-key'];
   if (key === undefined) return undefined;
   if (typeof key !== 'string' || !KEY_FORMAT.test(key)) throw new HttpError('INVALID_IDEMPOTENCY_KEY');
-  const scope = caller.kind === 'service' ? 'service' : `user:${caller.userId}`;
-  const bodyHash = createHash('sha256').update(`${route}\n`).update(JSON.stringify(req.body)).digest('base64url');
-  return { scope, key, bodyHash };
+  const digest = res.locals[BODY_DIGEST] as string | undefined;
+  if (digest === undefined) throw new Error(`The ${route} route parses its body without IdempotentAnswers.digestBody`);
+  return { scope: scopeOf(callerOf(res)), key, bodyHash: `${route}:${digest}` };
+}
+
+/** Whose keys these are: the service token's, or one user's (a key never answers another user's request). */
+function scopeOf(caller: Caller): string {
+  return caller.kind === 'service' ? 'service' : `user:${caller.userId}`;
 }

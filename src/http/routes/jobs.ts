@@ -17,7 +17,7 @@ export function jobRoutes(jobs: JobService, authenticate: Authenticate, maxBodyB
   // Credentials first: an anonymous caller gets 401 before its body is even read.
   router.use(requireCaller(authenticate));
 
-  router.post('/events', ...jsonBody(maxBodyBytes), (req, res) =>
+  router.post('/events', ...jsonBody(maxBodyBytes, idempotent.digestBody), (req, res) =>
     idempotent.answer(req, res, { route: 'jobs', field: 'event' }, (claim) => {
       const caller = callerOf(res);
       const parsed = jobEventInputSchema.safeParse(req.body);

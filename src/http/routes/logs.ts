@@ -25,7 +25,7 @@ export function logRoutes(logs: LogService, authenticate: Authenticate, o: LogRo
   // Credentials first: an anonymous caller gets 401 before its body is even read.
   router.use(requireCaller(authenticate));
 
-  router.post('/', ...jsonBody(o.maxBodyBytes), (req, res) =>
+  router.post('/', ...jsonBody(o.maxBodyBytes, idempotent.digestBody), (req, res) =>
     idempotent.answer(req, res, { route: 'logs', field: 'logs' }, (claim) => {
       const caller = callerOf(res);
       const entries = entriesOf(req.body);
