@@ -80,6 +80,11 @@ export const HTTP_ERRORS = {
     texts: { count: (entries: number, limit: number) => `Too many entries in one batch: ${entries} (the limit is ${limit})` },
   },
   NOT_FOUND: { status: 404, message: 'Not found' },
+  INVALID_IDEMPOTENCY_KEY: { status: 400, message: 'Idempotency-Key must be 1 to 255 printable ASCII characters' },
+  IDEMPOTENCY_KEY_REUSED: {
+    status: 422,
+    message: 'This Idempotency-Key was already used for a different request: send a new key with a new request',
+  },
   // retryAfterSeconds: when trying again makes sense (the answer's Retry-After, for the SDK and publishers).
   TOO_MANY_CONNECTIONS: { status: 429, message: 'Too many open sockets for this user: close one first', retryAfterSeconds: 5 },
   UPGRADE_RATE_LIMITED: { status: 429, message: 'Too many connection attempts from this address: retry later', retryAfterSeconds: 5 },

@@ -217,7 +217,7 @@ export async function createLivetailInternals(options: LivetailOptions, internal
     }
 
     const failures = new RequestFailures(logger, metrics);
-    const api = createApiRouter({ logs, jobs, sessions, metrics, logger, failures, settings });
+    const api = createApiRouter({ logs, jobs, sessions, store, metrics, logger, failures, settings });
     const drain = () => {
       draining = true;
       gateway.drain();

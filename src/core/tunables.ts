@@ -57,6 +57,8 @@ export const TUNABLES = {
   storeTimeoutMs: { default: 5_000, min: 100, max: 600_000, unit: 'milliseconds' },
   /** Writes that may wait for the store; more answer 503 at once. */
   maxPendingWrites: { default: 10_000, min: 1, max: 10_000_000, unit: 'writes' },
+  /** How long an Idempotency-Key holds: a repeat within it gets the first answer, and nothing is stored again. */
+  idempotencyWindowMs: { default: 600_000, min: 100, max: 7 * 86_400_000, unit: 'milliseconds' },
   /** At close, how long readiness answers 503 before open sockets are closed with 1001. */
   drainDelayMs: { default: 0, min: 0, max: 600_000, unit: 'milliseconds' },
 } as const satisfies Record<string, Tunable>;

@@ -6,7 +6,9 @@ import type { JobService } from '../jobs/job-service.js';
 import type { LogService } from '../logs/log-service.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Sessions } from '../sessions/sessions.js';
+import type { LogStore } from '../store/log-store.js';
 import { createAuthenticator } from './authenticate.js';
+import { IdempotentAnswers } from './idempotency.js';
 import { singleQueryValues } from './query-guard.js';
 import { type ReadRouteOptions, ReadSlots } from './read-slots.js';
 import type { RequestFailures } from './request-failures.js';
@@ -18,6 +20,8 @@ export interface ApiRouterDeps {
   logs: LogService;
   jobs: JobService;
   sessions: Sessions;
+  /** Where the idempotency keys of POSTs are looked up. */
+  store: Pick<LogStore, 'findIdempotency'>;
   metrics: Metrics;
   logger: Logger;
   /** Reports what a request throws (logged once, counted); the standalone server also routes escaped errors there. */
@@ -49,8 +53,9 @@ export function createApiRouter(deps: ApiRouterDeps): ApiRouter {
     slots: new ReadSlots(settings.maxReadsPerUser),
     send: { stallMs: settings.httpSendTimeoutMs, onStall: () => deps.metrics.httpStalledResponses.inc() },
   };
-  router.use('/logs', logRoutes(deps.logs, authenticate, settings, reads));
-  router.use('/jobs', jobRoutes(deps.jobs, authenticate, settings.maxBodyBytes, reads));
+  const idempotent = new IdempotentAnswers(deps.store, deps.metrics);
+  router.use('/logs', logRoutes(deps.logs, authenticate, settings, reads, idempotent));
+  router.use('/jobs', jobRoutes(deps.jobs, authenticate, settings.maxBodyBytes, reads, idempotent));
   router.use('/sessions', sessionRoutes(deps.sessions, authenticate, settings.maxBodyBytes));
   router.use(unavailableAnswers(deps.logger));
   router.use(errorAnswers(deps.failures));

@@ -1,4 +1,4 @@
-import express, { type RequestHandler } from 'express';
+import express, { type Request, type RequestHandler, type Response } from 'express';
 import { HTTP_ERRORS, HttpError } from '../errors.js';
 import { refuseIllFormedStrings } from '../util/well-formed.js';
 
@@ -79,16 +79,17 @@ function decodeKey(raw: Uint8Array, from: number, to: number): string | undefine
  * could reach an object's prototype (`__proto__`, `constructor`, `prototype`) are refused with 400
  * before parsing, so no later spread or merge can ever see one. A key or string that is not well-formed
  * UTF-16 (a lone surrogate) → 400 INVALID_BODY naming its path: nothing downstream (validation, the
- * store, the reply) ever sees one.
+ * store, the reply) ever sees one. `onRaw` sees the raw bytes first (an idempotent route digests them).
  */
-export function jsonBody(limit: number): RequestHandler[] {
+export function jsonBody(limit: number, onRaw?: (req: Request, res: Response, raw: Buffer) => void): RequestHandler[] {
   const requireJson: RequestHandler = (req, _res, next) => {
     const type = req.headers['content-type'];
     next(type !== undefined && /^application\/([\w.+-]*\+)?json\s*(;|$)/i.test(type) ? undefined : new HttpError('UNSUPPORTED_MEDIA_TYPE'));
   };
   const read = express.raw({ limit, type: () => true });
-  const parse: RequestHandler = (req, _res, next) => {
+  const parse: RequestHandler = (req, res, next) => {
     const raw: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    onRaw?.(req, res, raw);
     const scan = scanJsonBody(raw, MAX_BODY_DEPTH);
     if ('tooDeep' in scan) return next(new HttpError('VALIDATION_FAILED', HTTP_ERRORS.VALIDATION_FAILED.texts.tooDeep(MAX_BODY_DEPTH)));
     if ('forbiddenKey' in scan) return next(new HttpError('VALIDATION_FAILED', HTTP_ERRORS.VALIDATION_FAILED.texts.forbiddenKey(scan.forbiddenKey)));

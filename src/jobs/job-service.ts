@@ -2,7 +2,7 @@ import { HTTP_ERRORS, type Issue, ValidationError, issuesOf } from '../errors.js
 import { sanitizeJobEvent } from '../sanitizer/sanitizer.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { type JobEventData, type JobEventInput, jobEventInputSchema } from '../protocol/log-entry.js';
-import type { LogStore } from '../store/log-store.js';
+import type { IdempotencyClaim, LogStore, WriteOp } from '../store/log-store.js';
 import type { StreamWriter } from '../stream/stream-writer.js';
 import type { OwnerOf } from '../util/owner-of.js';
 import { refuseIllFormedStrings } from '../util/well-formed.js';
@@ -48,11 +48,14 @@ export class JobService {
    * Sanitizes, stores and sends an event whose shape is already checked: `validate` checked it, or the
    * BullMQ bridge built it. Every job event takes this path, so this is where it is sanitized, once
    * (sanitizeJobEvent: the rules of a log's `parsed`; `userId` is kept). Resolves with the event as
-   * stored and sent. `source` labels the metric.
+   * stored and sent. `source` labels the metric. With `idempotency`, the request's key is recorded with
+   * the event in the same transaction; a key already recorded rejects with IdempotencyKeyTakenError.
    */
-  async append(data: JobEventData, source: 'api' | 'bullmq'): Promise<JobEventData> {
+  async append(data: JobEventData, source: 'api' | 'bullmq', idempotency?: IdempotencyClaim): Promise<JobEventData> {
     const clean = sanitizeJobEvent(data);
-    await this.writer.submit([{ kind: 'job', userId: clean.userId, data: clean }]);
+    const ops: WriteOp[] = [{ kind: 'job', userId: clean.userId, data: clean }];
+    if (idempotency) ops.push({ kind: 'idempotency', claim: idempotency, result: JSON.stringify(clean) });
+    await this.writer.submit(ops);
     this.metrics.jobEvents.labels(source).inc();
     return clean;
   }

@@ -3,7 +3,7 @@ import { HTTP_ERRORS, type Issue, ValidationError, issuesOf } from '../errors.js
 import type { Metrics } from '../metrics/metrics.js';
 import type { LogLevel } from '../protocol/constants.js';
 import { type LogEntry, type LogEntryInput, type ParsedBounds, logEntryInputSchema } from '../protocol/log-entry.js';
-import type { LogPage, LogQuery, LogStore } from '../store/log-store.js';
+import type { IdempotencyClaim, LogPage, LogQuery, LogStore, WriteOp } from '../store/log-store.js';
 import type { StreamWriter } from '../stream/stream-writer.js';
 import type { OwnerOf } from '../util/owner-of.js';
 import { refuseIllFormedStrings } from '../util/well-formed.js';
@@ -79,11 +79,15 @@ export class LogService {
     return owned;
   }
 
-  /** Stores and broadcasts entries that are already validated and owned (the HTTP route's path). */
-  async append(entries: OwnedEntry[]): Promise<LogEntry[]> {
+  /**
+   * Stores and broadcasts entries that are already validated and owned (the HTTP route's path). With
+   * `idempotency`, the request's key is recorded with the stored entries in the same transaction (even
+   * when the level drops them all); a key already recorded rejects with IdempotencyKeyTakenError.
+   */
+  async append(entries: OwnedEntry[], idempotency?: IdempotencyClaim): Promise<LogEntry[]> {
     const kept = entries.filter((e) => passesLevel(e.level, this.options.realtimeLogLevel));
     if (kept.length < entries.length) this.metrics.logsDropped.labels('level').inc(entries.length - kept.length);
-    if (kept.length === 0) return [];
+    if (kept.length === 0 && !idempotency) return [];
     const timestamp = new Date().toISOString();
     const logs: LogEntry[] = kept.map((e) => {
       const clean = sanitizeEntry(e);
@@ -97,7 +101,9 @@ export class LogService {
         data: clean.data as LogEntry['data'],
       };
     });
-    await this.writer.submit(logs.map((log) => ({ kind: 'log', log })));
+    const ops: WriteOp[] = logs.map((log) => ({ kind: 'log', log }));
+    if (idempotency) ops.push({ kind: 'idempotency', claim: idempotency, result: JSON.stringify(logs) });
+    await this.writer.submit(ops);
     this.metrics.logsIngested.inc(logs.length);
     return logs;
   }

@@ -38,6 +38,11 @@ export function createMetrics(nodeId: string) {
     logsIngested: counter('logs_ingested_total', 'Log entries stored and published'),
     logsDropped: counter('logs_dropped_total', 'Log entries not stored, by reason (level, validation)', ['reason']),
     jobEvents: counter('job_events_total', 'Job events stored and published, by source', ['source']),
+    idempotentRepeats: counter(
+      'idempotent_repeats_total',
+      'POSTs whose Idempotency-Key was already recorded, by route (logs, jobs) and answer (replayed: the first answer again; reused: 422, another body)',
+      ['route', 'answer'],
+    ),
     jobEventsIgnored: counter('job_events_ignored_total', 'Job events ignored, by reason', ['reason']),
     storeWriteBatches: counter('store_write_batches_total', 'Store transactions committed by the group-commit writer'),
     storeWriteErrors: counter('store_write_errors_total', 'Store transactions that failed'),

@@ -1,16 +1,22 @@
 import { type Kysely, type Transaction, sql } from 'kysely';
 import type { JobEventData, LogEntry } from '../protocol/log-entry.js';
+import { TUNABLES } from '../core/tunables.js';
 import { type CommitEngine, commitTransaction } from './commit-transaction.js';
-import type {
-  CommitOutcome,
-  CommittedEvent,
-  LogPage,
-  LogQuery,
-  LogStore,
-  LogStoreLimits,
-  RangeEnd,
-  StoredLog,
-  WriteOp,
+import {
+  type CommitOutcome,
+  type CommittedEvent,
+  type IdempotencyKey,
+  IdempotencyKeyTakenError,
+  type IdempotencyRecord,
+  type LogPage,
+  type LogQuery,
+  type LogStore,
+  type LogStoreLimits,
+  type RangeEnd,
+  type StoredLog,
+  type StreamOp,
+  type WriteOp,
+  isStreamOp,
 } from './log-store.js';
 import { migrateLogStore } from './migrations.js';
 
@@ -76,6 +82,11 @@ export function fitting(sizes: Iterable<readonly [unknown, number]>, limit: numb
 /** Rows (or users) per statement: at most 8 parameters each stays far below SQLite's and PostgreSQL's limits. */
 const INSERT_CHUNK = 500;
 
+/** Expired idempotency records a commit purges at least (more when it records more keys). */
+const PURGE_AT_LEAST = 100;
+
+type IdempotencyOp = Extract<WriteOp, { kind: 'idempotency' }>;
+
 /**
  * The log store in SQL through Kysely. SqliteLogStore and PostgresLogStore fill in only how a user's
  * stream head is locked and how a consistent snapshot is read; everything else is shared.
@@ -88,10 +99,15 @@ export abstract class KyselyLogStore implements LogStore, CommitEngine {
     return this.dialect;
   }
 
+  /** How long a recorded idempotency key holds, in ms. */
+  protected readonly idempotencyWindowMs: number;
+
   constructor(
     protected readonly db: Kysely<any>,
     protected readonly limits: LogStoreLimits,
-  ) {}
+  ) {
+    this.idempotencyWindowMs = limits.idempotencyWindowMs ?? TUNABLES.idempotencyWindowMs.default;
+  }
 
   /**
    * Whether head rows must be locked explicitly (SELECT ... FOR UPDATE) so that writers of one user
@@ -123,8 +139,13 @@ export abstract class KyselyLogStore implements LogStore, CommitEngine {
   async commit(ops: WriteOp[], signal?: AbortSignal): Promise<CommittedEvent[]> {
     if (ops.length === 0) return [];
     return commitTransaction(this.db, this, signal, async (trx) => {
-      const userIds = [...new Set(ops.map(userOf))].sort();
-      const heads = await this.lockHeads(trx, userIds);
+      const streamOps = ops.filter(isStreamOp);
+      const userIds = [...new Set(streamOps.map(userOf))].sort();
+      const heads = userIds.length > 0 ? await this.lockHeads(trx, userIds) : new Map<string, StreamHead>();
+      // After the heads (every commit locks in that order: no deadlock), before any row is written: a
+      // key already taken ends the commit here.
+      const claims = ops.filter((op): op is IdempotencyOp => op.kind === 'idempotency');
+      if (claims.length > 0) await this.recordKeys(trx, claims);
       const headOf = (userId: string): StreamHead => {
         const head = heads.get(userId);
         if (!head) throw new Error(`The store returned no stream head for user ${JSON.stringify(userId)}`);
@@ -135,7 +156,7 @@ export abstract class KyselyLogStore implements LogStore, CommitEngine {
       const clears = new Map<string, number>();
       const jobs = new Map<string, { userId: string; jobId: string; jobSeq: number; data: JobEventData }>();
 
-      for (const op of ops) {
+      for (const op of streamOps) {
         const userId = userOf(op);
         const head = headOf(userId);
         if (op.kind === 'log') {
@@ -178,9 +199,71 @@ export abstract class KyselyLogStore implements LogStore, CommitEngine {
         await this.trimJobs(trx, userId);
       }
       // Every head row exists (lockHeads made it): one statement writes them all back.
-      await this.writeHeads(trx, userIds.map((userId) => ({ userId, ...headOf(userId) })));
+      if (userIds.length > 0) await this.writeHeads(trx, userIds.map((userId) => ({ userId, ...headOf(userId) })));
       return events;
     });
+  }
+
+  /**
+   * Records the commit's idempotency keys, in key order (so that commits of several keys lock them in
+   * one order on PostgreSQL), taking over records past the window. A key recorded within the window
+   * throws IdempotencyKeyTakenError with its record; on PostgreSQL a key another open transaction just
+   * recorded waits for it first (the primary key's lock), and is taken if it commits. Then purges
+   * expired records.
+   */
+  private async recordKeys(trx: Transaction<any>, claims: IdempotencyOp[]): Promise<void> {
+    const sorted = [...claims].sort((a, b) => compareKeys(a.claim, b.claim));
+    for (let i = 1; i < sorted.length; i++) {
+      if (compareKeys(sorted[i - 1]!.claim, sorted[i]!.claim) === 0) {
+        throw new Error(`The idempotency key ${JSON.stringify(sorted[i]!.claim.key)} is claimed twice in one commit`);
+      }
+    }
+    const now = Date.now();
+    const expired = now - this.idempotencyWindowMs;
+    const recorded = new Set<string>();
+    for (let i = 0; i < sorted.length; i += INSERT_CHUNK) {
+      const rows = await trx
+        .insertInto('livetail_idempotency')
+        .values(
+          sorted.slice(i, i + INSERT_CHUNK).map(({ claim, result }) => ({ scope: claim.scope, key: claim.key, body_hash: claim.bodyHash, result, created_at: now })),
+        )
+        .onConflict((oc) =>
+          oc
+            .columns(['scope', 'key'])
+            .doUpdateSet((eb) => ({ body_hash: eb.ref('excluded.body_hash'), result: eb.ref('excluded.result'), created_at: eb.ref('excluded.created_at') }))
+            .where('livetail_idempotency.created_at', '<', expired),
+        )
+        .returning(['scope', 'key'])
+        .execute();
+      for (const row of rows) recorded.add(keyId(row as IdempotencyKey));
+    }
+    const taken = sorted.find((op) => !recorded.has(keyId(op.claim)));
+    if (taken) {
+      // The conflict locked the row (PostgreSQL): no purge can remove it before this transaction ends.
+      const row = await this.recordRow(trx, taken.claim).executeTakeFirstOrThrow();
+      throw new IdempotencyKeyTakenError({ scope: taken.claim.scope, key: taken.claim.key }, { bodyHash: row.body_hash, result: row.result });
+    }
+    await this.purgeKeys(trx, expired, Math.max(PURGE_AT_LEAST, 2 * claims.length));
+  }
+
+  private recordRow(db: Kysely<any>, key: IdempotencyKey) {
+    return db.selectFrom('livetail_idempotency').select(['body_hash', 'result']).where('scope', '=', key.scope).where('key', '=', key.key);
+  }
+
+  /**
+   * Deletes up to `limit` records older than `expired`, oldest first. Purging at least as many as a
+   * commit records keeps the table at about one window's keys, however long the process runs.
+   */
+  protected async purgeKeys(trx: Transaction<any>, expired: number, limit: number): Promise<void> {
+    await sql`
+      delete from livetail_idempotency where (scope, "key") in (
+        select scope, "key" from livetail_idempotency where created_at < ${expired} order by created_at limit ${limit}
+      )`.execute(trx);
+  }
+
+  async findIdempotency(key: IdempotencyKey): Promise<IdempotencyRecord | undefined> {
+    const row = await this.recordRow(this.db, key).where('created_at', '>=', Date.now() - this.idempotencyWindowMs).executeTakeFirst();
+    return row && { bodyHash: row.body_hash as string, result: row.result as string };
   }
 
   /** Inserts log rows (one statement per INSERT_CHUNK rows). PostgreSQL overrides it with one statement. */
@@ -325,8 +408,16 @@ export abstract class KyselyLogStore implements LogStore, CommitEngine {
 }
 
 /** The op's user id as the store keeps it (see commit). */
-function userOf(op: WriteOp): string {
+function userOf(op: StreamOp): string {
   return (op.kind === 'log' ? op.log.userId : op.userId).toWellFormed();
+}
+
+function compareKeys(a: IdempotencyKey, b: IdempotencyKey): number {
+  return a.scope < b.scope ? -1 : a.scope > b.scope ? 1 : a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+}
+
+function keyId(key: IdempotencyKey): string {
+  return `${key.scope}\u0000${key.key}`;
 }
 
 function toRow(log: LogEntry, userId: string, seq: number): LogRow {

@@ -1,19 +1,52 @@
 import type { JobEventData, LogEntry } from '../protocol/log-entry.js';
 
 /**
- * One write to a user's stream. Logs and clears are sequenced; job events update the job state.
+ * One write to a user's stream. Logs and clears are sequenced; job events update the job state; an
+ * idempotency op records the key of the request the other ops of its commit came from.
  * Ops are applied in array order.
  */
 export type WriteOp =
   | { kind: 'log'; log: LogEntry }
   | { kind: 'clear'; userId: string; timestamp: string }
-  | { kind: 'job'; userId: string; data: JobEventData };
+  | { kind: 'job'; userId: string; data: JobEventData }
+  /** Records `claim` with `result`, the answer a retry under the same key gets again (JSON). */
+  | { kind: 'idempotency'; claim: IdempotencyClaim; result: string };
 
-/** What a committed op became. `seq` is the op's position in its user's stream. */
+/**
+ * What a committed op of a user's stream became (an idempotency op becomes none). `seq` is the op's
+ * position in its user's stream.
+ */
 export type CommittedEvent =
   | { kind: 'log'; userId: string; seq: number; log: LogEntry }
   | { kind: 'clear'; userId: string; seq: number; timestamp: string }
   | { kind: 'job'; userId: string; data: JobEventData };
+
+/** An op of a user's stream: every kind but an idempotency record; each becomes one CommittedEvent. */
+export type StreamOp = Exclude<WriteOp, { kind: 'idempotency' }>;
+
+export function isStreamOp(op: WriteOp): op is StreamOp {
+  return op.kind !== 'idempotency';
+}
+
+/**
+ * A request's Idempotency-Key as the store keeps it. `scope` says whose it is (`service` for the ingest
+ * token, `user:<id>` for a session's user): one caller's key never answers another caller's request.
+ */
+export interface IdempotencyKey {
+  scope: string;
+  key: string;
+}
+
+/** A key a request claims, with a hash of what the request asked, to tell its retry from another request under the same key. */
+export interface IdempotencyClaim extends IdempotencyKey {
+  bodyHash: string;
+}
+
+/** What a recorded key holds: the first attempt's body hash and result (JSON). */
+export interface IdempotencyRecord {
+  bodyHash: string;
+  result: string;
+}
 
 export interface StoredLog {
   seq: number;
@@ -61,6 +94,20 @@ export interface LogPage {
 // The seam's failure when the store does not answer, defined with every other error livetail throws.
 export { StoreUnavailableError } from '../errors.js';
 
+/**
+ * The commit claimed an idempotency key that is already recorded (committed within the window, by this
+ * node or another): nothing of the commit was stored. `record` is what the key holds, to answer with.
+ */
+export class IdempotencyKeyTakenError extends Error {
+  constructor(
+    readonly key: IdempotencyKey,
+    readonly record: IdempotencyRecord,
+  ) {
+    super(`The idempotency key ${JSON.stringify(key.key)} is already recorded`);
+    this.name = 'IdempotencyKeyTakenError';
+  }
+}
+
 /** What became of a commit whose answer was lost; `unknown` while the store cannot tell (yet). */
 export type CommitOutcome = 'committed' | 'aborted' | 'unknown';
 
@@ -85,7 +132,8 @@ export class CommitInDoubtError extends Error {
  * The durable source of truth for logs and job state.
  *
  * Contract (tested by test/contract/log-store.contract.ts against every implementation):
- * - `commit` applies all ops atomically: all are stored, or none and it throws.
+ * - `commit` applies all ops atomically: all are stored, or none and it throws. It resolves with one
+ *   event per stream op (every op but `idempotency`), in op order.
  * - How `commit` fails says what was stored: StoreUnavailableError when the store could not be reached or
  *   did not answer (nothing stored, ever); CommitInDoubtError when the answer to COMMIT itself was lost
  *   (maybe stored: ask `outcome()`); any other error when the store refused the ops themselves (nothing
@@ -101,6 +149,13 @@ export class CommitInDoubtError extends Error {
  *   `maxJobsPerUser` jobs (least recently updated trimmed).
  * - A clear deletes every log of the user committed before it, in the same transaction.
  * - A page is read from one consistent snapshot: `headSeq`, `clearedSeq` and `logs` agree.
+ * - An `idempotency` op records its key in the commit's transaction: the key is recorded if and only if
+ *   the other ops are stored. While a record is younger than `idempotencyWindowMs`, a commit claiming
+ *   the same key (scope and key) throws IdempotencyKeyTakenError with it and stores nothing; commits
+ *   claiming one key at once, on any nodes, store once: the others wait for that commit and then throw.
+ *   Two ops claiming one key in one commit are refused. An older record is taken over by the next claim,
+ *   and purged by later commits that record keys (at least as many as they record), so the records
+ *   held stay about those of one window.
  * Out of scope: fan-out (the bus), validation and sanitizing (done before commit), and the connection:
  * the store runs on a Database handle it does not own (its owner, the core or the app, closes it).
  */
@@ -111,6 +166,8 @@ export interface LogStore {
   migrate(): Promise<void>;
   commit(ops: WriteOp[], signal?: AbortSignal): Promise<CommittedEvent[]>;
   readLogs(userId: string, query: LogQuery): Promise<LogPage>;
+  /** The record of a key committed less than `idempotencyWindowMs` ago, if there is one. */
+  findIdempotency(key: IdempotencyKey): Promise<IdempotencyRecord | undefined>;
   /**
    * The latest event data of the user's most recently updated jobs, most recent first. With `maxBytes`,
    * as many of them as fit in that many bytes of stored data (at least one), as for LogQuery.
@@ -123,4 +180,6 @@ export interface LogStore {
 export interface LogStoreLimits {
   maxLogsPerUser: number;
   maxJobsPerUser: number;
+  /** How long a recorded idempotency key holds (IDEMPOTENCY_WINDOW_MS); default 10 minutes. */
+  idempotencyWindowMs?: number;
 }

@@ -66,6 +66,24 @@ const migrations = (kind: 'sqlite' | 'postgres'): Record<string, Migration> => (
       await db.schema.createIndex('livetail_log_id').on('livetail_log').column('id').execute();
     },
   },
+  '0003_idempotency_keys': {
+    // The Idempotency-Keys of committed requests, with the answer to give a retry. A row costs about the
+    // answer's size (the stored entries, as JSON) and is purged once IDEMPOTENCY_WINDOW_MS is past.
+    // A rowid table on SQLite too: the answers are large rows, which a WITHOUT ROWID table stores badly.
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('livetail_idempotency')
+        .ifNotExists()
+        .addColumn('scope', 'text', (c) => c.notNull())
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('body_hash', 'text', (c) => c.notNull())
+        .addColumn('result', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('livetail_idempotency_pk', ['scope', 'key'])
+        .execute();
+      await db.schema.createIndex('livetail_idempotency_created').ifNotExists().on('livetail_idempotency').column('created_at').execute();
+    },
+  },
 });
 
 /**

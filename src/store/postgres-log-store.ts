@@ -41,6 +41,19 @@ export class PostgresLogStore extends KyselyLogStore {
     return status === 'committed' ? 'committed' : status === 'aborted' ? 'aborted' : 'unknown'; // 'in progress': not yet
   }
 
+  /**
+   * Skips records another transaction holds: two commits purging the same old rows would otherwise wait
+   * for each other, and one that takes over an expired key (it locks that row) could deadlock with a
+   * purge that holds rows it wants.
+   */
+  protected override async purgeKeys(trx: Transaction<any>, expired: number, limit: number): Promise<void> {
+    await sql`
+      delete from livetail_idempotency where (scope, "key") in (
+        select scope, "key" from livetail_idempotency where created_at < ${expired} order by created_at limit ${limit}
+        for update skip locked
+      )`.execute(trx);
+  }
+
   protected override async insertLogs(trx: Transaction<any>, rows: LogRow[]): Promise<void> {
     const column = <K extends keyof LogRow>(key: K) => rows.map((r) => r[key]);
     await sql`

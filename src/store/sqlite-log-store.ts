@@ -1,7 +1,7 @@
 import type { JobEventData, LogEntry } from '../protocol/log-entry.js';
 import type { SqliteDatabaseHandle } from './database.js';
 import { KyselyLogStore, LOG_SIZE, type SnapshotReads, fitting } from './kysely-log-store.js';
-import type { LogStoreLimits, StoredLog } from './log-store.js';
+import type { IdempotencyKey, IdempotencyRecord, LogStoreLimits, StoredLog } from './log-store.js';
 import type { CachedSqlite } from './sqlite-statement-cache.js';
 
 /**
@@ -63,6 +63,16 @@ export class SqliteLogStore extends KyselyLogStore {
       } finally {
         this.sqlite.prepare('commit').run();
       }
+    });
+  }
+
+  /** A cached statement, as for the reads: a publisher's every batch asks. */
+  override findIdempotency(key: IdempotencyKey): Promise<IdempotencyRecord | undefined> {
+    return this.db.connection().execute(async () => {
+      const row = this.sqlite
+        .prepare('select body_hash, result from livetail_idempotency where scope = ? and "key" = ? and created_at >= ?')
+        .get(key.scope, key.key, Date.now() - this.idempotencyWindowMs) as { body_hash: string; result: string } | undefined;
+      return row && { bodyHash: row.body_hash, result: row.result };
     });
   }
 

@@ -2,11 +2,24 @@ import type { Logger } from 'pino';
 import type { Bus, BusMessage } from '../bus/bus.js';
 import { HTTP_ERRORS, StoreWriteError } from '../errors.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { CommitInDoubtError, type CommittedEvent, type LogStore, StoreUnavailableError, type WriteOp } from '../store/log-store.js';
+import {
+  CommitInDoubtError,
+  type CommittedEvent,
+  type IdempotencyKey,
+  IdempotencyKeyTakenError,
+  type LogStore,
+  StoreUnavailableError,
+  type WriteOp,
+  isStreamOp,
+} from '../store/log-store.js';
 import { type InDoubtAnswer, settleInDoubt } from './in-doubt.js';
 
 interface Pending {
   ops: WriteOp[];
+  /** The idempotency keys its ops claim (`scope NUL key`). */
+  keys: string[];
+  /** How many events its commit yields: one per stream op. */
+  eventCount: number;
   /** When it was submitted (ms since epoch): the bus lag metric starts here. */
   at: number;
   /** When it must be answered by (ms since epoch). */
@@ -45,6 +58,10 @@ const MAX_OPS_PER_COMMIT = 5000;
  * - the store's own error when the store refused the submission's ops. A grouped transaction refused
  *   for any reason other than an unreachable store is committed again in halves, down to the submission
  *   at fault: only that one fails, and the others are stored, in their order.
+ * - IdempotencyKeyTakenError when the submission's idempotency key is already recorded: the group is
+ *   committed again at once without that one submission (no halving: the error names it). Submissions
+ *   claiming one key never share a transaction, so of two sent at once the first is stored and the
+ *   second, in the next transaction, gets the first's record.
  */
 export class StreamWriter {
   private queue: Pending[] = [];
@@ -76,7 +93,9 @@ export class StreamWriter {
     }
     return new Promise((resolve, reject) => {
       const at = Date.now();
-      this.queue.push({ ops, at, deadline: at + this.options.timeoutMs, resolve, reject });
+      const keys = ops.flatMap((op) => (op.kind === 'idempotency' ? [keyId(op.claim)] : []));
+      const eventCount = ops.filter(isStreamOp).length;
+      this.queue.push({ ops, keys, eventCount, at, deadline: at + this.options.timeoutMs, resolve, reject });
       this.changePending(ops.length);
       this.scheduleExpiry();
       this.flushing ??= this.drain();
@@ -101,10 +120,15 @@ export class StreamWriter {
     }
   }
 
+  /** The next transaction's submissions: up to MAX_OPS_PER_COMMIT ops, and no idempotency key twice. */
   private takeBatch(): Pending[] {
     let count = 0;
     let i = 0;
+    const keys = new Set<string>();
     while (i < this.queue.length && (i === 0 || count + this.queue[i]!.ops.length <= MAX_OPS_PER_COMMIT)) {
+      const claimed = this.queue[i]!.keys;
+      if (claimed.some((key) => keys.has(key))) break;
+      for (const key of claimed) keys.add(key);
       count += this.queue[i]!.ops.length;
       i++;
     }
@@ -117,12 +141,27 @@ export class StreamWriter {
    * it even in a large group, and the others are stored in their order.
    */
   private async commit(batch: Pending[]): Promise<void> {
-    const failure = await this.tryCommit(batch);
+    const [failure, rest] = await this.commitUntaken(batch);
     if (failure === undefined) return;
-    if (batch.length === 1 || isStoreFault(failure.error)) return this.fail(batch, failure);
+    if (rest.length === 1 || isStoreFault(failure.error)) return this.fail(rest, failure);
     this.metrics.storeWriteIsolations.inc();
-    this.logger.warn({ err: failure.error, submissions: batch.length }, 'grouped store write refused: committing it in parts to find the submission at fault');
-    await this.bisect(batch);
+    this.logger.warn({ err: failure.error, submissions: rest.length }, 'grouped store write refused: committing it in parts to find the submission at fault');
+    await this.bisect(rest);
+  }
+
+  /**
+   * Commits `batch`; while the store names an idempotency key of the group as taken, that key's
+   * submission is answered with it and the others are committed again. Returns the failure that ended
+   * it, if any, with the submissions still left in it.
+   */
+  private async commitUntaken(batch: Pending[]): Promise<[failure: Failure | undefined, batch: Pending[]]> {
+    for (;;) {
+      const failure = await this.tryCommit(batch);
+      const owner = failure && batch.length > 1 ? claimantOf(batch, failure.error) : undefined;
+      if (!owner) return [failure, batch];
+      this.fail([owner], failure!);
+      batch = batch.filter((p) => p !== owner);
+    }
   }
 
   /** Commits `batch` in halves, recursively; returns the store fault that ended it early, if one did. */
@@ -130,8 +169,8 @@ export class StreamWriter {
     const mid = Math.ceil(batch.length / 2);
     const [first, second] = [batch.slice(0, mid), batch.slice(mid)];
     const parts: Array<[part: Pending[], rest: Pending[]]> = [[first, second], [second, []]];
-    for (const [part, rest] of parts) {
-      const failure = await this.tryCommit(part);
+    for (const [whole, rest] of parts) {
+      const [failure, part] = await this.commitUntaken(whole);
       if (failure === undefined) continue;
       let fault: Failure | undefined = failure;
       if (part.length > 1 && !isStoreFault(failure.error)) fault = await this.bisect(part);
@@ -156,8 +195,11 @@ export class StreamWriter {
     try {
       events = await this.store.commit(ops, controller.signal);
     } catch (error) {
-      this.metrics.storeWriteErrors.inc();
-      this.noteFailure(error, ops.length);
+      // A taken key is an answer (the request was already served), not a failed write.
+      if (!(error instanceof IdempotencyKeyTakenError)) {
+        this.metrics.storeWriteErrors.inc();
+        this.noteFailure(error, ops.length);
+      }
       return { error, timedOut: controller.signal.aborted };
     } finally {
       clearTimeout(timer);
@@ -280,13 +322,24 @@ export class StreamWriter {
   }
 }
 
-/** Each submission of a batch with its share of the batch's events (they are in the same order). */
+/** Each submission of a batch with its share of the batch's events (one per stream op, in the same order). */
 function* eachOwn(batch: Pending[], events: CommittedEvent[]): Generator<[Pending, CommittedEvent[]]> {
   let offset = 0;
   for (const p of batch) {
-    yield [p, events.slice(offset, offset + p.ops.length)];
-    offset += p.ops.length;
+    yield [p, events.slice(offset, offset + p.eventCount)];
+    offset += p.eventCount;
   }
+}
+
+function keyId(key: IdempotencyKey): string {
+  return `${key.scope}\u0000${key.key}`;
+}
+
+/** The submission of `batch` that claims the key `error` says is taken, if it is that error. */
+function claimantOf(batch: Pending[], error: unknown): Pending | undefined {
+  if (!(error instanceof IdempotencyKeyTakenError)) return undefined;
+  const taken = keyId(error.key);
+  return batch.find((p) => p.keys.includes(taken));
 }
 
 /** The store could not be reached or lost a commit's answer: nothing the submission itself did wrong. */

@@ -1,7 +1,17 @@
 import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import type { LogEntry } from '../../src/protocol/log-entry.js';
-import { type LogQuery, type LogStore, type LogStoreLimits, StoreUnavailableError, type WriteOp } from '../../src/store/log-store.js';
+import { waitFor } from '../helpers/wait.js';
+import {
+  type IdempotencyClaim,
+  IdempotencyKeyTakenError,
+  type LogQuery,
+  type LogStore,
+  type LogStoreLimits,
+  StoreUnavailableError,
+  type WriteOp,
+} from '../../src/store/log-store.js';
 
 /** A migrated store with the given limits; every call of one file may share one database. */
 export type CreateStore = (limits: LogStoreLimits) => Promise<LogStore>;
@@ -12,6 +22,8 @@ export interface LogStoreContractOptions {
    * share. Without it the concurrent-writer cases run through one store only.
    */
   createPeer?: CreateStore;
+  /** How many idempotency records of `scope` the table holds, expired ones included (to see the purge). */
+  countIdempotencyRecords?: (scope: string) => Promise<number>;
 }
 
 const LIMITS: LogStoreLimits = { maxLogsPerUser: 1000, maxJobsPerUser: 50 };
@@ -35,6 +47,15 @@ const jobOp = (userId: string, jobId: string, status: string, extra: Record<stri
   userId,
   data: { userId, jobId, status, ...extra },
 });
+/** The idempotency records of `scope` in the table, expired ones included. */
+export async function countRecords(db: Kysely<any>, scope: string): Promise<number> {
+  const row = await db.selectFrom('livetail_idempotency').select((eb) => eb.fn.countAll().as('n')).where('scope', '=', scope).executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** A fresh key in `scope` (each test its own scope, as each has its own users). */
+const claimIn = (scope: string, bodyHash = 'hash-1'): IdempotencyClaim => ({ scope, key: randomUUID(), bodyHash });
+const keyOp = (claim: IdempotencyClaim, result = '[]'): WriteOp => ({ kind: 'idempotency', claim, result });
 
 /** The LogStore contract (src/store/log-store.ts), run against every implementation. */
 export function logStoreContract(name: string, createStore: CreateStore, options: LogStoreContractOptions = {}): void {
@@ -278,6 +299,118 @@ export function logStoreContract(name: string, createStore: CreateStore, options
       ]);
       expect(await commands(store, alice)).toEqual(['A1', 'A2']);
       expect((await store.commit([logOp(odd, 'O3')]))[0]).toMatchObject({ seq: 4 });
+    });
+
+    describe('idempotency keys', () => {
+      const scope = () => `scope-${randomUUID()}`;
+
+      it('records a key with the ops of its commit, and refuses it again, storing nothing of that commit', async () => {
+        const store = await createStore(LIMITS);
+        const alice = user();
+        const claim = claimIn(scope());
+        expect(await store.findIdempotency(claim)).toBeUndefined();
+        const events = await store.commit([logOp(alice, 'FIRST'), keyOp(claim, '["first"]'), jobOp(alice, 'j1', 'active')]);
+        // One event per stream op: the key is no event of the stream.
+        expect(events.map((e) => e.kind)).toEqual(['log', 'job']);
+        expect(await store.findIdempotency(claim)).toEqual({ bodyHash: 'hash-1', result: '["first"]' });
+
+        const again = await store.commit([logOp(alice, 'AGAIN'), jobOp(alice, 'j1', 'done'), keyOp({ ...claim, bodyHash: 'hash-2' }, '["again"]')]).catch((e: unknown) => e);
+        expect(again).toBeInstanceOf(IdempotencyKeyTakenError);
+        expect(again).toMatchObject({ key: { scope: claim.scope, key: claim.key }, record: { bodyHash: 'hash-1', result: '["first"]' } });
+        expect(await commands(store, alice)).toEqual(['FIRST']);
+        expect(await store.latestJobs(alice, 10)).toEqual([{ userId: alice, jobId: 'j1', status: 'active' }]);
+        expect(await store.findIdempotency(claim)).toEqual({ bodyHash: 'hash-1', result: '["first"]' });
+        // No seq was used by the refused commit.
+        expect((await store.commit([logOp(alice, 'NEXT')]))[0]).toMatchObject({ seq: 2 });
+      });
+
+      it('records no key of a commit that fails or gives up, so the key stays free', async () => {
+        const store = await createStore(LIMITS);
+        const alice = user();
+        const claim = claimIn(scope());
+        const broken = { kind: 'log', log: { ...testLog(alice, 'BROKEN'), id: null } } as unknown as WriteOp;
+        await expect(store.commit([keyOp(claim), broken])).rejects.toBeInstanceOf(Error);
+        const gaveUp = new AbortController();
+        gaveUp.abort();
+        await expect(store.commit([logOp(alice, 'NEVER'), keyOp(claim)], gaveUp.signal)).rejects.toBeInstanceOf(StoreUnavailableError);
+        expect(await store.findIdempotency(claim)).toBeUndefined();
+        await store.commit([logOp(alice, 'STORED'), keyOp(claim, '["stored"]')]);
+        expect(await store.findIdempotency(claim)).toEqual({ bodyHash: 'hash-1', result: '["stored"]' });
+        expect(await commands(store, alice)).toEqual(['STORED']);
+      });
+
+      it('keeps one key of different scopes apart', async () => {
+        const store = await createStore(LIMITS);
+        const [alice, bob] = [user(), user()];
+        const key = randomUUID();
+        const [a, b] = [scope(), scope()];
+        await store.commit([logOp(alice, 'A'), keyOp({ scope: a, key, bodyHash: 'same' }, '["a"]')]);
+        await store.commit([logOp(bob, 'B'), keyOp({ scope: b, key, bodyHash: 'same' }, '["b"]')]);
+        expect(await store.findIdempotency({ scope: a, key })).toEqual({ bodyHash: 'same', result: '["a"]' });
+        expect(await store.findIdempotency({ scope: b, key })).toEqual({ bodyHash: 'same', result: '["b"]' });
+        expect(await store.findIdempotency({ scope: scope(), key })).toBeUndefined();
+      });
+
+      it('records a key with no other op (a request whose entries the level dropped)', async () => {
+        const store = await createStore(LIMITS);
+        const claim = claimIn(scope());
+        expect(await store.commit([keyOp(claim)])).toEqual([]);
+        expect(await store.findIdempotency(claim)).toEqual({ bodyHash: 'hash-1', result: '[]' });
+      });
+
+      it('refuses two ops claiming one key in one commit, storing nothing', async () => {
+        const store = await createStore(LIMITS);
+        const alice = user();
+        const claim = claimIn(scope());
+        await expect(store.commit([logOp(alice, 'ONE'), keyOp(claim), logOp(alice, 'TWO'), keyOp(claim)])).rejects.toBeInstanceOf(Error);
+        expect(await store.findIdempotency(claim)).toBeUndefined();
+        expect(await commands(store, alice)).toEqual([]);
+      });
+
+      it('stores once when commits claim one key at once: every other one gets the first one\'s record', async () => {
+        const store = await createStore(LIMITS);
+        const peer = options.createPeer ? await options.createPeer(LIMITS) : store;
+        const claim = claimIn(scope());
+        // Each commit writes another user's stream, so only the key orders them (no head lock is shared).
+        const users = Array.from({ length: 10 }, () => user());
+        const results = await Promise.allSettled(users.map((u, i) => (i % 2 ? peer : store).commit([logOp(u, 'RACE'), keyOp(claim, JSON.stringify([i]))])));
+        const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
+        expect(won).toHaveLength(1);
+        for (const r of results) {
+          if (r.status === 'fulfilled') continue;
+          expect(r.reason).toBeInstanceOf(IdempotencyKeyTakenError);
+          expect((r.reason as IdempotencyKeyTakenError).record.result).toBe(JSON.stringify(won));
+        }
+        const stored = await Promise.all(users.map((u) => commands(store, u)));
+        expect(stored.map((c) => c.length)).toEqual(users.map((_, i) => (i === won[0] ? 1 : 0)));
+      });
+
+      it('forgets a key once idempotencyWindowMs has passed: the next claim records it anew', async () => {
+        const store = await createStore({ ...LIMITS, idempotencyWindowMs: 100 });
+        const alice = user();
+        const claim = claimIn(scope());
+        await store.commit([logOp(alice, 'FIRST'), keyOp(claim, '["first"]')]);
+        await waitFor(async () => (await store.findIdempotency(claim)) === undefined, 'the key to expire');
+        await store.commit([logOp(alice, 'SECOND'), keyOp({ ...claim, bodyHash: 'hash-2' }, '["second"]')]);
+        expect(await commands(store, alice)).toEqual(['FIRST', 'SECOND']);
+        // Within the window of a store that keeps keys longer, the new record is the one found.
+        expect(await (await createStore(LIMITS)).findIdempotency(claim)).toEqual({ bodyHash: 'hash-2', result: '["second"]' });
+      });
+
+      it.runIf(options.countIdempotencyRecords)('purges expired records as later commits record keys', async () => {
+        const count = options.countIdempotencyRecords!;
+        const store = await createStore({ ...LIMITS, idempotencyWindowMs: 100 });
+        const [old, later] = [scope(), scope()];
+        await store.commit(Array.from({ length: 5 }, () => keyOp(claimIn(old))));
+        expect(await count(old)).toBe(5);
+        const last = claimIn(old);
+        await store.commit([keyOp(last)]);
+        await waitFor(async () => (await store.findIdempotency(last)) === undefined, 'the keys to expire');
+        // Each commit that records keys purges at least a hundred expired ones, the oldest first.
+        for (let i = 0; i < 10 && (await count(old)) > 0; i++) await store.commit([keyOp(claimIn(later))]);
+        expect(await count(old)).toBe(0);
+        expect(await count(later)).toBeGreaterThan(0);
+      });
     });
 
     it('answers ping and migrates again without harm', async () => {

@@ -9,7 +9,7 @@ import { openDatabase } from '../../src/store/database.js';
 import { TEST_DATABASE_URL, createTestDatabase, serviceAvailable } from '../helpers/services.js';
 import { waitFor } from '../helpers/wait.js';
 import { TcpProxy } from '../multinode/tcp-proxy.js';
-import { logStoreContract, testLog } from './log-store.contract.js';
+import { countRecords, logStoreContract, testLog } from './log-store.contract.js';
 
 const available = await serviceAvailable('postgres');
 const database = fileDatabase();
@@ -24,7 +24,10 @@ async function nodeStore(limits: LogStoreLimits): Promise<PostgresLogStore> {
 const LIMITS = { maxLogsPerUser: 100, maxJobsPerUser: 10 };
 
 describe.skipIf(!available)('PostgreSQL', () => {
-  logStoreContract('PostgresLogStore', nodeStore, { createPeer: nodeStore });
+  logStoreContract('PostgresLogStore', nodeStore, {
+    createPeer: nodeStore,
+    countIdempotencyRecords: async (scope) => countRecords((await database.openPool()).db, scope),
+  });
 
   /** This file's store on a database of its own reached through a TCP proxy the test can cut. */
   async function proxiedStore() {

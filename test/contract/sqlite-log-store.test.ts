@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { type SqliteDatabaseHandle, openDatabase } from '../../src/store/database.js';
 import { StoreUnavailableError } from '../../src/store/log-store.js';
 import { SqliteLogStore } from '../../src/store/sqlite-log-store.js';
-import { logStoreContract, testLog } from './log-store.contract.js';
+import { countRecords, logStoreContract, testLog } from './log-store.contract.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'livetail-store-'));
 let database: Promise<SqliteDatabaseHandle> | undefined;
@@ -22,11 +22,15 @@ async function sqlite(): Promise<SqliteDatabaseHandle> {
   return database;
 }
 
-logStoreContract('SqliteLogStore', async (limits) => {
-  const store = new SqliteLogStore(await sqlite(), limits);
-  await store.migrate();
-  return store;
-});
+logStoreContract(
+  'SqliteLogStore',
+  async (limits) => {
+    const store = new SqliteLogStore(await sqlite(), limits);
+    await store.migrate();
+    return store;
+  },
+  { countIdempotencyRecords: async (scope) => countRecords((await sqlite()).db, scope) },
+);
 
 describe('SqliteLogStore reads beside transactions on the shared connection', () => {
   it('waits for a transaction still open on the connection and never sees its rows', async () => {

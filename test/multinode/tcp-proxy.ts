@@ -9,9 +9,10 @@ export interface Backend {
  * What the proxy does with traffic: `open` forwards it; `cut` resets every open connection and every new
  * one at once (a stopped server, a severed link: clients see ECONNRESET or a refused connect); `stalled`
  * forwards nothing in either direction and leaves connections open (packets dropped: clients only find
- * out from their own timeouts).
+ * out from their own timeouts); `answers-held` forwards what clients send and holds what the backends
+ * answer (a link that lost its way back: the backend does the work, the client never hears of it).
  */
-export type ProxyMode = 'open' | 'cut' | 'stalled';
+export type ProxyMode = 'open' | 'cut' | 'stalled' | 'answers-held';
 
 /**
  * A small TCP load balancer for the multi-node tests: each new connection goes to the next backend in
@@ -66,13 +67,29 @@ export class TcpProxy {
   }
 
   /**
-   * Forwards again: new connections reach the backends, and stalled ones carry on, unless `abandonStalled`:
-   * then they stay open but carry nothing ever again, like connections a failover or a firewall dropped
-   * without a word (their ends only find out from their own timeouts).
+   * Forwards requests but holds every answer, on open connections and new ones: what a backend sends stays
+   * in the proxy until `restore` (then it flows on) or `cut` (then it is lost).
+   */
+  holdAnswers(): void {
+    this.current = 'answers-held';
+    for (const [client, upstream] of this.linked) {
+      upstream.unpipe(client);
+      upstream.pause();
+    }
+  }
+
+  /**
+   * Forwards again: new connections reach the backends, held answers flow on, and stalled connections
+   * carry on, unless `abandonStalled`: then they stay open but carry nothing ever again, like connections
+   * a failover or a firewall dropped without a word (their ends only find out from their own timeouts).
    */
   restore({ abandonStalled = false } = {}): void {
     const was = this.current;
     this.current = 'open';
+    if (was === 'answers-held') {
+      for (const [client, upstream] of this.linked) upstream.pipe(client);
+      return;
+    }
     if (was !== 'stalled') return;
     if (abandonStalled) {
       this.linked.clear();
@@ -97,7 +114,7 @@ export class TcpProxy {
     this.pairs.add(client);
     client.once('close', () => this.pairs.delete(client));
     // Stalled: held unconnected; restore() connects it.
-    if (this.current === 'open') this.connect(client, 0);
+    if (this.current !== 'stalled') this.connect(client, 0);
   }
 
   private connect(client: net.Socket, tried: number): void {
@@ -114,6 +131,7 @@ export class TcpProxy {
       this.pairs.add(upstream);
       this.linked.set(client, upstream);
       if (this.current === 'open') link(client, upstream);
+      else if (this.current === 'answers-held') client.pipe(upstream);
       else unlink(client, upstream);
     });
     upstream.on('error', () => {

@@ -7,6 +7,9 @@ import {
   type CommitOutcome,
   CommitInDoubtError,
   type CommittedEvent,
+  type IdempotencyClaim,
+  IdempotencyKeyTakenError,
+  type IdempotencyRecord,
   type LogStore,
   StoreUnavailableError,
   type WriteOp,
@@ -31,10 +34,10 @@ function fakeStore(commit: Commit) {
   return { store, calls };
 }
 
-/** What a store that took the ops would return: consecutive seqs per user, from 1. */
+/** What a store that took the ops would return: consecutive seqs per user, from 1 (a key yields no event). */
 function committed(ops: WriteOp[]): CommittedEvent[] {
   const seqs = new Map<string, number>();
-  return ops.map((op) => {
+  return ops.filter((op) => op.kind !== 'idempotency').map((op) => {
     if (op.kind !== 'log') throw new Error('logs only');
     const seq = (seqs.get(op.log.userId) ?? 0) + 1;
     seqs.set(op.log.userId, seq);
@@ -124,6 +127,58 @@ describe('StreamWriter', () => {
       // The group, its first half (committed), then the first quarter of the second half (the store is gone): no more tries.
       expect(answers).toEqual([...Array(4).fill('committed'), ...Array(4).fill('STORE_UNAVAILABLE')]);
       expect(calls.map((ops) => ops.length)).toEqual([8, 4, 4]);
+    });
+  });
+
+  describe('idempotency keys', () => {
+    const claim = (key: string): IdempotencyClaim => ({ scope: 'service', key, bodyHash: `hash-of-${key}` });
+    const keyed = (key: string, command: string): WriteOp[] => [...logOps('user-1', command), { kind: 'idempotency', claim: claim(key), result: `["${command}"]` }];
+    /** A store that records keys as the real ones do: a key recorded before is taken; one twice in a commit is refused. */
+    const keyStore = (recorded = new Map<string, IdempotencyRecord>()) =>
+      fakeStore(async (ops) => {
+        const claims = ops.flatMap((op) => (op.kind === 'idempotency' ? [op] : []));
+        if (new Set(claims.map((op) => op.claim.key)).size < claims.length) throw new Error('one key claimed twice in one commit');
+        const taken = claims.find((op) => recorded.has(op.claim.key));
+        if (taken) throw new IdempotencyKeyTakenError(taken.claim, recorded.get(taken.claim.key)!);
+        for (const op of claims) recorded.set(op.claim.key, { bodyHash: op.claim.bodyHash, result: op.result });
+        return committed(ops);
+      });
+
+    it('answers only the submission whose key is taken, and commits the rest of its group again at once', async () => {
+      const { store, calls } = keyStore(new Map([['k-old', { bodyHash: 'hash-of-k-old', result: '["FIRST"]' }]]));
+      const { writer, published, metrics } = writerOn(store);
+      const before = Array.from({ length: 20 }, (_, i) => writer.submit(keyed(`k-${i}`, `B${i}`)));
+      const repeat = writer.submit(keyed('k-old', 'AGAIN'));
+      const after = Array.from({ length: 20 }, (_, i) => writer.submit(logOps('user-2', `A${i}`)));
+
+      const error = await repeat.catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(IdempotencyKeyTakenError);
+      expect(error).toMatchObject({ record: { result: '["FIRST"]' } });
+      expect((await Promise.all([...before, ...after])).map((events) => events.length)).toEqual(Array(40).fill(1));
+      // The group, then the group without the repeat: no halving, no write counted as failed.
+      expect(calls.map((ops) => ops.length)).toEqual([20 * 2 + 2 + 20, 20 * 2 + 20]);
+      expect(published.map((m) => m.type === 'log' && m.log.command)).not.toContain('AGAIN.0');
+      expect(published).toHaveLength(40);
+      expect(await counterValue(metrics.storeWriteIsolations)).toBe(0);
+      expect(await counterValue(metrics.storeWriteErrors)).toBe(0);
+      expect((await metrics.storePendingOps.get()).values[0]!.value).toBe(0);
+    });
+
+    it('never puts two submissions claiming one key in one transaction: the first is stored, the second gets its record', async () => {
+      const { store, calls } = keyStore();
+      const { writer, published } = writerOn(store);
+      const first = writer.submit(keyed('k-1', 'FIRST'));
+      const other = writer.submit(keyed('k-2', 'OTHER'));
+      const second = writer.submit(keyed('k-1', 'SECOND'));
+      const last = writer.submit(logOps('user-1', 'LAST'));
+
+      expect(await first).toHaveLength(1);
+      await expect(second).rejects.toMatchObject({ name: 'IdempotencyKeyTakenError', record: { result: '["FIRST"]' } });
+      expect(await other).toHaveLength(1);
+      expect(await last).toHaveLength(1);
+      const keysOf = (ops: WriteOp[]) => ops.flatMap((op) => (op.kind === 'idempotency' ? [op.claim.key] : []));
+      expect(calls.map(keysOf)).toEqual([['k-1', 'k-2'], ['k-1'], []]);
+      expect(published.map((m) => m.type === 'log' && m.log.command)).toEqual(['FIRST.0', 'OTHER.0', 'LAST.0']);
     });
   });
 

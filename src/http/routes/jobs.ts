@@ -2,21 +2,26 @@ import { Router } from 'express';
 import { HttpError } from '../../errors.js';
 import type { JobService } from '../../jobs/job-service.js';
 import { type Authenticate, callerOf, ownerFor, requireCaller } from '../authenticate.js';
+import type { IdempotentAnswers } from '../idempotency.js';
 import { jsonBody } from '../json-body.js';
 import type { ReadRouteOptions } from '../read-slots.js';
 import { sendJsonParts } from '../send-json.js';
 
-/** POST /api/jobs/events (publish a job event) and GET /api/jobs (the latest state of recent jobs). */
-export function jobRoutes(jobs: JobService, authenticate: Authenticate, maxBodyBytes: number, reads: ReadRouteOptions): Router {
+/**
+ * POST /api/jobs/events (publish a job event; idempotent with an Idempotency-Key) and GET /api/jobs (the
+ * latest state of recent jobs).
+ */
+export function jobRoutes(jobs: JobService, authenticate: Authenticate, maxBodyBytes: number, reads: ReadRouteOptions, idempotent: IdempotentAnswers): Router {
   const router = Router();
   // Credentials first: an anonymous caller gets 401 before its body is even read.
   router.use(requireCaller(authenticate));
 
-  router.post('/events', ...jsonBody(maxBodyBytes), async (req, res) => {
-    const caller = callerOf(res);
-    const event = await jobs.append(jobs.validate(req.body, (claimed) => ownerFor(caller, claimed)), 'api');
-    res.status(201).json({ event });
-  });
+  router.post('/events', ...jsonBody(maxBodyBytes, idempotent.digestBody), (req, res) =>
+    idempotent.answer(req, res, { route: 'jobs', field: 'event' }, (claim) => {
+      const caller = callerOf(res);
+      return jobs.append(jobs.validate(req.body, (claimed) => ownerFor(caller, claimed)), 'api', claim);
+    }),
+  );
 
   router.get('/', async (req, res) => {
     const caller = callerOf(res);

@@ -4,6 +4,7 @@ import { HTTP_ERRORS, HttpError } from '../../errors.js';
 import type { LogService } from '../../logs/log-service.js';
 import type { LogQuery } from '../../store/log-store.js';
 import { type Authenticate, callerOf, ownerFor, requireCaller } from '../authenticate.js';
+import type { IdempotentAnswers } from '../idempotency.js';
 import { jsonBody } from '../json-body.js';
 import { readLogSlices } from '../log-slices.js';
 import type { ReadRouteOptions } from '../read-slots.js';
@@ -18,25 +19,26 @@ export interface LogRoutesOptions {
   maxBufferedBytes: number;
 }
 
-/** POST, GET and DELETE /api/logs. */
-export function logRoutes(logs: LogService, authenticate: Authenticate, o: LogRoutesOptions, reads: ReadRouteOptions): Router {
+/** POST (idempotent with an Idempotency-Key), GET and DELETE /api/logs. */
+export function logRoutes(logs: LogService, authenticate: Authenticate, o: LogRoutesOptions, reads: ReadRouteOptions, idempotent: IdempotentAnswers): Router {
   const router = Router();
   // Credentials first: an anonymous caller gets 401 before its body is even read.
   router.use(requireCaller(authenticate));
 
-  router.post('/', ...jsonBody(o.maxBodyBytes), async (req, res) => {
-    const caller = callerOf(res);
-    const entries = entriesOf(req.body);
-    if (entries.length > o.maxBatchEntries) {
-      throw new HttpError('BATCH_TOO_LARGE', HTTP_ERRORS.BATCH_TOO_LARGE.texts.count(entries.length, o.maxBatchEntries));
-    }
-    // With the service token each entry names its user; a session's entries belong to its user (another → 403).
-    const owned = logs.validate(entries, (claimed) =>
-      caller.kind === 'service' && !claimed ? { invalid: HTTP_ERRORS.VALIDATION_FAILED.texts.userIdRequired } : ownerFor(caller, claimed),
-    );
-    const stored = await logs.append(owned);
-    res.status(201).json({ logs: stored });
-  });
+  router.post('/', ...jsonBody(o.maxBodyBytes, idempotent.digestBody), (req, res) =>
+    idempotent.answer(req, res, { route: 'logs', field: 'logs' }, (claim) => {
+      const caller = callerOf(res);
+      const entries = entriesOf(req.body);
+      if (entries.length > o.maxBatchEntries) {
+        throw new HttpError('BATCH_TOO_LARGE', HTTP_ERRORS.BATCH_TOO_LARGE.texts.count(entries.length, o.maxBatchEntries));
+      }
+      // With the service token each entry names its user; a session's entries belong to its user (another → 403).
+      const owned = logs.validate(entries, (claimed) =>
+        caller.kind === 'service' && !claimed ? { invalid: HTTP_ERRORS.VALIDATION_FAILED.texts.userIdRequired } : ownerFor(caller, claimed),
+      );
+      return logs.append(owned, claim);
+    }),
+  );
 
   const listQuery = z.object({
     limit: z.coerce.number().int().min(1).max(o.maxLogsPerUser).optional(),
