@@ -33,6 +33,8 @@ const resolver: SessionResolver = { resolve: (headers) => (failure ? Promise.rej
 const PROVOKED_ELSEWHERE: Partial<Record<HttpErrorCode, string>> = {
   TOO_MANY_READS: 'test/integration/hardening-http-reads.test.ts',
   STORE_COMMIT_IN_DOUBT: 'test/integration/store-outage.pg.test.ts',
+  INVALID_IDEMPOTENCY_KEY: 'test/integration/idempotent-ingest.test.ts',
+  IDEMPOTENCY_KEY_REUSED: 'test/integration/idempotent-ingest.test.ts',
 };
 
 interface Answer {
