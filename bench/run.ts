@@ -10,9 +10,10 @@ import { runBench } from './lib/run-bench.js';
 
 /**
  * `npm run bench [-- --quick] [--out file] [--no-build] [--cpu-prof dir] [--render saved.json]`: builds livetail when dist/
- * is older than src/, runs every workload against livetail, bare ws and Socket.IO, prints the markdown
- * report and writes it (bench/results/latest.md for a full run, quick.md for --quick) with the raw
- * figures beside it as JSON.
+ * is older than src/, runs every workload against livetail, bare ws and Socket.IO (and the references:
+ * bare Express per request, raw better-sqlite3 for W5), W3 at 50,000 sockets and the reconnect storm,
+ * prints the markdown report and writes it (bench/results/latest.md for a full run, quick.md for
+ * --quick, every row at a small size) with the raw figures beside it as JSON.
  */
 async function main(): Promise<void> {
   const { values } = parseArgs({

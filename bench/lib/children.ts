@@ -1,6 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { planOpenFiles } from './open-files.js';
 
 /** The repository root (bench/lib/../..). */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -12,15 +13,21 @@ const children = new Set<ChildProcess>();
 
 /**
  * Forks a Node child with an IPC channel and remembers it, so that `killAll` (on exit, on Ctrl-C, on a
- * crash) leaves no process behind. Children also end themselves when the channel closes.
+ * crash) leaves no process behind. Children also end themselves when the channel closes. `openFiles`:
+ * the child must be able to open that many files (through prlimit when the hard limit is lower; throws
+ * when that is not allowed here: plan with planOpenFiles first).
  */
 export function forkChild(
   file: string,
-  options: { execArgv: string[]; env?: NodeJS.ProcessEnv; stdio?: Array<'ignore' | 'inherit' | 'pipe' | number | 'ipc'> },
+  options: { execArgv: string[]; env?: NodeJS.ProcessEnv; stdio?: Array<'ignore' | 'inherit' | 'pipe' | number | 'ipc'>; openFiles?: number },
 ): ChildProcess {
+  const plan = options.openFiles === undefined ? { ok: true as const } : planOpenFiles(options.openFiles);
+  if (!plan.ok) throw new Error(`a process here may not open ${options.openFiles} files: ${plan.why}`);
+  // prlimit execs node in place: the child keeps its pid and the IPC channel.
+  const wrapper = plan.wrapper ? { execPath: plan.wrapper.execPath, execArgv: [...plan.wrapper.args, process.execPath, ...options.execArgv] } : { execArgv: options.execArgv };
   const child = fork(file, [], {
     cwd: ROOT,
-    execArgv: options.execArgv,
+    ...wrapper,
     env: options.env ?? process.env,
     stdio: options.stdio ?? ['ignore', 'inherit', 'inherit', 'ipc'],
     serialization: 'advanced',

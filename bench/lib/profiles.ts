@@ -1,3 +1,5 @@
+import { LIVETAIL_INITIAL_LOGS } from './targets.js';
+
 /** Timings of a flowing workload's windows. */
 export interface FlowTiming {
   /** Load before the first window of each target (JIT warm-up). */
@@ -24,16 +26,34 @@ export interface Profile {
   rounds: number;
   levels: Level[];
   /**
-   * W3 points beyond the last level: that stage's targets grow to this many idle sockets, one target at a
-   * time, through extra client workers (a server's sockets are capped by its open-files limit).
+   * Per request: server CPU per POST /api/logs of each of `batches` entries, `inFlight` outstanding,
+   * nobody listening, livetail against bare Express 5 + express.json() answering 201 with the body.
    */
-  memoryGrowth: number[];
-  connect?: { count: number; concurrency: number };
+  perRequest?: { inFlight: number; batches: number[] } & FlowTiming;
+  /**
+   * W3 at scale on fresh targets, one at a time: `sockets` idle authenticated sockets on one server
+   * (its open-files limit raised when allowed, else capped with a note); the clients spread over client
+   * workers and source addresses 127.0.0.x of at most `perAddress` sockets each (ephemeral ports).
+   */
+  idleScale?: { sockets: number; perAddress: number };
+  /**
+   * W4: `count` connects at `concurrency`; every user has `storedLogs` logs stored first (INITIAL_LOGS:
+   * a full initial-logs), so each connect's initial-logs is read from the store.
+   */
+  connect?: { count: number; concurrency: number; storedLogs: number };
   /**
    * W5. `inFlight` POSTs outstanding (concurrent producers); `fill`: first bring every user to the
-   * retention limit, so each commit also trims, as on a server that has run for a while.
+   * retention limit, so each commit also trims, as on a server that has run for a while. `raw`: the
+   * reference, raw better-sqlite3 storing the same batches into a copy of the same file.
    */
-  ingest?: { warmupMs: number; windowMs: number; postgres: boolean; inFlight: number; fill: boolean };
+  ingest?: { warmupMs: number; windowMs: number; postgres: boolean; inFlight: number; fill: boolean; raw: boolean };
+  /**
+   * The reconnect storm: `clients` SDK clients (bare ws clients with the SDK's backoff for the
+   * baseline), users with `storedLogs` logs; a producer posts `logsPerSecond` in POSTs of `batchSize`
+   * for `produceMs`, then the server is killed with -9 and restarted on the same data; `rounds` kills
+   * per target, each given `timeoutMs` for every client to resume.
+   */
+  storm?: { clients: number; storedLogs: number; logsPerSecond: number; batchSize: number; produceMs: number; rounds: number; timeoutMs: number };
   /**
    * W6, producers: one POST per entry (`inFlight` outstanding) against livetail/publisher's batches,
    * closed loop; then both at a fixed `entriesPerSecond`, for the latency a producer sees.
@@ -89,15 +109,17 @@ export const PROFILES: Record<Profile['name'], Profile> = {
       { sockets: 10_000, w1: SCALE, w2: SCALE },
     ],
     smallBatchLatency: { firstWarmupMs: 200, warmupMs: 200, windowMs: 800 },
-    memoryGrowth: [20_000],
-    connect: { count: 2000, concurrency: 50 },
-    ingest: { warmupMs: 400, windowMs: 2000, postgres: true, inFlight: 16, fill: true },
+    perRequest: { inFlight: 4, batches: [1, 10], firstWarmupMs: 400, warmupMs: 300, windowMs: 1500 },
+    idleScale: { sockets: 50_000, perAddress: 4000 },
+    connect: { count: 2000, concurrency: 50, storedLogs: LIVETAIL_INITIAL_LOGS },
+    ingest: { warmupMs: 400, windowMs: 2000, postgres: true, inFlight: 16, fill: true, raw: true },
+    storm: { clients: 10_000, storedLogs: 20, logsPerSecond: 2000, batchSize: 10, produceMs: 1000, rounds: 1, timeoutMs: 120_000 },
     producer: { warmupMs: 400, windowMs: 1500, inFlight: 16, entriesPerSecond: 1000 },
     adapter: { commands: 1500, rounds: 2 },
     deflate: { sockets: 500, firstWarmupMs: 500, warmupMs: 300, windowMs: 1200 },
     maxReruns: 1,
-    rerunDeadlineMs: 200_000,
-    hardLimitMs: 600_000,
+    rerunDeadlineMs: 300_000,
+    hardLimitMs: 900_000,
   },
   quick: {
     ...COMMON,
@@ -105,13 +127,21 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     name: 'quick',
     signUps: 10,
     rounds: 1,
-    levels: [{ sockets: 1000, w1: { firstWarmupMs: 800, warmupMs: 300, windowMs: 1500 }, w2: { firstWarmupMs: 300, warmupMs: 300, windowMs: 1500 } }],
-    memoryGrowth: [],
-    connect: { count: 500, concurrency: 50 },
-    ingest: { warmupMs: 300, windowMs: 1200, postgres: true, inFlight: 16, fill: false },
+    levels: [
+      { sockets: 1000, w1: { firstWarmupMs: 800, warmupMs: 300, windowMs: 1500 }, w2: { firstWarmupMs: 300, warmupMs: 300, windowMs: 1500 } },
+      // A second point, for W1's growth in CPU per delivery (1k → 10k in the full profile).
+      { sockets: 2000, w1: { firstWarmupMs: 300, warmupMs: 200, windowMs: 800 } },
+    ],
+    smallBatchLatency: { firstWarmupMs: 200, warmupMs: 200, windowMs: 800 },
+    perRequest: { inFlight: 4, batches: [1, 10], firstWarmupMs: 300, warmupMs: 200, windowMs: 800 },
+    // Two source addresses of 1,000 sockets: the path the full profile's 50,000 take, at a small size.
+    idleScale: { sockets: 2000, perAddress: 1000 },
+    connect: { count: 500, concurrency: 50, storedLogs: LIVETAIL_INITIAL_LOGS },
+    ingest: { warmupMs: 300, windowMs: 1200, postgres: true, inFlight: 16, fill: false, raw: true },
+    storm: { clients: 500, storedLogs: 20, logsPerSecond: 1000, batchSize: 10, produceMs: 500, rounds: 1, timeoutMs: 60_000 },
     producer: { warmupMs: 300, windowMs: 1000, inFlight: 16, entriesPerSecond: 1000 },
     adapter: { commands: 500, rounds: 2 },
-    hardLimitMs: 240_000,
+    hardLimitMs: 360_000,
   },
   smoke: {
     ...COMMON,
@@ -120,7 +150,8 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     signUps: 2,
     rounds: 1,
     levels: [{ sockets: 20, w1: { firstWarmupMs: 200, warmupMs: 200, windowMs: 1000 } }],
-    memoryGrowth: [],
+    perRequest: { inFlight: 4, batches: [1], firstWarmupMs: 100, warmupMs: 100, windowMs: 400 },
+    storm: { clients: 20, storedLogs: 5, logsPerSecond: 200, batchSize: 10, produceMs: 300, rounds: 1, timeoutMs: 60_000 },
     producer: { warmupMs: 100, windowMs: 400, inFlight: 4, entriesPerSecond: 1000 },
     adapter: { commands: 30, rounds: 1 },
     hardLimitMs: 240_000,

@@ -1,125 +1,57 @@
-import { type Measured, ONE_PER_ENTRY, PUBLISHER, type PerSocketMemory, type Results, type Series } from './results.js';
+import { BARE_EXPRESS } from './per-request.js';
+import { RAW_SQLITE } from './raw-sqlite.js';
+import { MEANING, WHY } from './report-text.js';
+import {
+  type Row,
+  type Values,
+  atLeast,
+  atMost,
+  both,
+  dec,
+  int,
+  k,
+  medians,
+  missedReasons,
+  none,
+  ratio,
+  referenceTable,
+  relative,
+  table,
+  x,
+} from './report-table.js';
+import { type LevelResult, type Measured, ONE_PER_ENTRY, PUBLISHER, type PerSocketMemory, type Results, type Series } from './results.js';
 import { max, median } from './stats.js';
+import type { StormWindow } from './storm.js';
 import { TARGETS as COMPARED } from './targets.js';
 import type { WindowResult } from './windows.js';
-
-type Values = Partial<Record<string, number>>;
-
-/** A row: one figure for each target, and the ratios. */
-interface Row {
-  figure: string;
-  values: Values;
-  format(n: number): string;
-  target?: Target;
-  /** Where the cost comes from, shown when the target is missed (from profiles, see bench/results/history.md). */
-  why?: string;
-}
-
-/** A target of the issue, checked against a row's values. */
-interface Target {
-  text: string;
-  check(values: Values): { met: boolean; detail: string } | undefined;
-}
-
-const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en') : '–');
-const dec = (digits: number) => (n: number) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
-const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? a / b : Number.NaN);
-const x = (n: number) => (Number.isFinite(n) ? `${n.toFixed(2)}×` : '–');
-
-/** Median over the windows of each target of one figure. */
-function medians<T extends WindowResult>(series: Series<T> | undefined, pick: (w: Measured<T>) => number): Values {
-  const values: Values = {};
-  for (const [name, windows] of Object.entries(series ?? {})) values[name] = median(windows.map(pick));
-  return values;
-}
 
 function memoryValues(memory: Record<string, PerSocketMemory> | undefined, pick: 'rss' | 'heap'): Values {
   return Object.fromEntries(Object.entries(memory ?? {}).map(([name, m]) => [name, m[pick]]));
 }
 
-/** A target on the ratio livetail / `other`: at least (`atLeast`) or at most `bound`. */
-function relative(other: 'bare-ws' | 'socket.io', bound: number, atLeast: boolean): Target {
-  return {
-    text: `${atLeast ? '≥' : '≤'} ${bound} × ${other}`,
-    check(values) {
-      const r = ratio(values.livetail, values[other]);
-      if (!Number.isFinite(r)) return undefined;
-      const met = atLeast ? r >= bound : r <= bound;
-      return { met, detail: met ? `${r.toFixed(2)} × ${other}` : `${r.toFixed(2)} × ${other}, missed by ${Math.abs(r / bound - 1) * 100 < 0.5 ? '<1' : (Math.abs(r / bound - 1) * 100).toFixed(0)} %` };
-    },
-  };
-}
-
-function both(a: Target, b: Target): Target {
-  return {
-    text: `${a.text} and ${b.text}`,
-    check(values) {
-      const ra = a.check(values);
-      const rb = b.check(values);
-      if (!ra || !rb) return ra ?? rb;
-      return { met: ra.met && rb.met, detail: `${ra.detail}; ${rb.detail}` };
-    },
-  };
-}
-
-function absolute(name: string, bound: number, unit: string): Target {
-  return {
-    text: `≥ ${bound.toLocaleString('en')} ${unit}`,
-    check(values) {
-      const v = values[name];
-      if (v === undefined || !Number.isFinite(v)) return undefined;
-      const met = v >= bound;
-      return { met, detail: met ? `${int(v)}` : `${int(v)}, missed by ${((1 - v / bound) * 100).toFixed(0)} %` };
-    },
-  };
-}
-
-function atMost(name: string, bound: number, unit: string): Target {
-  return {
-    text: `≤ ${bound.toLocaleString('en')} ${unit}`,
-    check(values) {
-      const v = values[name];
-      if (v === undefined || !Number.isFinite(v)) return undefined;
-      const met = v <= bound;
-      return { met, detail: met ? `${v.toFixed(2)}` : `${v.toFixed(2)}, missed by ${((v / bound - 1) * 100).toFixed(0)} %` };
-    },
-  };
-}
-
-function verdict(row: Row): string {
-  const result = row.target?.check(row.values);
-  if (!row.target) return '';
-  if (!result) return 'not measured';
-  return result.met ? `**met** (${result.detail})` : `**missed** (${result.detail})`;
-}
-
-function table(rows: Row[], withTargets: boolean): string[] {
-  const head = ['figure', ...COMPARED, 'livetail / bare-ws', 'livetail / socket.io', ...(withTargets ? ['target', 'verdict'] : [])];
-  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
-  for (const row of rows) {
-    const cells = [
-      row.figure,
-      ...COMPARED.map((k) => (row.values[k] === undefined ? '' : row.format(row.values[k]!))),
-      x(ratio(row.values.livetail, row.values['bare-ws'])),
-      x(ratio(row.values.livetail, row.values['socket.io'])),
-      ...(withTargets ? [row.target?.text ?? '', verdict(row)] : []),
-    ];
-    lines.push(`| ${cells.join(' | ')} |`);
-  }
-  return lines;
-}
-
 type MemoryPoint = { sockets: number; memory: Record<string, PerSocketMemory> };
 
-/** Every W3 measurement: one per level, then the points grown beyond the last level. */
+/** Every W3 measurement: one per level, then the point at scale on fresh targets. */
 function memoryPoints(results: Results): MemoryPoint[] {
-  return [...results.levels.map((l) => ({ sockets: l.sockets, memory: l.memory })), ...results.memoryGrowth];
+  const scale = results.idleScale ? [{ sockets: results.idleScale.sockets, memory: results.idleScale.memory }] : [];
+  return [...results.levels.map((l) => ({ sockets: l.sockets, memory: l.memory })), ...scale];
 }
 
-/** The level whose W3 figure the target is checked on: 10,000 sockets, else the largest measured. */
+/** The W3 point the 10,000-socket target is checked on: 10,000 sockets, else the largest level. */
 function memoryPoint(results: Results): MemoryPoint | undefined {
-  const points = memoryPoints(results);
+  const points = results.levels.map((l) => ({ sockets: l.sockets, memory: l.memory }));
   return points.find((p) => p.sockets === 10_000) ?? points.sort((a, b) => b.sockets - a.sockets)[0];
+}
+
+/** W1's server CPU per delivery at the largest level divided by that at the smallest, per target. */
+function fanoutGrowth(results: Results): { first: LevelResult; last: LevelResult; growth: Values } | undefined {
+  const levels = results.levels.filter((l) => l.fanout);
+  if (levels.length < 2) return undefined;
+  const first = levels[0]!;
+  const last = levels[levels.length - 1]!;
+  const a = medians(first.fanout, (w) => w.serverMicrosPerDelivery);
+  const b = medians(last.fanout, (w) => w.serverMicrosPerDelivery);
+  return { first, last, growth: Object.fromEntries(COMPARED.map((t) => [t, ratio(b[t], a[t])])) };
 }
 
 /** Every workload's windows, labelled as the conditions table shows them. */
@@ -130,15 +62,18 @@ function allSeries(results: Results): Array<[string, Series<WindowResult> | unde
       [`W2 ${k(level.sockets)}`, level.latency],
       [`W2 ${k(level.sockets)}, POSTs of 10`, level.smallBatchLatency],
     ]),
+    ...Object.entries(results.perRequest?.batches ?? {}).map(([batch, series]): [string, Series<WindowResult>] => [`per request, POSTs of ${batch}`, series]),
     ['W4', results.connect],
     ['W5', results.ingest],
+    ['storm', results.storm?.series],
     ['W1 deflate', results.deflate?.fanout],
     ['W6 closed loop', results.producer?.throughput],
     [`W6 at ${k(results.producer?.entriesPerSecond ?? 0)} entries/s`, results.producer?.latency],
   ];
 }
 
-const k = (n: number) => n.toLocaleString('en');
+/** A storm's lost, doubled, not stored and out-of-order deliveries together (NaN when not counted). */
+const stormProblems = (w: Measured<StormWindow>) => (w.counts ? w.counts.lost + w.counts.doubled + w.counts.notStored + w.counts.outOfOrder : Number.NaN);
 
 /** The markdown report: targets, every figure, the scale curve, the conditions of every window. */
 export function renderReport(results: Results, command: string): string {
@@ -148,7 +83,7 @@ export function renderReport(results: Results, command: string): string {
   out.push('# livetail benchmarks: livetail, bare ws and Socket.IO side by side', '');
   out.push(
     `\`${command}\` (${results.profile} profile) on ${results.startedAt.slice(0, 16).replace('T', ' ')} UTC, ${Math.round(results.seconds)} s. ` +
-      `Machine: ${m.cores} × ${m.cpus}, ${m.memoryGiB} GiB, ${m.kernel}, Node ${m.node}, open files ${k(m.openFilesLimit)}, load average at start ${m.loadAverageAtStart.join(' / ')}.`,
+      `Machine: ${m.cores} × ${m.cpus}, ${m.memoryGiB} GiB, ${m.kernel}, Node ${m.node}, open files ${k(m.openFilesLimit)}${m.openFilesHardLimit !== undefined && m.openFilesHardLimit !== m.openFilesLimit ? ` (hard ${k(m.openFilesHardLimit)})` : ''}, load average at start ${m.loadAverageAtStart.join(' / ')}.`,
     '',
   );
   const bytes = main?.fanout ? COMPARED.map((name) => `${name} ${main.fanout?.[name]?.[0]?.messageBytes ?? '?'}`).join(', ') : '';
@@ -159,40 +94,102 @@ export function renderReport(results: Results, command: string): string {
   );
   out.push(...quiet(results), '');
 
+  const headline = socketTargets(results);
+  const references = referenceTargets(results);
+  out.push('## Targets', '', 'Medians over interleaved rounds; ratios are livetail divided by the other target, from the same run.', '');
+  if (headline.length > 0) out.push(...table(headline, true), '');
+  if (references.length > 0) {
+    out.push('Against a reference of its own (run in the same stage, interleaved), or an absolute figure:', '');
+    out.push(...referenceTable(references, true), '');
+  }
+  out.push(...missedReasons([...headline, ...references]));
+
+  out.push('## Every figure', '');
+  const figures = everyFigure(results);
+  if (figures.length > 0) out.push(...table(figures, false), '');
+  const referenceRows = everyReferenceFigure(results);
+  if (referenceRows.length > 0) out.push(...referenceTable(referenceRows, false), '');
+  if (results.storm) out.push(...stormTable(results.storm), '');
+
+  if (results.producer || results.adapter) out.push(...producers(results), '');
+  if (results.levels.length > 1 || results.idleScale) out.push(...scaleCurve(results), '');
+  out.push(...conditions(results), '');
+  if (results.notes.length > 0) out.push('## Notes', '', ...results.notes.map((n) => `- ${n}`), '');
+  out.push(...MEANING);
+  return out.join('\n');
+}
+
+/** The issue's targets against bare ws (and Socket.IO). */
+function socketTargets(results: Results): Row[] {
+  const main = results.levels[0];
+  const rows: Row[] = [];
   const w1 = main?.fanout;
-  const w2 = main?.latency;
-  const w3 = memoryPoint(results);
-  const headline: Row[] = [];
   if (w1) {
-    headline.push({ figure: `W1 deliveries/s (${k(main!.sockets)} sockets)`, values: medians(w1, (w) => w.deliveriesPerSecond), format: int, target: both(relative('bare-ws', 0.8, true), relative('socket.io', 1.5, true)), why: WHY.w1 });
-    headline.push({ figure: 'W1 server CPU µs per delivery', values: medians(w1, (w) => w.serverMicrosPerDelivery), format: dec(2), target: relative('bare-ws', 1.25, false), why: WHY.w1cpu });
+    rows.push({ figure: `W1 deliveries/s (${k(main!.sockets)} sockets)`, values: medians(w1, (w) => w.deliveriesPerSecond), format: int, target: both(relative('bare-ws', 0.8, true), relative('socket.io', 1.5, true)), why: WHY.w1 });
+    rows.push({ figure: 'W1 server CPU µs per delivery', values: medians(w1, (w) => w.serverMicrosPerDelivery), format: dec(2), target: relative('bare-ws', 1.25, false), why: WHY.w1cpu });
   }
-  if (w2) headline.push({ figure: `W2 p99 latency, ms (${k(main!.sockets)} sockets, ${k(results.settings.latencyLogsPerSecond)} logs/s in POSTs of ${results.settings.latencyBatch})`, values: medians(w2, (w) => w.p99), format: dec(2), target: relative('bare-ws', 1.5, false), why: WHY.w2 });
+  if (main?.latency) rows.push({ figure: `W2 p99 latency, ms (${k(main.sockets)} sockets, ${k(results.settings.latencyLogsPerSecond)} logs/s in POSTs of ${results.settings.latencyBatch})`, values: medians(main.latency, (w) => w.p99), format: dec(2), target: relative('bare-ws', 1.5, false), why: WHY.w2 });
+  const small = main?.smallBatchLatency;
+  if (small) {
+    const how = `${k(main!.sockets)} sockets, ${k(results.settings.latencyLogsPerSecond)} logs/s in POSTs of 10 every 5 ms`;
+    rows.push({ figure: `W2 p99 latency, ms (${how})`, values: medians(small, (w) => w.p99), format: dec(2), target: relative('bare-ws', 2, false), why: WHY.w2small });
+    rows.push({ figure: `W2 server CPU µs per delivery (${how})`, values: medians(small, (w) => w.serverMicrosPerDelivery), format: dec(2), target: relative('bare-ws', 1.5, false), why: WHY.w2small });
+  }
+  const w3 = memoryPoint(results);
   if (w3) {
-    headline.push({ figure: `W3 RSS bytes per socket (${k(w3.sockets)} idle)`, values: memoryValues(w3.memory, 'rss'), format: int, target: relative('bare-ws', 1.3, false), why: WHY.w3 });
-    headline.push({ figure: `W3 heap bytes per socket (${k(w3.sockets)} idle)`, values: memoryValues(w3.memory, 'heap'), format: int, target: relative('bare-ws', 1.3, false), why: WHY.w3 });
+    rows.push({ figure: `W3 RSS bytes per socket (${k(w3.sockets)} idle)`, values: memoryValues(w3.memory, 'rss'), format: int, target: relative('bare-ws', 1.3, false), why: WHY.w3 });
+    rows.push({ figure: `W3 heap bytes per socket (${k(w3.sockets)} idle)`, values: memoryValues(w3.memory, 'heap'), format: int, target: relative('bare-ws', 1.3, false), why: WHY.w3 });
   }
-  if (results.connect) headline.push({ figure: 'W4 connections/s', values: medians(results.connect, (w) => w.connectsPerSecond), format: int, target: relative('bare-ws', 0.5, true), why: WHY.w4 });
+  const scale = results.idleScale;
+  if (scale) {
+    const caveat = scale.sockets < scale.requested ? `measured at ${k(scale.sockets)} sockets, not ${k(scale.requested)} (see the notes)` : undefined;
+    rows.push({ figure: `W3 RSS bytes per socket (${k(scale.sockets)} idle, fresh targets, one node)`, values: memoryValues(scale.memory, 'rss'), format: int, target: relative('bare-ws', 1, false), why: WHY.w3, caveat });
+  }
+  const growth = fanoutGrowth(results);
+  if (growth) rows.push({ figure: `W1 server CPU per delivery, growth ${k(growth.first.sockets)} → ${k(growth.last.sockets)} sockets (×)`, values: growth.growth, format: dec(2), target: relative('bare-ws', 1, false), why: WHY.w1growth });
+  if (results.connect) {
+    const stored = results.connectStoredLogs ? `, ${k(results.connectStoredLogs)} logs stored per user` : '';
+    rows.push({ figure: `W4 connections/s (whole path: Origin, rate, session, initial-logs from the store${stored})`, values: medians(results.connect, (w) => w.connectsPerSecond), format: int, target: relative('bare-ws', 0.8, true), why: WHY.w4 });
+  }
+  const storm = results.storm;
+  if (storm) {
+    rows.push({ figure: `Reconnect storm: ms from kill -9 to all ${k(storm.clients)} clients resumed`, values: medians(storm.series, (w) => w.allResumedMs), format: int, target: relative('bare-ws', 2, false), why: WHY.storm });
+    const stored = medians(storm.series, (w) => w.stored ?? Number.NaN).livetail;
+    rows.push({ figure: `Reconnect storm: logs lost, doubled, out of order or not stored (${stored === undefined ? '?' : int(stored)} stored, each counted for every client of its user)`, values: { livetail: max((storm.series.livetail ?? []).map(stormProblems)) }, format: int, target: none('logs'), why: WHY.stormLoss });
+  }
+  return rows;
+}
+
+/** The issue's targets against a reference of livetail's own (bare Express, raw better-sqlite3) or an absolute figure. */
+function referenceTargets(results: Results): Row[] {
+  const rows: Row[] = [];
+  const perRequest = results.perRequest;
+  for (const [batch, series] of Object.entries(perRequest?.batches ?? {})) {
+    const one = batch === '1';
+    rows.push({
+      figure: `Per request: server CPU µs per POST /api/logs of ${batch} ${one ? 'entry' : 'entries'} (${perRequest!.inFlight} in flight, no sockets)`,
+      values: medians(series, (w) => w.serverMicrosPerRequest),
+      format: int,
+      reference: BARE_EXPRESS,
+      // The issue's target is the single entry; 10 entries is the context beside it.
+      ...(one ? { target: relative(BARE_EXPRESS, 1.5, false), why: WHY.perRequest } : {}),
+    });
+  }
   if (results.ingest) {
     const ingest = medians(results.ingest, (w) => w.logsPerSecond);
     const how = `${results.settings.ingestInFlight} POSTs of 100 in flight${results.settings.ingestFilled ? ', store at retention' : ', empty store'}`;
-    headline.push({ figure: `W5 logs stored/s, SQLite (${how})`, values: { livetail: ingest.sqlite }, format: int, target: absolute('livetail', 50_000, 'logs/s'), why: WHY.w5 });
-    headline.push({ figure: `W5 logs stored/s, PostgreSQL (${how})`, values: { livetail: ingest.postgres }, format: int, target: absolute('livetail', 20_000, 'logs/s'), why: WHY.w5pg });
+    rows.push({ figure: `W5 logs stored/s, SQLite, end to end (${how})`, values: { livetail: ingest.sqlite, [RAW_SQLITE]: ingest[RAW_SQLITE] }, format: int, reference: RAW_SQLITE, target: relative(RAW_SQLITE, 0.6, true), why: WHY.w5 });
+    rows.push({ figure: `W5 logs stored/s, PostgreSQL (${how})`, values: { livetail: ingest.postgres }, format: int, target: atLeast(30_000, 'logs/s'), why: WHY.w5pg });
   }
   if (results.producer) {
     const p99 = medians(results.producer.latency, (w) => w.p99)[PUBLISHER];
-    headline.push({ figure: `W6 livetail/publisher latency p99, ms (publish() to 201, ${k(results.producer.entriesPerSecond)} entries/s)`, values: { livetail: p99 }, format: dec(2), target: atMost('livetail', 20, 'ms'), why: WHY.w6 });
+    rows.push({ figure: `W6 livetail/publisher latency p99, ms (publish() to 201, ${k(results.producer.entriesPerSecond)} entries/s)`, values: { livetail: p99 }, format: dec(2), target: atMost(20, 'ms'), why: WHY.w6 });
   }
-  out.push('## Targets', '', 'Medians over interleaved rounds; ratios are livetail divided by the other target, from the same run.', '');
-  out.push(...table(headline, true), '');
-  const missed = headline.filter((row) => row.why && row.target?.check(row.values)?.met === false);
-  if (missed.length > 0) {
-    out.push('Why a target is missed (where the CPU goes, from `perf` and `node --cpu-prof` profiles; see bench/results/history.md):', '');
-    for (const row of missed) out.push(`- **${row.figure}**: ${row.why}`);
-    out.push('');
-  }
+  return rows;
+}
 
-  out.push('## Every figure', '');
+/** Every figure of the socket workloads, three targets side by side. */
+function everyFigure(results: Results): Row[] {
   const rows: Row[] = [];
   for (const level of results.levels) {
     const s = k(level.sockets);
@@ -210,25 +207,20 @@ export function renderReport(results: Results, command: string): string {
       rows.push({ figure: `W2 p50 latency ms, POSTs of 10 every 5 ms, ${s} sockets`, values: medians(level.smallBatchLatency, (w) => w.p50), format: dec(2) });
       rows.push({ figure: `W2 p99 latency ms, POSTs of 10 every 5 ms, ${s} sockets`, values: medians(level.smallBatchLatency, (w) => w.p99), format: dec(2) });
       rows.push({ figure: `W2 server CPU µs per delivery, POSTs of 10 every 5 ms, ${s} sockets`, values: medians(level.smallBatchLatency, (w) => w.serverMicrosPerDelivery), format: dec(2) });
+      rows.push({ figure: `W2 server CPU, % of a core, POSTs of 10 every 5 ms, ${s} sockets`, values: medians(level.smallBatchLatency, (w) => w.cpu.server * 100), format: int });
     }
     rows.push({ figure: `W3 RSS bytes per socket, ${s} sockets`, values: memoryValues(level.memory, 'rss'), format: int });
     rows.push({ figure: `W3 heap bytes per socket, ${s} sockets`, values: memoryValues(level.memory, 'heap'), format: int });
   }
-  for (const point of results.memoryGrowth) {
-    const from = k(results.levels[results.levels.length - 1]?.sockets ?? 0);
-    rows.push({ figure: `W3 RSS bytes per socket, ${k(point.sockets)} sockets (grown from ${from} after its load)`, values: memoryValues(point.memory, 'rss'), format: int });
-    rows.push({ figure: `W3 heap bytes per socket, ${k(point.sockets)} sockets (grown from ${from})`, values: memoryValues(point.memory, 'heap'), format: int });
+  const scale = results.idleScale;
+  if (scale) {
+    const how = `${k(scale.sockets)} sockets, fresh targets, clients in ${scale.clientWorkers} workers from ${scale.sourceAddresses} source address${scale.sourceAddresses === 1 ? '' : 'es'}`;
+    rows.push({ figure: `W3 RSS bytes per socket, ${how}`, values: memoryValues(scale.memory, 'rss'), format: int });
+    rows.push({ figure: `W3 heap bytes per socket, ${k(scale.sockets)} sockets`, values: memoryValues(scale.memory, 'heap'), format: int });
   }
   if (results.connect) {
     rows.push({ figure: 'W4 connections/s', values: medians(results.connect, (w) => w.connectsPerSecond), format: int });
     rows.push({ figure: 'W4 server CPU µs per connect', values: medians(results.connect, (w) => w.serverMicrosPerConnect), format: int });
-  }
-  if (results.ingest) {
-    const perLog = medians(results.ingest, (w) => w.serverMicrosPerLog);
-    rows.push({ figure: 'W5 server CPU µs per log stored, SQLite', values: { livetail: perLog.sqlite }, format: dec(1) });
-    rows.push({ figure: 'W5 server CPU µs per log stored, PostgreSQL (livetail process)', values: { livetail: perLog.postgres }, format: dec(1) });
-    const withDatabase = medians(results.ingest, (w) => w.withDatabaseMicrosPerLog);
-    rows.push({ figure: 'W5 CPU µs per log stored, PostgreSQL (livetail + PostgreSQL backends)', values: { livetail: withDatabase.postgres }, format: dec(1) });
   }
   if (results.deflate) {
     const n = k(Object.values(results.deflate.active)[0]?.sockets ?? 0);
@@ -236,14 +228,65 @@ export function renderReport(results: Results, command: string): string {
     rows.push({ figure: `W1 server CPU µs per delivery, permessage-deflate, ${n} sockets`, values: medians(results.deflate.fanout, (w) => w.serverMicrosPerDelivery), format: dec(2) });
     rows.push({ figure: `RSS bytes per active socket, permessage-deflate, ${n} sockets`, values: memoryValues(results.deflate.active, 'rss'), format: int });
   }
-  out.push(...table(rows, false), '');
+  return rows;
+}
 
-  if (results.producer || results.adapter) out.push(...producers(results), '');
-  if (results.levels.length + results.memoryGrowth.length > 1) out.push(...scaleCurve(results), '');
-  out.push(...conditions(results), '');
-  if (results.notes.length > 0) out.push('## Notes', '', ...results.notes.map((n) => `- ${n}`), '');
-  out.push(...MEANING);
-  return out.join('\n');
+/** Every figure of the workloads that compare livetail with a reference of their own. */
+function everyReferenceFigure(results: Results): Row[] {
+  const rows: Row[] = [];
+  for (const [batch, series] of Object.entries(results.perRequest?.batches ?? {})) {
+    const of = `POSTs of ${batch}`;
+    rows.push({ figure: `Per request: POSTs/s answered, ${of}`, values: medians(series, (w) => w.requests / w.cpu.seconds), format: int, reference: BARE_EXPRESS });
+    rows.push({ figure: `Per request: server CPU µs per POST, ${of}`, values: medians(series, (w) => w.serverMicrosPerRequest), format: int, reference: BARE_EXPRESS });
+    rows.push({ figure: `Per request: server CPU, % of a core, ${of}`, values: medians(series, (w) => w.cpu.server * 100), format: int, reference: BARE_EXPRESS });
+  }
+  if (results.ingest) {
+    const rate = medians(results.ingest, (w) => w.logsPerSecond);
+    const perLog = medians(results.ingest, (w) => w.serverMicrosPerLog);
+    rows.push({ figure: 'W5 logs stored/s, SQLite', values: { livetail: rate.sqlite, [RAW_SQLITE]: rate[RAW_SQLITE] }, format: int, reference: RAW_SQLITE });
+    rows.push({ figure: 'W5 server CPU µs per log stored, SQLite', values: { livetail: perLog.sqlite, [RAW_SQLITE]: perLog[RAW_SQLITE] }, format: dec(1), reference: RAW_SQLITE });
+    rows.push({ figure: 'W5 logs stored/s, PostgreSQL', values: { livetail: rate.postgres }, format: int });
+    rows.push({ figure: 'W5 server CPU µs per log stored, PostgreSQL (livetail process)', values: { livetail: perLog.postgres }, format: dec(1) });
+    const withDatabase = medians(results.ingest, (w) => w.withDatabaseMicrosPerLog);
+    rows.push({ figure: 'W5 CPU µs per log stored, PostgreSQL (livetail + PostgreSQL backends)', values: { livetail: withDatabase.postgres }, format: dec(1) });
+  }
+  return rows;
+}
+
+/** The storm's figures per target: the times, how the clients knocked, and livetail's deliveries against the store. */
+function stormTable(storm: NonNullable<Results['storm']>): string[] {
+  const out = [
+    '## Reconnect storm',
+    '',
+    `${k(storm.clients)} clients (${k(storm.users)} users, ${k(storm.storedLogs)} logs stored for each before they connect); a producer posts ${k(storm.logsPerSecond)} logs/s in POSTs of ${storm.batchSize} for ${k(storm.produceMs)} ms, ` +
+      'then the server is killed with -9 (POSTs still in flight) and restarted at once on the same port and data. Times are from the kill; medians over the kills.',
+    '',
+    '| figure | livetail (livetail/client) | bare-ws (same backoff) | livetail / bare-ws |',
+    '|---|---|---|---|',
+  ];
+  const row = (figure: string, pick: (w: Measured<StormWindow>) => number, format: (n: number) => string) => {
+    const v = medians(storm.series, pick);
+    out.push(`| ${figure} | ${v.livetail === undefined ? '' : format(v.livetail)} | ${v['bare-ws'] === undefined ? '' : format(v['bare-ws'])} | ${x(ratio(v.livetail, v['bare-ws']))} |`);
+  };
+  row('all clients resumed, ms after the kill', (w) => w.allResumedMs, int);
+  row('restarted server answering /healthz, ms after the kill', (w) => w.restartMs, int);
+  row('all clients resumed, ms after the server answered', (w) => w.afterReadyMs, int);
+  row('p50 resume, ms after the kill', (w) => w.p50Ms, int);
+  row('p99 resume, ms after the kill', (w) => w.p99Ms, int);
+  row('connect attempts per client, mean', (w) => w.meanAttempts, dec(1));
+  row('connect attempts per client, most', (w) => w.maxAttempts, int);
+  row('server CPU s, restarted process until all resumed', (w) => w.cpu.serverSeconds, dec(2));
+  row('logs acknowledged before the kill', (w) => w.acked, int);
+  row('POSTs failed at the kill', (w) => w.failedPosts, int);
+  const counts = (pick: (c: NonNullable<StormWindow['counts']>) => number) => (w: Measured<StormWindow>) => (w.counts ? pick(w.counts) : Number.NaN);
+  row('logs stored for the storm\'s users (after the restart)', (w) => w.stored ?? Number.NaN, int);
+  row('stored logs a client never delivered (lost)', counts((c) => c.lost), int);
+  row('logs a client delivered twice (doubled)', counts((c) => c.doubled), int);
+  row('logs delivered out of order', counts((c) => c.outOfOrder), int);
+  row('logs delivered that the store does not hold', counts((c) => c.notStored), int);
+  const problem = (storm.series.livetail ?? []).find((w) => w.counts?.firstProblem)?.counts?.firstProblem;
+  if (problem) out.push('', `First client whose deliveries did not match the store: ${problem}.`);
+  return out;
 }
 
 /** W6 and W7: what producing logs costs, by way of producing them. */
@@ -291,77 +334,20 @@ function producers(results: Results): string[] {
   return out;
 }
 
-/** Where livetail's extra cost comes from, per target; shown only beside a target the run missed. */
-const WHY = {
-  w1:
-    'on two cores W1 is server-bound for livetail and Socket.IO alike, so the throughput ratio follows the ratio of server CPU per delivery. ' +
-    'livetail\'s fan-out costs less per delivery than Socket.IO\'s (each message framed once, the frames of one commit written to a socket in one writev), ' +
-    'but every log is also validated, sanitized, given an id and committed to the store before it is sent, which the others do not do ' +
-    '(in W1 the SQLite commit is about a quarter of livetail\'s server CPU). ' +
-    'At 5,000 and 10,000 sockets (more users, so fewer messages per socket per commit) the coalescing gains less.',
-  w1cpu:
-    'the per-log ingest work (store commit, id, validation, sanitizing) is spread over the sockets of the log\'s user; with fewer messages per socket per commit (more users) ' +
-    'the coalesced writes save less, and the ratio rises with the number of users.',
-  w2:
-    'each message waits for its POST\'s validation and sanitizing and for its batch\'s store commit (about 3–5 ms for 100 logs) before it is fanned out; ' +
-    'bare ws starts sending while the request is still being handled. With POSTs of 10 logs, per-request work (Express middleware, auth, one commit per POST) ' +
-    'nearly saturates livetail at 2,000 logs/s.',
-  w3:
-    'per socket livetail keeps a Connection (stream position, pending queue, rate budget), the user\'s pool entry and two more listeners than bare ws; ' +
-    'the rate budget is made only when a client first sends, the default channel set and the listener functions are shared.',
-  w4:
-    'a connect costs livetail several times bare ws\'s server CPU. A `--cpu-prof` profile of W4 splits it into: accepting the connection, parsing the request and the WebSocket handshake, as in bare ws (about 30 %); ' +
-    'serializing, framing and writing initial-logs and initial-jobs, which bare ws does not send (about 12 %); the store reads behind them (about 11 %: prepared statements straight on better-sqlite3 in one read transaction); ' +
-    'the connect and close log lines with their redaction (about 7 %); the close path (about 6 %); better-auth\'s getSession where the session cache cannot answer (about 5 %: the first check of a user is made before the node follows the user, ' +
-    'so it is not trusted for the next socket); GC (about 4 %); the Origin, rate and query checks, the Connection, its pool entry and the metrics share the rest.',
-  w5:
-    '40–50 µs of server CPU per log (by host), so one core stores 20,000–25,000 logs/s; 50,000 would need 20 µs per log in all. Profiled at retention, SQLite\'s own work is more than half of it: ' +
-    'each log is a row in two B-trees (the primary key, without a rowid table, and the id index used by `since`), every touched page goes to the WAL, and as many old rows are deleted as new ones added. ' +
-    'The same inserts and deletes run straight through better-sqlite3, with no HTTP, validation or Kysely at all, cost 12–20 µs of CPU per log on this machine, ' +
-    'so 50,000 logs/s is out of reach for one SQLite writer keeping a row per log; the rest is HTTP and body parsing, validation, sanitizing, GC and the 201 echo of the stored logs.',
-  w6:
-    'a published entry waits for the 5 ms linger, then behind the POST in flight (one at a time, to keep publish order), then for its own POST: ' +
-    'validation, sanitizing and the store commit of its batch. On a busy machine the wait behind the previous POST dominates.',
-  w5pg:
-    'each commit is a handful of round trips to PostgreSQL (begin, lock heads, insert, trim, write heads, commit) on one connection at a time, ' +
-    'so livetail waits on them and stays well under one core; the PostgreSQL backends add about half as much CPU per log again (see the conditions table).',
-};
-
-/** What each figure means: printed under every report so a table is never read without it. */
-const MEANING = [
-  '## What the figures mean',
-  '',
-  '- **Targets.** livetail runs as users run it: `node dist/main.js`, NODE_ENV=production, a SQLite file (or a fresh PostgreSQL database) of its own, better-auth sessions checked at every upgrade, logs posted to POST /api/logs with INGEST_TOKEN, validated, sanitized, stored, then fanned out; limits raised only so the benchmark never trips them. **bare-ws** is node http + ws: per-user socket sets, the same POST endpoint stringifying each message once and sending it, nothing checked or stored. **socket.io** is Socket.IO 4 with a room per user and the same endpoint. All three send the same `log` message. Each stage starts its targets fresh, each in its own process.',
-  '- **Clients** are separate worker processes (their CPU is in the conditions table; a worker near 100 % means the clients, not the server, set the rate). They offer permessage-deflate as browsers do; every server declines it unless a row says otherwise (livetail: PERMESSAGE_DEFLATE=false by default, because compressing each ~450-byte message separately per socket costs far more CPU and memory than it saves).',
-  '- **W1 deliveries/s**: messages received by all clients per second while batches of 100 logs for random users are posted with a few POSTs (and at most that many batches not yet received) outstanding. On two cores this is bounded by whichever of server and clients saturates first, so read it with the next figure.',
-  '- **Server CPU µs per delivery**: CPU time of the server process (all threads, user + system, from /proc/<pid>/stat) over the window, divided by the messages delivered in it. It includes everything the server does for them: for livetail HTTP, validation, sanitizing, the store commit and the fan-out. This is the figure that compares targets fairly on a shared machine.',
-  '- **W2 latency**: from just before the POST is sent to the moment a client receives the message (the monotonic clock all processes share), at a fixed rate of 2,000 logs/s (≈ 20,000 deliveries/s) in POSTs of 100 logs every 50 ms, like W1 and W5; the rows "POSTs of 10 every 5 ms" show the same rate in ten times as many requests, where per-request work (HTTP, auth, validation, one store commit per POST) weighs more.',
-  '- **W3 bytes per socket**: growth of the server\'s RSS and of its V8 heap (without compiled code) per idle authenticated socket, after two full GCs, measured over the last 90 % of the sockets (the first 10 % warm every lazy path). The largest point grows the last stage\'s targets one at a time (a process may open only so many files here); its RSS can reuse memory freed after that stage\'s load, so its heap figure is the one to compare.',
-  '- **W4 connections/s**: connects at the given concurrency until each socket can receive: for livetail when `initial-logs` arrived (Origin, rate and session checks, store read done), for Socket.IO after its connect packet, for bare ws at `open`. livetail checks sessions through a cache of a few seconds (SESSION_CACHE_TTL_MS), so most connects of a user reuse one check.',
-  '- **W5 logs stored/s**: logs acknowledged with 201 per second by livetail alone (no sockets), each POST a batch of 100.',
-  '- **W6 producers**: the same ingest as W5, once as producers send entries by hand (one POST each) and once through livetail/publisher; the latency rows are from publish() (or the POST\'s start) to the 201 that took the entry, at a fixed rate. **W7** is the ImapFlow adapter\'s CPU per command in the app process (ImapFlow formatting its traffic for a logger included).',
-  '- **Scale curve**: the same figures at more sockets (10 per user, more users); a ratio near 1.00 between the largest and the smallest point means the cost per delivery or per socket stays flat, i.e. the total grows linearly.',
-  '- **Conditions**: where the machine\'s CPU went during the windows. "Other processes" is CPU used outside the benchmark; windows above the threshold are run again when time allows, and the count of still-disturbed windows is shown. Absolute figures drift ±10–15 % between runs even on a quiet machine; ratios from one run drift less.',
-  '',
-];
-
 /** How much each cost grows from the smallest to the largest point: 1.00 is perfectly linear. */
 function scaleCurve(results: Results): string[] {
   const out = ['## Scale curve', '', 'Cost at the largest point divided by cost at the smallest (1.00 = the total cost grows exactly linearly with sockets).', ''];
   out.push('| figure | points | livetail | bare-ws | socket.io |', '|---|---|---|---|---|');
-  const fanoutLevels = results.levels.filter((l) => l.fanout);
-  if (fanoutLevels.length > 1) {
-    const first = fanoutLevels[0]!;
-    const last = fanoutLevels[fanoutLevels.length - 1]!;
-    const a = medians(first.fanout, (w) => w.serverMicrosPerDelivery);
-    const b = medians(last.fanout, (w) => w.serverMicrosPerDelivery);
-    out.push(`| W1 server CPU µs per delivery | ${k(first.sockets)} → ${k(last.sockets)} | ${COMPARED.map((t) => x(ratio(b[t], a[t]))).join(' | ')} |`);
+  const growth = fanoutGrowth(results);
+  if (growth) {
+    const { first, last } = growth;
+    out.push(`| W1 server CPU µs per delivery | ${k(first.sockets)} → ${k(last.sockets)} | ${COMPARED.map((t) => x(growth.growth[t] ?? Number.NaN)).join(' | ')} |`);
     const la = medians(first.latency, (w) => w.p99);
     const lb = medians(last.latency, (w) => w.p99);
     out.push(`| W2 p99 latency | ${k(first.sockets)} → ${k(last.sockets)} | ${COMPARED.map((t) => x(ratio(lb[t], la[t]))).join(' | ')} |`);
   }
   const memory = memoryPoints(results).filter((p) => p.sockets >= 1000);
-  const m10 = memory.find((p) => p.sockets === 10_000);
+  const m10 = memory.find((p) => p.sockets === 10_000) ?? memory.sort((p, q) => p.sockets - q.sockets)[0];
   const mTop = memory.sort((p, q) => q.sockets - p.sockets)[0];
   if (m10 && mTop && mTop !== m10) {
     out.push(`| W3 RSS bytes per socket | ${k(m10.sockets)} → ${k(mTop.sockets)} | ${COMPARED.map((t) => x(ratio(mTop.memory[t]?.rss, m10.memory[t]?.rss))).join(' | ')} |`);

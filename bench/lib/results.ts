@@ -1,6 +1,7 @@
 import type { TargetKind } from '../load/messages.js';
 import type { AdapterCost } from './adapter-cost.js';
 import type { ProducerLatencyWindow, PublisherWindow } from './producer-windows.js';
+import type { StormWindow } from './storm.js';
 import type { ConnectWindow, FanoutWindow, IngestWindow, LatencyWindow, WindowResult } from './windows.js';
 
 /** The two producers W6 compares, by their names in the results and the report. */
@@ -31,13 +32,27 @@ export interface LevelResult {
   smallBatchLatency?: Series<LatencyWindow>;
 }
 
+export interface IdleScale {
+  /** The sockets the profile asked for, and those each target held (fewer when the open-files limit would not allow it). */
+  requested: number;
+  sockets: number;
+  /** Why it ran with fewer sockets than asked, if it did. */
+  capped?: string;
+  memory: Record<string, PerSocketMemory>;
+  clientWorkers: number;
+  /** Source addresses the clients connected from (1: the kernel's choice, 127.0.0.1). */
+  sourceAddresses: number;
+}
+
 export interface MachineFacts {
   cpus: string;
   cores: number;
   node: string;
   kernel: string;
   memoryGiB: number;
+  /** Open files a process may have (soft limit; Node raises its own to the hard limit). */
   openFilesLimit: number;
+  openFilesHardLimit?: number;
   loadAverageAtStart: number[];
 }
 
@@ -61,10 +76,17 @@ export interface Results {
   users: { signedUp: number; total: number };
   kinds: Record<string, TargetKind>;
   levels: LevelResult[];
-  /** W3 beyond the last level: growth per socket from that level's sockets to `sockets`. */
-  memoryGrowth: Array<{ sockets: number; memory: Record<string, PerSocketMemory> }>;
+  /** Per request: by entries per POST, livetail and bare-express. */
+  perRequest?: { inFlight: number; batches: Record<string, Series<IngestWindow>> };
+  /** W3 on fresh targets at scale (50,000 in the full profile). */
+  idleScale?: IdleScale;
   connect?: Series<ConnectWindow>;
+  /** W4's users each had this many logs stored (initial-logs read from the store). */
+  connectStoredLogs?: number;
+  /** W5: sqlite, postgres, and the raw better-sqlite3 reference (RAW_SQLITE). */
   ingest?: Series<IngestWindow>;
+  /** The reconnect storm: livetail (SDK clients) and bare-ws (clients with the SDK's backoff). */
+  storm?: { clients: number; users: number; storedLogs: number; logsPerSecond: number; batchSize: number; produceMs: number; series: Series<StormWindow> };
   deflate?: { fanout: Series<FanoutWindow>; idle: Record<string, PerSocketMemory>; active: Record<string, PerSocketMemory> };
   /** W6, by producer: `one POST per entry` and `publisher` (livetail/publisher with its defaults). */
   producer?: { throughput: Series<PublisherWindow>; latency: Series<ProducerLatencyWindow>; inFlight: number; entriesPerSecond: number };

@@ -1,19 +1,24 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { TargetKind } from '../load/messages.js';
 import { measureAdapterCost } from './adapter-cost.js';
 import { ClientPool } from './client-pool.js';
 import { killAll } from './children.js';
 import { fillToRetention } from './fill-store.js';
-import { freshPostgresDatabase } from './postgres.js';
-import type { FlowTiming, Profile } from './profiles.js';
+import { measureIdleScale } from './idle-scale.js';
+import { measureIngest } from './ingest.js';
+import { openFilesLimits } from './open-files.js';
+import { measurePerRequest } from './per-request.js';
+import type { Profile } from './profiles.js';
 import { directLatencyWindow, publisherLatencyWindow, publisherWindow } from './producer-windows.js';
-import { type LevelResult, type MachineFacts, type Measured, ONE_PER_ENTRY, PUBLISHER, type PerSocketMemory, type Results, type Series } from './results.js';
+import { type LevelResult, type MachineFacts, ONE_PER_ENTRY, PUBLISHER, type PerSocketMemory, type Results } from './results.js';
+import { Reruns, describe, describeMemory, fmt, rounds } from './rounds.js';
 import { type RunContext, Stage } from './stage.js';
-import { LIVETAIL_MAX_LOGS_PER_USER, type MemoryReading, TARGETS } from './targets.js';
-import { type BenchUser, prepareUsers } from './users.js';
-import { type WindowResult, connectWindow, fanoutWindow, ingestWindow, latencyWindow, settle } from './windows.js';
+import { runStorm } from './storm.js';
+import { TARGETS } from './targets.js';
+import { prepareUsers } from './users.js';
+import { type MemoryWithEmpty, openMeasuringMemory, perSocket } from './w3-memory.js';
+import { connectWindow, fanoutWindow, ingestWindow, latencyWindow } from './windows.js';
 
 export interface RunOptions {
   profile: Profile;
@@ -58,21 +63,16 @@ export async function runBench(options: RunOptions): Promise<Results> {
       maxOtherCores: profile.maxOtherCores,
     },
     users: { signedUp: 0, total: 0 },
-    kinds: { livetail: 'livetail', 'bare-ws': 'bare-ws', 'socket.io': 'socket.io', sqlite: 'livetail', postgres: 'livetail' },
+    kinds: { livetail: 'livetail', 'bare-ws': 'bare-ws', 'socket.io': 'socket.io', 'bare-express': 'bare-express', sqlite: 'livetail', postgres: 'livetail' },
     levels: [],
-    memoryGrowth: [],
     notes: [],
   };
 
   let pool: ClientPool | undefined;
   try {
-    const fdCap = results.machine.openFilesLimit - 250;
-    const memoryGrowth = profile.memoryGrowth.map((n) => {
-      if (n <= fdCap) return n;
-      results.notes.push(`W3 at ${n.toLocaleString('en')} sockets ran with ${fdCap.toLocaleString('en')}: a server process may open ${results.machine.openFilesLimit.toLocaleString('en')} files here (ulimit -Hn).`);
-      return fdCap;
-    });
-    const maxSockets = Math.max(...profile.levels.map((l) => l.sockets), ...memoryGrowth, profile.deflate?.sockets ?? 0);
+    // The per-request, W4, W5 and W6 stages take the users of 1,000 sockets.
+    const fixedStages = profile.perRequest || profile.connect || profile.ingest || profile.producer ? 1000 : 0;
+    const maxSockets = Math.max(fixedStages, ...profile.levels.map((l) => l.sockets), profile.idleScale?.sockets ?? 0, profile.storm?.clients ?? 0, profile.deflate?.sockets ?? 0);
     const userCount = Math.ceil(maxSockets / profile.socketsPerUser);
     say(`preparing ${userCount} users (${Math.min(profile.signUps, userCount)} real sign-ups) in ${workDir}`);
     const template = await prepareUsers(path.join(workDir, 'template'), userCount, profile.signUps);
@@ -93,7 +93,7 @@ export async function runBench(options: RunOptions): Promise<Results> {
         const result: LevelResult = { sockets: users.length * perUser, users: users.length, memory: {} };
         results.levels.push(result);
         for (const { name } of three) {
-          result.memory[name] = strip1(await openMeasuringMemory(stage, name, perUser));
+          result.memory[name] = perSocket(await openMeasuringMemory(stage, name, perUser));
           say(`${name}: ${result.sockets} sockets open, ${describeMemory(result.memory[name]!)}`);
         }
         const flow = { socketsPerUser: perUser };
@@ -112,23 +112,29 @@ export async function runBench(options: RunOptions): Promise<Results> {
         if (profile.smallBatchLatency && level === profile.levels[0]) {
           result.smallBatchLatency = await rounds(profile, three, profile.smallBatchLatency, rerun, (name, timing) =>
             latencyWindow(stage, name, { ...flow, ...timing, logsPerSecond: profile.latencyLogsPerSecond, batchSize: SMALL_BATCH }),
-            (name, w) => say(`W2 small POSTs ${result.sockets} ${name}: p50 ${w.p50.toFixed(2)} ms, p99 ${w.p99.toFixed(2)} ms${describe(w)}`),
+            (name, w) => say(`W2 small POSTs ${result.sockets} ${name}: p50 ${w.p50.toFixed(2)} ms, p99 ${w.p99.toFixed(2)} ms, ${w.serverMicrosPerDelivery.toFixed(1)} µs server CPU per delivery${describe(w)}`),
           );
-        }
-        if (level === profile.levels[profile.levels.length - 1]) {
-          for (const sockets of memoryGrowth) {
-            results.memoryGrowth.push(await growMeasuringMemory(stage, template.users, sockets, perUser, say));
-          }
         }
       } finally {
         await stage.stop();
       }
     }
 
+    if (profile.idleScale) {
+      results.idleScale = await measureIdleScale(ctx, profile, template.users, say);
+      if (results.idleScale.capped) results.notes.push(results.idleScale.capped);
+    }
+
+    if (profile.perRequest) results.perRequest = await measurePerRequest(ctx, profile, usersFor(1000), rerun, say);
+
     if (profile.connect) {
-      const { count, concurrency } = profile.connect;
+      const { count, concurrency, storedLogs } = profile.connect;
       const stage = await Stage.start(ctx, 'connect', three, usersFor(1000));
       try {
+        // Every user has history: each connect's initial-logs is the newest INITIAL_LOGS read from the store.
+        const rows = await fillToRetention(stage.entry('livetail').databaseUrl!, stage.userIds, storedLogs);
+        say(`W4: ${rows.toLocaleString('en')} logs stored for ${stage.users.length} users`);
+        results.connectStoredLogs = storedLogs;
         let round = 0;
         results.connect = await rounds(profile, three, undefined, rerun, (name) => connectWindow(stage, name, { count, concurrency, round: round++ }),
           (name, w) => say(`W4 ${name}: ${fmt(w.connectsPerSecond)} connects/s, ${w.serverMicrosPerConnect.toFixed(0)} µs server CPU each${describe(w)}`),
@@ -138,34 +144,9 @@ export async function runBench(options: RunOptions): Promise<Results> {
       }
     }
 
-    if (profile.ingest) {
-      const specs: Array<{ name: string; kind: TargetKind; options?: { databaseUrl: string }; databasePids?: () => Promise<number[]> }> = [
-        { name: 'sqlite', kind: 'livetail' },
-      ];
-      const postgres = profile.ingest.postgres ? await freshPostgresDatabase(options.postgresUrl) : undefined;
-      if (postgres && 'url' in postgres) specs.push({ name: 'postgres', kind: 'livetail', options: { databaseUrl: postgres.url }, databasePids: postgres.backendPids });
-      else if (postgres) results.notes.push(`W5 on PostgreSQL not run: ${postgres.unavailable}`);
-      try {
-        const stage = await Stage.start(ctx, 'ingest', specs, usersFor(1000));
-        try {
-          if (profile.ingest.fill) {
-            for (const entry of stage.entries) {
-              const rows = await fillToRetention(entry.databaseUrl!, stage.userIds, LIVETAIL_MAX_LOGS_PER_USER);
-              say(`W5 ${entry.name}: filled to retention (${rows.toLocaleString('en')} logs)`);
-            }
-          }
-          const { inFlight } = profile.ingest;
-          const timing = { ...profile.ingest, firstWarmupMs: profile.ingest.warmupMs };
-          results.ingest = await rounds(profile, specs, timing, rerun, (name, t) => ingestWindow(stage, name, { ...t, inFlight }),
-            (name, w) => say(`W5 ${name}: ${fmt(w.logsPerSecond)} logs stored/s, ${w.serverMicrosPerLog.toFixed(1)} µs server CPU each${describe(w)}`),
-          );
-        } finally {
-          await stage.stop();
-        }
-      } finally {
-        if (postgres && 'drop' in postgres) await postgres.drop();
-      }
-    }
+    if (profile.ingest) results.ingest = await measureIngest(ctx, profile, usersFor(1000), rerun, say, results.notes, options.postgresUrl);
+
+    if (profile.storm) results.storm = await runStorm(ctx, profile, usersFor(profile.storm.clients), rerun, say);
 
     if (profile.producer) {
       const p = profile.producer;
@@ -234,107 +215,8 @@ export async function runBench(options: RunOptions): Promise<Results> {
 /** Logs per POST of the small-batch W2 row. */
 const SMALL_BATCH = 10;
 
-/** Per-socket memory, and the server's memory before its first socket. */
-type MemoryWithEmpty = PerSocketMemory & { empty: MemoryReading };
-
-/**
- * W3: opens the stage's sockets to one target in two steps and reads the server's memory between and
- * after: the first tenth (at least one user's) warms every lazy path, the growth over the rest is what
- * a socket costs.
- */
-async function openMeasuringMemory(stage: Stage, name: string, perUser: number): Promise<MemoryWithEmpty> {
-  const { target } = stage.entry(name);
-  const empty = await target.memory();
-  const warmUsers = Math.max(1, Math.floor(stage.users.length / 10));
-  await stage.open(name, stage.sockets(perUser, 0, warmUsers), 100);
-  const before = await target.memory();
-  const rest = stage.sockets(perUser, warmUsers);
-  await stage.open(name, rest, 100);
-  const after = await target.memory();
-  const sockets = stage.users.length * perUser;
-  if (rest.length === 0) return { sockets, rss: Number.NaN, heap: Number.NaN, empty };
-  return { sockets, rss: (after.rss - before.rss) / rest.length, heap: (after.objects - before.objects) / rest.length, empty };
-}
-
-/**
- * W3 at a larger point without starting over: each target of the (last level's) stage in turn gets idle
- * sockets of more users up to `sockets`, through two extra client workers (the run's own hold the stage's
- * sockets; one process may open only so many files), and the growth per added socket is read. The stage
- * ran W1/W2 before, so its RSS may reuse freed memory; the heap figure is the comparable one.
- */
-async function growMeasuringMemory(stage: Stage, all: BenchUser[], sockets: number, perUser: number, say: (line: string) => void) {
-  const extra = all.slice(stage.users.length, Math.ceil(sockets / perUser));
-  const specs = Array.from({ length: perUser }, () => extra).flat();
-  const memory: Record<string, PerSocketMemory> = {};
-  const pool = await ClientPool.start(2);
-  try {
-    for (const { name, target } of stage.entries) {
-      await settle(target.pid);
-      const before = await target.memory();
-      await stage.open(name, specs, 100, '#grow', pool);
-      const after = await target.memory();
-      memory[name] = { sockets: stage.users.length * perUser + specs.length, rss: (after.rss - before.rss) / specs.length, heap: (after.objects - before.objects) / specs.length };
-      say(`W3 ${name}: grown to ${memory[name]!.sockets} sockets, ${describeMemory(memory[name]!)} over the added ones`);
-      await stage.closeSockets(name, '#grow', true);
-    }
-  } finally {
-    await pool.stop();
-  }
-  return { sockets: stage.users.length * perUser + specs.length, memory };
-}
-
-/**
- * Interleaves the targets over the profile's rounds (A B C, B C A, C A B, ...) so drift on the machine
- * falls on every target alike.
- */
-async function rounds<T extends WindowResult>(
-  profile: Profile,
-  targets: Array<{ name: string }>,
-  timing: FlowTiming | undefined,
-  rerun: Reruns,
-  measure: (name: string, timing: { warmupMs: number; windowMs: number }) => Promise<T>,
-  report: (name: string, window: Measured<T>) => void,
-): Promise<Series<T>> {
-  const series: Series<T> = {};
-  for (let round = 0; round < profile.rounds; round++) {
-    for (let i = 0; i < targets.length; i++) {
-      const { name } = targets[(i + round) % targets.length]!;
-      const warmupMs = timing ? (round === 0 ? timing.firstWarmupMs : timing.warmupMs) : 0;
-      const window = await rerun.measure(() => measure(name, { warmupMs, windowMs: timing?.windowMs ?? 0 }));
-      (series[name] ??= []).push(window);
-      report(name, window);
-    }
-  }
-  return series;
-}
-
-/** Runs a window again while other processes disturbed it, within the profile's limits. */
-class Reruns {
-  constructor(
-    private readonly profile: Profile,
-    private readonly started: number,
-    private readonly say: (line: string) => void,
-  ) {}
-
-  async measure<T extends WindowResult>(run: () => Promise<T>): Promise<Measured<T>> {
-    let best: T | undefined;
-    let reruns = 0;
-    for (;;) {
-      const window = await run();
-      if (!best || window.cpu.other < best.cpu.other) best = window;
-      const calm = window.cpu.other <= this.profile.maxOtherCores;
-      const timeLeft = performance.now() - this.started < this.profile.rerunDeadlineMs;
-      if (calm || reruns >= this.profile.maxReruns || !timeLeft) break;
-      reruns++;
-      this.say(`  other processes used ${(window.cpu.other * 100).toFixed(0)} % of a core: running the window again`);
-    }
-    return { ...best, reruns, disturbed: best.cpu.other > this.profile.maxOtherCores };
-  }
-}
-
 function machineFacts(): MachineFacts {
-  const limits = fs.readFileSync('/proc/self/limits', 'utf8');
-  const openFiles = /^Max open files\s+(\d+)/m.exec(limits);
+  const openFiles = openFilesLimits();
   const cpus = os.cpus();
   return {
     cpus: cpus[0]?.model ?? 'unknown',
@@ -342,22 +224,10 @@ function machineFacts(): MachineFacts {
     node: process.version,
     kernel: `${os.type()} ${os.release()}`,
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-    openFilesLimit: openFiles ? Number(openFiles[1]) : 1024,
+    openFilesLimit: openFiles.soft,
+    openFilesHardLimit: openFiles.hard,
     loadAverageAtStart: os.loadavg().map((l) => Math.round(l * 100) / 100),
   };
 }
 
-const strip1 = ({ sockets, rss, heap }: PerSocketMemory): PerSocketMemory => ({ sockets, rss, heap });
-const strip = (all: Record<string, PerSocketMemory>) => Object.fromEntries(Object.entries(all).map(([k, v]) => [k, strip1(v)]));
-
-const fmt = (n: number) => Math.round(n).toLocaleString('en');
-
-function describe(w: Measured<WindowResult>): string {
-  const clients = w.cpu.clients.map((c) => `${(c * 100).toFixed(0)}%`).join('+');
-  const flags = [w.disturbed ? 'DISTURBED' : '', w.reruns ? `${w.reruns} rerun` : '', ...w.errors].filter(Boolean).join(', ');
-  return ` [server ${(w.cpu.server * 100).toFixed(0)}%, clients ${clients}, harness ${(w.cpu.harness * 100).toFixed(0)}%, other ${(w.cpu.other * 100).toFixed(0)}%${flags ? `; ${flags}` : ''}]`;
-}
-
-function describeMemory(m: PerSocketMemory): string {
-  return `${fmt(m.rss)} B RSS and ${fmt(m.heap)} B heap per socket`;
-}
+const strip = (all: Record<string, PerSocketMemory>) => Object.fromEntries(Object.entries(all).map(([k, v]) => [k, perSocket(v)]));

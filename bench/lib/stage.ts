@@ -45,19 +45,20 @@ export class Stage {
 
   /**
    * Starts the targets in parallel. `specs` names each one; `users` are the stage's users (their ids are
-   * what the posted logs are for).
+   * what the posted logs are for). livetail on SQLite starts on a copy of the user template, or of
+   * `spec.dbFile` (a template with logs stored in it already).
    */
   static async start(
     ctx: RunContext,
     label: string,
-    specs: Array<{ name: string; kind: TargetKind; options?: Partial<TargetOptions>; databasePids?: () => Promise<number[]> }>,
+    specs: Array<{ name: string; kind: TargetKind; options?: Partial<TargetOptions>; databasePids?: () => Promise<number[]>; dbFile?: string }>,
     users: BenchUser[],
   ): Promise<Stage> {
     const id = `${++stageCounter}-${label}`;
     const started = await Promise.allSettled(
       specs.map(async (spec) => {
         const dir = path.join(ctx.workDir, id, spec.name);
-        if (spec.kind === 'livetail' && !spec.options?.databaseUrl) copyTemplate(ctx.template, dir);
+        if (spec.kind === 'livetail' && !spec.options?.databaseUrl) copyTemplate(spec.dbFile ?? ctx.template.dbFile, dir);
         const target = await Target.start(spec.kind, { dir, cpuProfDir: ctx.cpuProfDir, ...spec.options });
         const headers: Record<string, string> = spec.kind === 'livetail' ? { authorization: `Bearer ${BENCH_INGEST_TOKEN}` } : {};
         const databaseUrl = spec.kind === 'livetail' ? livetailDatabaseUrl({ dir, ...spec.options }) : undefined;

@@ -5,7 +5,11 @@ import path from 'node:path';
 import type { TargetKind } from '../load/messages.js';
 import { ROOT, TYPESCRIPT_LOADER, forkChild, stopChild, waitFor } from './children.js';
 
+/** The servers every socket workload compares. */
 export const TARGETS: readonly TargetKind[] = ['livetail', 'bare-ws', 'socket.io'];
+
+/** The baselines' files in bench/targets/. */
+const BASELINE_FILES: Record<Exclude<TargetKind, 'livetail'>, string> = { 'bare-ws': 'bare-ws.ts', 'socket.io': 'socket-io.ts', 'bare-express': 'bare-express.ts' };
 
 /** Secrets of the benchmark's own throwaway servers (loopback only, temp databases). */
 export const BENCH_SECRET = 'bench-secret-0123456789abcdef0123456789abcdef';
@@ -13,6 +17,9 @@ export const BENCH_INGEST_TOKEN = 'bench-ingest-token-0123456789abcdef';
 
 /** livetail's retention (MAX_LOGS_PER_USER): left at its default, as users run it. */
 export const LIVETAIL_MAX_LOGS_PER_USER = 1000;
+
+/** How many logs livetail's initial-logs carries (INITIAL_LOGS): left at its default. */
+export const LIVETAIL_INITIAL_LOGS = 100;
 
 /** A server's memory after two full GCs, as the probe reports it. */
 export interface MemoryReading {
@@ -43,6 +50,10 @@ export interface TargetOptions {
   mainFile?: string;
   /** Extra environment variables (e.g. a livetail setting to compare). */
   env?: Record<string, string>;
+  /** Listen on this port (a restart on the same address); a free one by default. */
+  port?: number;
+  /** Files (sockets) the target must be able to open; the hard limit applies by default (see open-files.ts). */
+  openFiles?: number;
 }
 
 /** A running target server in its own process. */
@@ -55,6 +66,8 @@ export class Target {
     readonly child: ChildProcess,
     readonly url: string,
     readonly logFile: string,
+    /** What it was started with, its port included: `restart` starts the same again. */
+    readonly options: TargetOptions & { port: number },
   ) {
     child.on('message', (m: { type?: string; id: number } & MemoryReading) => {
       if (m.type !== 'bench:memory') return;
@@ -72,9 +85,9 @@ export class Target {
     return this.url;
   }
 
-  static async start(kind: TargetKind, options: TargetOptions): Promise<Target> {
+  static async start(kind: TargetKind, options: TargetOptions, pollMs = 100): Promise<Target> {
     fs.mkdirSync(options.dir, { recursive: true });
-    const port = await freePort();
+    const port = options.port ?? (await freePort());
     const url = `http://127.0.0.1:${port}`;
     const logFile = path.join(options.dir, `${kind}.log`);
     const log = fs.openSync(logFile, 'a');
@@ -87,13 +100,18 @@ export class Target {
         execArgv: [...probe, ...profile, ...(options.nodeArgs ?? [])],
         env: { ...base, ...livetailEnv(url, options), ...options.env },
         stdio: ['ignore', log, log, 'ipc'],
+        openFiles: options.openFiles,
       });
     } else {
-      const file = kind === 'bare-ws' ? 'bare-ws.ts' : 'socket-io.ts';
-      child = forkChild(path.join(ROOT, 'bench', 'targets', file), { execArgv: [...probe, ...(options.nodeArgs ?? []), ...TYPESCRIPT_LOADER], env: { ...base, ...options.env }, stdio: ['ignore', log, log, 'ipc'] });
+      child = forkChild(path.join(ROOT, 'bench', 'targets', BASELINE_FILES[kind]), {
+        execArgv: [...probe, ...(options.nodeArgs ?? []), ...TYPESCRIPT_LOADER],
+        env: { ...base, ...options.env },
+        stdio: ['ignore', log, log, 'ipc'],
+        openFiles: options.openFiles,
+      });
     }
     fs.closeSync(log);
-    const target = new Target(kind, child, url, logFile);
+    const target = new Target(kind, child, url, logFile, { ...options, port });
     try {
       await waitFor(
         async () => {
@@ -102,7 +120,7 @@ export class Target {
         },
         60_000,
         `${kind} to answer /healthz`,
-        100,
+        pollMs,
       );
     } catch (error) {
       await target.stop();
@@ -128,6 +146,20 @@ export class Target {
   /** SIGTERM (livetail shuts down gracefully and writes its CPU profile), SIGKILL after 10 s. */
   stop(): Promise<void> {
     return stopChild(this.child, 10_000);
+  }
+
+  /** kill -9: no shutdown at all, as a crash or an OOM kill. Resolves when the process is gone. */
+  kill(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.child.once('exit', () => resolve());
+      this.child.kill('SIGKILL');
+    });
+  }
+
+  /** The same target again, on the same port and data (its directory, its database); resolves once it answers /healthz. */
+  restart(pollMs = 10): Promise<Target> {
+    return Target.start(this.kind, this.options, pollMs);
   }
 }
 

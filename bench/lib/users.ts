@@ -49,10 +49,12 @@ export async function prepareUsers(dir: string, total: number, signUps: number):
   return { dbFile: path.join(dir, 'livetail.db'), users, signedUp: Math.min(signUps, total) };
 }
 
-/** Copies the template database into a target's fresh directory. */
-export function copyTemplate(template: UserTemplate, dir: string): void {
+/** Copies a template database (the users', or one with logs stored in it) into a target's fresh directory as livetail.db. */
+export function copyTemplate(dbFile: string, dir: string): string {
   fs.mkdirSync(dir, { recursive: true });
-  fs.copyFileSync(template.dbFile, path.join(dir, 'livetail.db'));
+  const copy = path.join(dir, 'livetail.db');
+  fs.copyFileSync(dbFile, copy);
+  return copy;
 }
 
 async function signUp(url: string): Promise<BenchUser> {

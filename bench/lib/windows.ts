@@ -37,8 +37,11 @@ export interface ConnectWindow extends WindowResult {
 
 export interface IngestWindow extends WindowResult {
   logs: number;
+  /** POSTs answered 201. */
+  requests: number;
   logsPerSecond: number;
   serverMicrosPerLog: number;
+  serverMicrosPerRequest: number;
   /** Server plus database server processes (PostgreSQL backends; SQLite runs inside the server). */
   withDatabaseMicrosPerLog: number;
 }
@@ -65,7 +68,7 @@ export async function settle(pid: number): Promise<void> {
  * whatever the slower of server and clients sustains. `interval` instead sends one batch every
  * `interval` ms (open loop, a fixed rate), still never more than 64 POSTs outstanding.
  */
-class Feeder {
+export class Feeder {
   private running = true;
   private inFlight = 0;
   private posted = 0;
@@ -73,6 +76,8 @@ class Feeder {
   private timer: NodeJS.Timeout | undefined;
   private unsubscribe: () => void = () => {};
   acked = 0;
+  /** POSTs answered 201. */
+  ackedRequests = 0;
   failed = 0;
   skipped = 0;
   firstFailure: string | undefined;
@@ -145,8 +150,10 @@ class Feeder {
       .poster.post(body)
       .then(
         (status) => {
-          if (status === 201) this.acked += this.batchSize;
-          else this.fail(`HTTP ${status}`);
+          if (status === 201) {
+            this.acked += this.batchSize;
+            this.ackedRequests++;
+          } else this.fail(`HTTP ${status}`);
         },
         (error: Error) => this.fail(error.message),
       )
@@ -244,7 +251,8 @@ export async function connectWindow(stage: Stage, name: string, o: { count: numb
 
 /**
  * W5: batches of 100 logs (`batchSize`), a few in flight, nobody listening; logs stored (acknowledged
- * with 201) per second. W6 runs it with batches of 1: one POST per entry, as producers do by hand.
+ * with 201) per second. W6 runs it with batches of 1: one POST per entry, as producers do by hand; the
+ * per-request rows with batches of 1 and 10 against bare Express, for the server CPU per POST.
  */
 export async function ingestWindow(stage: Stage, name: string, o: { warmupMs: number; windowMs: number; inFlight: number; batchSize?: number }): Promise<IngestWindow> {
   const feeder = new Feeder(stage, name, o.batchSize ?? 100, 0, { inFlight: o.inFlight });
@@ -254,16 +262,20 @@ export async function ingestWindow(stage: Stage, name: string, o: { warmupMs: nu
   await sleep(o.warmupMs);
   meter.begin();
   const before = feeder.acked;
+  const requestsBefore = feeder.ackedRequests;
   await sleep(o.windowMs);
   const logs = feeder.acked - before;
+  const requests = feeder.ackedRequests - requestsBefore;
   const cpu = meter.end();
   const errors = await feeder.stop();
   return {
     cpu,
     errors,
     logs,
+    requests,
     logsPerSecond: logs / cpu.seconds,
     serverMicrosPerLog: (cpu.serverSeconds * 1e6) / logs,
+    serverMicrosPerRequest: (cpu.serverSeconds * 1e6) / requests,
     withDatabaseMicrosPerLog: ((cpu.serverSeconds + cpu.databaseSeconds) * 1e6) / logs,
   };
 }

@@ -1,5 +1,6 @@
 import WebSocket from 'ws';
 import { SENT_AT_KEY, type SocketSpec, type TargetKind, type WorkerProgress, type WorkerReply, type WorkerRequest, monotonicMicros } from './messages.js';
+import { stormArm, stormClose, stormOpen, stormVerify, stormWait } from './storm-clients.js';
 
 /**
  * A load-generator process: holds its share of the benchmark's sockets, counts what they receive and,
@@ -64,18 +65,26 @@ function delivered(set: SocketSet, data: Buffer): void {
   set.samples[set.sampleCount++] = monotonicMicros() - sentAt;
 }
 
+/** Where a socket of each kind connects. */
+function socketUrl(kind: TargetKind, wsBase: string, userId: string): string {
+  switch (kind) {
+    case 'livetail':
+      return `${wsBase}/ws`;
+    case 'bare-ws':
+      return `${wsBase}/ws?userId=${encodeURIComponent(userId)}`;
+    case 'socket.io':
+      return `${wsBase}/socket.io/?EIO=4&transport=websocket&userId=${encodeURIComponent(userId)}`;
+    case 'bare-express':
+      throw new Error('bare-express takes no sockets');
+  }
+}
+
 /** Opens one socket and resolves once it can receive application messages. */
-function openOne(kind: TargetKind, set: SocketSet, baseUrl: string, origin: string, spec: SocketSpec, timeoutMs: number): Promise<void> {
-  const wsBase = baseUrl.replace(/^http/, 'ws');
-  const url =
-    kind === 'livetail'
-      ? `${wsBase}/ws`
-      : kind === 'bare-ws'
-        ? `${wsBase}/ws?userId=${encodeURIComponent(spec.userId)}`
-        : `${wsBase}/socket.io/?EIO=4&transport=websocket&userId=${encodeURIComponent(spec.userId)}`;
+function openOne(kind: TargetKind, set: SocketSet, baseUrl: string, origin: string, spec: SocketSpec, timeoutMs: number, localAddress?: string): Promise<void> {
+  const url = socketUrl(kind, baseUrl.replace(/^http/, 'ws'), spec.userId);
   const headers: Record<string, string> = { origin };
   if (spec.cookie) headers.cookie = spec.cookie;
-  const ws = new WebSocket(url, { headers });
+  const ws = new WebSocket(url, { headers, ...(localAddress ? { localAddress } : {}) });
 
   return new Promise<void>((resolve, reject) => {
     let ready = false;
@@ -123,6 +132,9 @@ function openOne(kind: TargetKind, set: SocketSet, baseUrl: string, origin: stri
   });
 }
 
+/** Sockets opened from a chosen source address so far: the next takes the next address. */
+let boundSockets = 0;
+
 async function open(request: Extract<WorkerRequest, { op: 'open' }>): Promise<WorkerReply> {
   const started = performance.now();
   const set = setFor(request.set);
@@ -130,11 +142,13 @@ async function open(request: Extract<WorkerRequest, { op: 'open' }>): Promise<Wo
   let opened = 0;
   let failed = 0;
   let firstError: string | undefined;
+  const addresses = request.localAddresses ?? [];
   const lane = async () => {
     while (next < request.sockets.length) {
       const spec = request.sockets[next++]!;
+      const localAddress = addresses.length > 0 ? addresses[boundSockets++ % addresses.length] : undefined;
       try {
-        await openOne(request.kind, set, request.baseUrl, request.origin, spec, request.timeoutMs);
+        await openOne(request.kind, set, request.baseUrl, request.origin, spec, request.timeoutMs, localAddress);
         opened++;
       } catch (error) {
         failed++;
@@ -191,6 +205,16 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
       return { op: 'counts', id: request.id, ...counts() };
     case 'latency':
       return latency(request);
+    case 'storm-open':
+      return { op: 'storm-open', id: request.id, ...(await stormOpen(request)) };
+    case 'storm-arm':
+      return { op: 'storm-arm', id: request.id, clients: stormArm(request.set) };
+    case 'storm-wait':
+      return { op: 'storm-wait', id: request.id, ...(await stormWait(request.set, request.timeoutMs)) };
+    case 'storm-verify':
+      return { op: 'storm-verify', id: request.id, ...stormVerify(request.set, request.expected) };
+    case 'storm-close':
+      return { op: 'storm-close', id: request.id, closed: await stormClose(request.set) };
   }
 }
 

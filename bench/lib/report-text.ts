@@ -1,0 +1,76 @@
+/**
+ * The report's prose: why each missed target is missed (from profiles), and what each figure means.
+ * Kept apart from the tables so a changed reason is a one-line diff here.
+ */
+
+/** Where livetail's extra cost comes from, per target; shown only beside a target the run missed. */
+export const WHY = {
+  w1:
+    'on two cores W1 is server-bound for livetail and Socket.IO alike, so the throughput ratio follows the ratio of server CPU per delivery. ' +
+    'livetail\'s fan-out costs less per delivery than Socket.IO\'s (each message framed once, the frames of one commit written to a socket in one writev), ' +
+    'but every log is also validated, sanitized, given an id and committed to the store before it is sent, which the others do not do ' +
+    '(in W1 the SQLite commit is about a quarter of livetail\'s server CPU). ' +
+    'At 5,000 and 10,000 sockets (more users, so fewer messages per socket per commit) the coalescing gains less.',
+  w1cpu:
+    'the per-log ingest work (store commit, id, validation, sanitizing) is spread over the sockets of the log\'s user; with fewer messages per socket per commit (more users) ' +
+    'the coalesced writes save less, and the ratio rises with the number of users.',
+  w2:
+    'each message waits for its POST\'s validation and sanitizing and for its batch\'s store commit (about 3–5 ms for 100 logs) before it is fanned out; ' +
+    'bare ws starts sending while the request is still being handled. With POSTs of 10 logs, per-request work (Express middleware, auth, one commit per POST) ' +
+    'nearly saturates livetail at 2,000 logs/s.',
+  w3:
+    'per socket livetail keeps a Connection (stream position, pending queue, rate budget), the user\'s pool entry and two more listeners than bare ws; ' +
+    'the rate budget is made only when a client first sends, the default channel set and the listener functions are shared.',
+  w4:
+    'a connect costs livetail several times bare ws\'s server CPU. A `--cpu-prof` profile of W4, made while its users had no stored logs (initial-logs empty; now each carries 100 logs read from the store, so the store read and the serializing weigh more), splits it into: accepting the connection, parsing the request and the WebSocket handshake, as in bare ws (about 30 %); ' +
+    'serializing, framing and writing initial-logs and initial-jobs, which bare ws does not send (about 12 %); the store reads behind them (about 11 %: prepared statements straight on better-sqlite3 in one read transaction); ' +
+    'the connect and close log lines with their redaction (about 7 %); the close path (about 6 %); better-auth\'s getSession where the session cache cannot answer (about 5 %: the first check of a user is made before the node follows the user, ' +
+    'so it is not trusted for the next socket); GC (about 4 %); the Origin, rate and query checks, the Connection, its pool entry and the metrics share the rest.',
+  w5:
+    '40–50 µs of server CPU per log (by host) in earlier runs. Profiled at retention, SQLite\'s own work is more than half of it: ' +
+    'each log is a row in two B-trees (the primary key, without a rowid table, and the id index used by `since`), every touched page goes to the WAL, and as many old rows are deleted as new ones added; ' +
+    'the reference pays that too (its µs per log are in the reference figures below). What livetail adds on top is HTTP and body parsing, validation, sanitizing, ' +
+    'Kysely building the commit\'s statements and reading the stream heads in every commit, GC and the 201 echo of the stored logs.',
+  w6:
+    'a published entry waits for the 5 ms linger, then behind the POST in flight (one at a time, to keep publish order), then for its own POST: ' +
+    'validation, sanitizing and the store commit of its batch. On a busy machine the wait behind the previous POST dominates.',
+  perRequest:
+    'not profiled for issue 16 yet. The suspects the issue lists: the middleware stack (pino-http\'s access log line, helmet\'s headers, the connect-check hook), ' +
+    'the authenticator, zod validation and sanitizing, one store commit per POST (no group commit merges concurrent single-entry POSTs yet) and the 201 echo of the stored logs.',
+  w2small:
+    'each POST of 10 pays livetail\'s whole per-request path before its logs fan out (see the per-request rows: livetail\'s server CPU per POST against bare Express\'s); ' +
+    'at 200 POSTs/s that is most of livetail\'s server CPU in this row, and a POST that waits behind another\'s commit waits for its own too. Not profiled for issue 16 yet.',
+  w1growth:
+    'the per-log ingest work (store commit, id, validation, sanitizing) is shared by the sockets of the log\'s user; at 10,000 sockets there are ten times as many users, ' +
+    'so each commit\'s logs reach fewer sockets each, the coalesced writes save less, and the cost per delivery rises faster than bare ws\'s (which only stringifies and sends).',
+  storm:
+    'not profiled for issue 16 yet. Both sides use the SDK\'s backoff, full jitter: after n failed attempts a client waits a random time below 500 ms × 2^n (at most 30 s), ' +
+    'so every attempt that meets a server still starting widens the window the last clients come back in — a slower start costs more than its own time (the restart and attempts rows of the storm table). ' +
+    'livetail starts slower (its store, migrations and better-auth), then each resume is a session check (the cache starts empty), the Origin and rate checks and a store read of the logs after `since`.',
+  stormLoss:
+    'a log lost, doubled, out of order or delivered without being stored breaks livetail\'s guarantee (durable before delivered, exactly once, in order): a bug, not a cost. ' +
+    'The storm table names the first client that saw it.',
+  w5pg:
+    'each commit is a handful of round trips to PostgreSQL (begin, lock heads, insert, trim, write heads, commit) on one connection at a time, ' +
+    'so livetail waits on them and stays well under one core; the PostgreSQL backends add about half as much CPU per log again (see the conditions table).',
+};
+
+/** What each figure means: printed under every report so a table is never read without it. */
+export const MEANING = [
+  '## What the figures mean',
+  '',
+  '- **Targets.** livetail runs as users run it: `node dist/main.js`, NODE_ENV=production, a SQLite file (or a fresh PostgreSQL database) of its own, better-auth sessions checked at every upgrade, logs posted to POST /api/logs with INGEST_TOKEN, validated, sanitized, stored, then fanned out; limits raised only so the benchmark never trips them. **bare-ws** is node http + ws: per-user socket sets, the same POST endpoint stringifying each message once and sending it, nothing checked or stored. **socket.io** is Socket.IO 4 with a room per user and the same endpoint. All three send the same `log` message. Each stage starts its targets fresh, each in its own process.',
+  '- **Clients** are separate worker processes (their CPU is in the conditions table; a worker near 100 % means the clients, not the server, set the rate). They offer permessage-deflate as browsers do; every server declines it unless a row says otherwise (livetail: PERMESSAGE_DEFLATE=false by default, because compressing each ~450-byte message separately per socket costs far more CPU and memory than it saves).',
+  '- **W1 deliveries/s**: messages received by all clients per second while batches of 100 logs for random users are posted with a few POSTs (and at most that many batches not yet received) outstanding. On two cores this is bounded by whichever of server and clients saturates first, so read it with the next figure.',
+  '- **Server CPU µs per delivery**: CPU time of the server process (all threads, user + system, from /proc/<pid>/stat) over the window, divided by the messages delivered in it. It includes everything the server does for them: for livetail HTTP, validation, sanitizing, the store commit and the fan-out. This is the figure that compares targets fairly on a shared machine.',
+  '- **W2 latency**: from just before the POST is sent to the moment a client receives the message (the monotonic clock all processes share), at a fixed rate of 2,000 logs/s (≈ 20,000 deliveries/s) in POSTs of 100 logs every 50 ms, like W1 and W5; the rows "POSTs of 10 every 5 ms" show the same rate in ten times as many requests, where per-request work (HTTP, auth, validation, one store commit per POST) weighs more.',
+  '- **W3 bytes per socket**: growth of the server\'s RSS and of its V8 heap (without compiled code) per idle authenticated socket, after two full GCs, measured over the last 90 % of the sockets (the first 10 % warm every lazy path). The point at scale (50,000 in the full run) starts fresh targets and fills one at a time, its clients spread over extra client workers (at most 16,000 sockets each) and over source addresses 127.0.0.1, .2, … taken in turn (one address has about 28,000 ephemeral ports towards one server, and binding to one slows down from a few thousand on), each target stopped once measured so that its server closes first; a server that may not open that many files here (`ulimit -Hn`, raised through prlimit only with CAP_SYS_RESOURCE) runs with as many as it may, and the row says so.',
+  '- **W4 connections/s**: connects at the given concurrency until each socket can receive: for livetail when `initial-logs` arrived, for Socket.IO after its connect packet, for bare ws at `open`. For livetail that is the whole path: the client sends the Origin a browser would (the target\'s own URL, livetail\'s trusted origin, so the check runs and passes), the per-address upgrade rate check runs (its limit raised), the session is checked through better-auth (a cache of a few seconds, SESSION_CACHE_TTL_MS, so most connects of a user reuse one check), and every user has logs stored (the row says how many), so initial-logs carries the newest 100 (INITIAL_LOGS) read from the store, about 45 KB per connect. The baselines check nothing and send nothing on connect.',
+  '- **Per request**: server CPU per POST /api/logs with 1 (and 10) entries, 4 outstanding, nobody listening: livetail (its service token, validation, sanitizing, its store commit, the 201 with the stored logs) against **bare-express**, Express 5 + `express.json()` answering 201 with the parsed body and nothing else (ETag and X-Powered-By off, as in livetail\'s app), in the same stage, in interleaved rounds.',
+  '- **W5 logs stored/s**: logs acknowledged with 201 per second by livetail alone (no sockets), each POST a batch of 100. The reference, **raw better-sqlite3**, stores the same batches (100 entries for random users of the same users, each with a UUIDv7 and a timestamp, its data serialized) into a copy of the same filled file (livetail\'s tables, from its migrations), with livetail\'s pragmas: per batch one BEGIN IMMEDIATE, one prepared INSERT per row, per user one DELETE past retention (MAX_LOGS_PER_USER) and one head UPDATE, COMMIT — no HTTP, validation or Kysely.',
+  '- **Reconnect storm**: the clients connected (livetail: its SDK, livetail/client, 10 per user, each user with stored logs; bare ws: plain sockets reconnecting with the SDK\'s own Backoff class, full jitter from 500 ms doubling to 30 s), a producer posting POSTs of 10 for a moment, then the server is killed with -9 (POSTs still in flight) and started again at once on the same port and data. The figure is the time from the kill to the last client resumed: for livetail its initial-logs after the restart (it resumed with `since`), for bare ws its `open`. Then every livetail client\'s delivered logs are counted against what the store holds for its user: each stored log exactly once, in order, none that the store does not hold.',
+  '- **W6 producers**: the same ingest as W5, once as producers send entries by hand (one POST each) and once through livetail/publisher; the latency rows are from publish() (or the POST\'s start) to the 201 that took the entry, at a fixed rate. **W7** is the ImapFlow adapter\'s CPU per command in the app process (ImapFlow formatting its traffic for a logger included).',
+  '- **Scale curve**: the same figures at more sockets (10 per user, more users); a ratio near 1.00 between the largest and the smallest point means the cost per delivery or per socket stays flat, i.e. the total grows linearly.',
+  '- **Conditions**: where the machine\'s CPU went during the windows. "Other processes" is CPU used outside the benchmark; windows above the threshold are run again when time allows, and the count of still-disturbed windows is shown. Absolute figures drift ±10–15 % between runs even on a quiet machine; ratios from one run drift less.',
+  '',
+];
