@@ -100,12 +100,13 @@ async function answerOf(res: Response, what: string): Promise<unknown> {
   return res.json();
 }
 
-function sessionCookieOf(res: Response): string {
+/** The `<prefix>.session_token=…` pair of an answer's Set-Cookie headers, ready for a Cookie header. */
+export function sessionCookieOf(res: Response, prefix = 'myapp'): string {
   const cookie = res.headers
     .getSetCookie()
     .map((c) => c.split(';')[0]!)
-    .find((c) => c.startsWith('myapp.session_token='));
-  if (!cookie) throw new Error('no myapp.session_token cookie in the answer');
+    .find((c) => c.startsWith(`${prefix}.session_token=`));
+  if (!cookie) throw new Error(`no ${prefix}.session_token cookie in the answer`);
   return cookie;
 }
 

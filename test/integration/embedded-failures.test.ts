@@ -1,4 +1,3 @@
-import net from 'node:net';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLivetail } from '../../src/core/create-livetail.js';
@@ -6,16 +5,11 @@ import { DependencyUnavailableError } from '../../src/core/dependency.js';
 import { LivetailOptionsError } from '../../src/core/options.js';
 import { appSignUp, createAppAuth } from '../helpers/app-auth.js';
 import { type EmbeddedApp, startEmbeddedApp } from '../helpers/embedded-app.js';
+import { freePort } from '../helpers/services.js';
 import { refusedUpgrade } from '../helpers/ws-client.js';
 
 /** A loopback port nobody listens on (taken, then released). */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+const closedPort = freePort;
 
 describe('createLivetail: failure modes an adopter meets (docs/embedding.md)', () => {
   const cleanups: Array<() => Promise<void> | void> = [];

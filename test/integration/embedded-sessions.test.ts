@@ -48,110 +48,115 @@ async function stillOpen(socket: TestSocket): Promise<void> {
   await socket.roundTrip();
 }
 
-describe('livetail inside an app: each way the app’s own better-auth ends a session closes its sockets with 4401 within 1 s (livetail/better-auth plugin)', () => {
-  let sqlite: Database.Database;
-  let auth: FullAppAuth;
-  let app: EmbeddedApp;
-  let adminCookie: string;
+/** Each socket closed with 4401 within 1 s, and its cookie is refused (401) at the next upgrade at once. */
+async function expectEnded(app: EmbeddedApp, ...ended: Array<{ socket: TestSocket; cookie: string }>): Promise<void> {
+  for (const { socket } of ended) expect(await closedWithin(socket)).toEqual(SESSION_ENDED);
+  for (const { cookie } of ended) expect(await refusedUpgrade(app.wsUrl, { cookie })).toMatchObject({ status: 401, body: { code: 'SESSION_INVALID' } });
+}
 
+/** The two sessions of `userWithTwoSessions`, each with its socket and cookie. */
+const bothOf = ({ cookies, sockets }: Awaited<ReturnType<typeof userWithTwoSessions>>) => [
+  { socket: sockets.a, cookie: cookies.a },
+  { socket: sockets.b, cookie: cookies.b },
+];
+
+/** The app signs a session out (its API, or its HTTP endpoint as a page does). */
+const SIGN_OUTS: Array<[string, (auth: FullAppAuth, app: EmbeddedApp, cookie: string) => Promise<unknown>]> = [
+  ['auth.api.signOut', (auth, _app, cookie) => auth.api.signOut({ headers: headersOf(cookie) })],
+  ['the app’s HTTP sign-out (POST /api/auth/sign-out)', async (_auth, app, cookie) => expect((await httpSignOut(app.url, cookie)).status).toBe(200)],
+];
+
+/** The stand-in app with livetail mounted, started before a describe block's tests and closed after them. */
+interface AppFixture {
+  sqlite: Database.Database;
+  auth: FullAppAuth;
+  app: EmbeddedApp;
+  /** The Cookie of an admin of the app (the admin plugin's role). */
+  adminCookie: string;
+}
+
+function appPerBlock(extra: Parameters<typeof fullAppAuthOptions>[1] = {}): AppFixture {
+  const fixture = {} as AppFixture;
   beforeAll(async () => {
-    sqlite = appSqliteDatabase().database;
-    auth = await migratedAuth(fullAppAuthOptions(sqlite));
+    fixture.sqlite = appSqliteDatabase().database;
+    fixture.auth = await migratedAuth(fullAppAuthOptions(fixture.sqlite, extra));
     // livetail keeps its tables in the app's own SQLite file (a connection of its own beside the app's).
-    app = await startEmbeddedApp(auth, { database: sqlite, ...NO_RECHECK });
-    adminCookie = await signedInAdmin(auth, sqlite);
+    fixture.app = await startEmbeddedApp(fixture.auth, { database: fixture.sqlite, ...NO_RECHECK });
+    fixture.adminCookie = await signedInAdmin(fixture.auth, fixture.sqlite);
   });
   afterAll(async () => {
-    await app?.close();
-    sqlite?.close();
+    await fixture.app?.close();
+    fixture.sqlite?.close();
   });
+  return fixture;
+}
+
+/** Sign-out, wherever the app keeps its sessions: that session's socket closes, the user's other one stays. */
+function signOutTests(fixture: AppFixture): void {
+  it.each(SIGN_OUTS)('%s: that session’s socket closes within 1 s and its cookie is refused at once; the user’s other session stays', async (_name, signOut) => {
+    const { auth, app } = fixture;
+    const { cookies, sockets } = await userWithTwoSessions(auth, app);
+    await signOut(auth, app, cookies.a);
+    await expectEnded(app, { socket: sockets.a, cookie: cookies.a });
+    await stillOpen(sockets.b);
+    await sockets.b.close();
+  });
+}
+
+describe('livetail inside an app: each way the app’s own better-auth ends a session closes its sockets with 4401 within 1 s (livetail/better-auth plugin)', () => {
+  const host = appPerBlock();
 
   it('found the plugin: no warning that it is missing', () => {
-    expect(app.logLines.filter((line) => line.includes('plugin-missing'))).toEqual([]);
+    expect(host.app.logLines.filter((line) => line.includes('plugin-missing'))).toEqual([]);
   });
 
-  it('auth.api.signOut: that session’s socket closes, the user’s other session stays; the cookie is refused at the next upgrade', async () => {
-    const { cookies, sockets } = await userWithTwoSessions(auth, app);
-    await auth.api.signOut({ headers: headersOf(cookies.a) });
-    expect(await closedWithin(sockets.a)).toEqual(SESSION_ENDED);
-    expect(await refusedUpgrade(app.wsUrl, { cookie: cookies.a })).toMatchObject({ status: 401, body: { code: 'SESSION_INVALID' } });
-    await stillOpen(sockets.b);
-    await sockets.b.close();
-  });
-
-  it('the app’s HTTP sign-out (POST /api/auth/sign-out) does the same', async () => {
-    const { cookies, sockets } = await userWithTwoSessions(auth, app);
-    expect((await httpSignOut(app.url, cookies.a)).status).toBe(200);
-    expect(await closedWithin(sockets.a)).toEqual(SESSION_ENDED);
-    expect((await refusedUpgrade(app.wsUrl, { cookie: cookies.a })).status).toBe(401);
-    await stillOpen(sockets.b);
-    await sockets.b.close();
-  });
+  signOutTests(host);
 
   it('revokeSession (one of the user’s sessions, from the other): only the revoked one closes', async () => {
-    const { cookies, sockets } = await userWithTwoSessions(auth, app);
-    await auth.api.revokeSession({ headers: headersOf(cookies.a), body: { token: await tokenOf(auth, cookies.b) } });
-    expect(await closedWithin(sockets.b)).toEqual(SESSION_ENDED);
-    expect((await refusedUpgrade(app.wsUrl, { cookie: cookies.b })).status).toBe(401);
+    const { cookies, sockets } = await userWithTwoSessions(host.auth, host.app);
+    await host.auth.api.revokeSession({ headers: headersOf(cookies.a), body: { token: await tokenOf(host.auth, cookies.b) } });
+    await expectEnded(host.app, { socket: sockets.b, cookie: cookies.b });
     await stillOpen(sockets.a);
     await sockets.a.close();
   });
 
-  it('revokeSessions: every session of the user closes', async () => {
-    const { cookies, sockets } = await userWithTwoSessions(auth, app);
-    await auth.api.revokeSessions({ headers: headersOf(cookies.a) });
-    expect(await closedWithin(sockets.a)).toEqual(SESSION_ENDED);
-    expect(await closedWithin(sockets.b)).toEqual(SESSION_ENDED);
-    for (const cookie of [cookies.a, cookies.b]) expect((await refusedUpgrade(app.wsUrl, { cookie })).status).toBe(401);
+  type TwoSessions = Awaited<ReturnType<typeof userWithTwoSessions>>;
+  const endingEverySession: Array<[string, (two: TwoSessions) => Promise<unknown>]> = [
+    ['revokeSessions', (two) => host.auth.api.revokeSessions({ headers: headersOf(two.cookies.a) })],
+    ['the admin plugin’s banUser', (two) => host.auth.api.banUser({ headers: headersOf(host.adminCookie), body: { userId: two.user.userId } })],
+    ['the admin plugin’s revokeUserSessions', (two) => host.auth.api.revokeUserSessions({ headers: headersOf(host.adminCookie), body: { userId: two.user.userId } })],
+    ['deleteUser (user.deleteUser enabled)', (two) => host.auth.api.deleteUser({ headers: headersOf(two.cookies.a), body: { password: two.user.password } })],
+  ];
+  it.each(endingEverySession)('%s: every session of the user closes', async (_name, end) => {
+    const two = await userWithTwoSessions(host.auth, host.app);
+    await end(two);
+    await expectEnded(host.app, ...bothOf(two));
   });
 
   it('revokeOtherSessions: every other session closes, the caller’s stays', async () => {
-    const { cookies, sockets } = await userWithTwoSessions(auth, app);
-    await auth.api.revokeOtherSessions({ headers: headersOf(cookies.a) });
-    expect(await closedWithin(sockets.b)).toEqual(SESSION_ENDED);
-    expect((await refusedUpgrade(app.wsUrl, { cookie: cookies.b })).status).toBe(401);
+    const { cookies, sockets } = await userWithTwoSessions(host.auth, host.app);
+    await host.auth.api.revokeOtherSessions({ headers: headersOf(cookies.a) });
+    await expectEnded(host.app, { socket: sockets.b, cookie: cookies.b });
     await stillOpen(sockets.a);
     // The spared session still opens sockets.
-    await (await TestSocket.ready(app.wsUrl, { cookie: cookies.a })).close();
+    await (await TestSocket.ready(host.app.wsUrl, { cookie: cookies.a })).close();
     await sockets.a.close();
   });
 
-  it('the admin plugin’s banUser: every session of the banned user closes', async () => {
-    const { user, cookies, sockets } = await userWithTwoSessions(auth, app);
-    await auth.api.banUser({ headers: headersOf(adminCookie), body: { userId: user.userId } });
-    expect(await closedWithin(sockets.a)).toEqual(SESSION_ENDED);
-    expect(await closedWithin(sockets.b)).toEqual(SESSION_ENDED);
-    for (const cookie of [cookies.a, cookies.b]) expect((await refusedUpgrade(app.wsUrl, { cookie })).status).toBe(401);
-  });
 
   it('the admin plugin’s revokeUserSession: only that session closes', async () => {
-    const { cookies, sockets } = await userWithTwoSessions(auth, app);
-    await auth.api.revokeUserSession({ headers: headersOf(adminCookie), body: { sessionToken: await tokenOf(auth, cookies.a) } });
-    expect(await closedWithin(sockets.a)).toEqual(SESSION_ENDED);
-    expect((await refusedUpgrade(app.wsUrl, { cookie: cookies.a })).status).toBe(401);
+    const { cookies, sockets } = await userWithTwoSessions(host.auth, host.app);
+    await host.auth.api.revokeUserSession({ headers: headersOf(host.adminCookie), body: { sessionToken: await tokenOf(host.auth, cookies.a) } });
+    await expectEnded(host.app, { socket: sockets.a, cookie: cookies.a });
     await stillOpen(sockets.b);
     await sockets.b.close();
   });
 
-  it('the admin plugin’s revokeUserSessions: every session of the user closes', async () => {
-    const { user, cookies, sockets } = await userWithTwoSessions(auth, app);
-    await auth.api.revokeUserSessions({ headers: headersOf(adminCookie), body: { userId: user.userId } });
-    expect(await closedWithin(sockets.a)).toEqual(SESSION_ENDED);
-    expect(await closedWithin(sockets.b)).toEqual(SESSION_ENDED);
-    for (const cookie of [cookies.a, cookies.b]) expect((await refusedUpgrade(app.wsUrl, { cookie })).status).toBe(401);
-  });
 
-  it('deleteUser (user.deleteUser enabled): every session of the deleted user closes', async () => {
-    const { user, cookies, sockets } = await userWithTwoSessions(auth, app);
-    await auth.api.deleteUser({ headers: headersOf(cookies.a), body: { password: user.password } });
-    expect(await closedWithin(sockets.a)).toEqual(SESSION_ENDED);
-    expect(await closedWithin(sockets.b)).toEqual(SESSION_ENDED);
-    for (const cookie of [cookies.a, cookies.b]) expect((await refusedUpgrade(app.wsUrl, { cookie })).status).toBe(401);
-  });
 
   it('another user’s sockets are never touched', async () => {
-    const [one, other] = [await userWithTwoSessions(auth, app), await userWithTwoSessions(auth, app)];
-    await auth.api.revokeSessions({ headers: headersOf(one.cookies.a) });
+    const [one, other] = [await userWithTwoSessions(host.auth, host.app), await userWithTwoSessions(host.auth, host.app)];
+    await host.auth.api.revokeSessions({ headers: headersOf(one.cookies.a) });
     await closedWithin(one.sockets.a);
     await closedWithin(one.sockets.b);
     for (const socket of [other.sockets.a, other.sockets.b]) {
@@ -161,88 +166,57 @@ describe('livetail inside an app: each way the app’s own better-auth ends a se
   });
 });
 
-describe('livetail inside an app whose sessions live only in secondary storage (no database hook fires): the plugin’s endpoint hooks', () => {
-  let sqlite: Database.Database;
-  let auth: FullAppAuth;
-  let app: EmbeddedApp;
-  let adminCookie: string;
+describe('livetail inside an host.app whose sessions live only in secondary storage (no database hook fires): the plugin’s endpoint hooks', () => {
+  const host = appPerBlock({ secondaryStorage: memorySecondaryStorage() });
 
-  beforeAll(async () => {
-    sqlite = appSqliteDatabase().database;
-    auth = await migratedAuth(fullAppAuthOptions(sqlite, { secondaryStorage: memorySecondaryStorage() }));
-    app = await startEmbeddedApp(auth, { database: sqlite, ...NO_RECHECK });
-    adminCookie = await signedInAdmin(auth, sqlite);
-  });
-  afterAll(async () => {
-    await app?.close();
-    sqlite?.close();
+  it('the sessions are not rows of the host.app’s database (it has no session table at all)', async () => {
+    await appSignUp(host.auth);
+    expect(host.sqlite.prepare(`select name from sqlite_master where name = 'app_sessions'`).get()).toBeUndefined();
   });
 
-  it('the sessions are not rows of the app’s database (it has no session table at all)', async () => {
-    await appSignUp(auth);
-    expect(sqlite.prepare(`select name from sqlite_master where name = 'app_sessions'`).get()).toBeUndefined();
-  });
-
-  it('auth.api.signOut closes that session’s socket within 1 s, and the other session stays', async () => {
-    const { cookies, sockets } = await userWithTwoSessions(auth, app);
-    await auth.api.signOut({ headers: headersOf(cookies.a) });
-    expect(await closedWithin(sockets.a)).toEqual(SESSION_ENDED);
-    expect((await refusedUpgrade(app.wsUrl, { cookie: cookies.a })).status).toBe(401);
-    await stillOpen(sockets.b);
-    await sockets.b.close();
-  });
-
-  it('the HTTP sign-out does the same', async () => {
-    const { cookies, sockets } = await userWithTwoSessions(auth, app);
-    expect((await httpSignOut(app.url, cookies.a)).status).toBe(200);
-    expect(await closedWithin(sockets.a)).toEqual(SESSION_ENDED);
-    await stillOpen(sockets.b);
-    await sockets.b.close();
-  });
+  signOutTests(host);
 
   it('revokeSession, revokeOtherSessions and revokeSessions close what they revoke', async () => {
-    const { cookies, sockets } = await userWithTwoSessions(auth, app);
-    await auth.api.revokeSession({ headers: headersOf(cookies.a), body: { token: await tokenOf(auth, cookies.b) } });
-    expect(await closedWithin(sockets.b)).toEqual(SESSION_ENDED);
-    await stillOpen(sockets.a);
-    await sockets.a.close();
+    const one = await userWithTwoSessions(host.auth, host.app);
+    await host.auth.api.revokeSession({ headers: headersOf(one.cookies.a), body: { token: await tokenOf(host.auth, one.cookies.b) } });
+    await expectEnded(host.app, bothOf(one)[1]!);
+    await stillOpen(one.sockets.a);
+    await one.sockets.a.close();
 
-    const others = await userWithTwoSessions(auth, app);
-    await auth.api.revokeOtherSessions({ headers: headersOf(others.cookies.a) });
-    expect(await closedWithin(others.sockets.b)).toEqual(SESSION_ENDED);
+    const others = await userWithTwoSessions(host.auth, host.app);
+    await host.auth.api.revokeOtherSessions({ headers: headersOf(others.cookies.a) });
+    await expectEnded(host.app, bothOf(others)[1]!);
     await stillOpen(others.sockets.a);
-
-    await auth.api.revokeSessions({ headers: headersOf(others.cookies.a) });
-    expect(await closedWithin(others.sockets.a)).toEqual(SESSION_ENDED);
-    expect((await refusedUpgrade(app.wsUrl, { cookie: others.cookies.a })).status).toBe(401);
+    await host.auth.api.revokeSessions({ headers: headersOf(others.cookies.a) });
+    await expectEnded(host.app, bothOf(others)[0]!);
   });
 
   it('the admin plugin’s banUser closes every session of the user (the user update hook)', async () => {
-    const banned = await userWithTwoSessions(auth, app);
-    await auth.api.banUser({ headers: headersOf(adminCookie), body: { userId: banned.user.userId } });
-    for (const socket of [banned.sockets.a, banned.sockets.b]) expect(await closedWithin(socket)).toEqual(SESSION_ENDED);
+    const banned = await userWithTwoSessions(host.auth, host.app);
+    await host.auth.api.banUser({ headers: headersOf(host.adminCookie), body: { userId: banned.user.userId } });
+    await expectEnded(host.app, ...bothOf(banned));
   });
 
   it('the admin plugin’s revokeUserSession closes that session, revokeUserSessions every one', async () => {
-    const revoked = await userWithTwoSessions(auth, app);
-    await auth.api.revokeUserSession({ headers: headersOf(adminCookie), body: { sessionToken: await tokenOf(auth, revoked.cookies.a) } });
-    expect(await closedWithin(revoked.sockets.a)).toEqual(SESSION_ENDED);
+    const revoked = await userWithTwoSessions(host.auth, host.app);
+    await host.auth.api.revokeUserSession({ headers: headersOf(host.adminCookie), body: { sessionToken: await tokenOf(host.auth, revoked.cookies.a) } });
+    await expectEnded(host.app, bothOf(revoked)[0]!);
     await stillOpen(revoked.sockets.b);
-    await auth.api.revokeUserSessions({ headers: headersOf(adminCookie), body: { userId: revoked.user.userId } });
-    expect(await closedWithin(revoked.sockets.b)).toEqual(SESSION_ENDED);
+    await host.auth.api.revokeUserSessions({ headers: headersOf(host.adminCookie), body: { userId: revoked.user.userId } });
+    await expectEnded(host.app, bothOf(revoked)[1]!);
   });
 
   it('deleteUser closes every session of the user (the user delete hook)', async () => {
-    const deleted = await userWithTwoSessions(auth, app);
-    await auth.api.deleteUser({ headers: headersOf(deleted.cookies.a), body: { password: deleted.user.password } });
-    for (const socket of [deleted.sockets.a, deleted.sockets.b]) expect(await closedWithin(socket)).toEqual(SESSION_ENDED);
+    const deleted = await userWithTwoSessions(host.auth, host.app);
+    await host.auth.api.deleteUser({ headers: headersOf(deleted.cookies.a), body: { password: deleted.user.password } });
+    await expectEnded(host.app, ...bothOf(deleted));
   });
 
   it('an admin endpoint that refuses the caller (not an admin) closes nothing', async () => {
-    const victim = await userWithTwoSessions(auth, app);
-    const intruder = await appSignUp(auth);
-    await expect(auth.api.revokeUserSessions({ headers: headersOf(intruder.cookie), body: { userId: victim.user.userId } })).rejects.toThrow();
-    await expect(auth.api.revokeUserSession({ headers: headersOf(intruder.cookie), body: { sessionToken: await tokenOf(auth, victim.cookies.a) } })).rejects.toThrow();
+    const victim = await userWithTwoSessions(host.auth, host.app);
+    const intruder = await appSignUp(host.auth);
+    await expect(host.auth.api.revokeUserSessions({ headers: headersOf(intruder.cookie), body: { userId: victim.user.userId } })).rejects.toThrow();
+    await expect(host.auth.api.revokeUserSession({ headers: headersOf(intruder.cookie), body: { sessionToken: await tokenOf(host.auth, victim.cookies.a) } })).rejects.toThrow();
     for (const socket of [victim.sockets.a, victim.sockets.b]) {
       await stillOpen(socket);
       await socket.close();

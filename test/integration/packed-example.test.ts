@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -8,7 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { CLOSE_CODES } from '../../src/protocol/constants.js';
 import { launchBrowser, newContext } from '../e2e/browser.js';
+import { sessionCookieOf } from '../helpers/app-auth.js';
 import { LivetailProcess, ROOT } from '../helpers/process.js';
+import { freePort } from '../helpers/services.js';
 import { within } from '../helpers/wait.js';
 import { TestSocket } from '../helpers/ws-client.js';
 
@@ -57,15 +58,6 @@ async function provideSqliteAddon(appDir: string): Promise<void> {
   }
 }
 
-/** A loopback port free right now (the example needs its BASE_URL, port included, before it starts). */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 describe('the packed package installed into examples/express-app, started as an adopter would', { timeout: 120_000 }, () => {
   let dir: string;
   let files: string[];
@@ -77,6 +69,7 @@ describe('the packed package installed into examples/express-app, started as an 
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'livetail-packed-'));
     const installed = await installPackedExample(dir);
     files = installed.files;
+    // The example needs its BASE_URL, port included, before it starts.
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
     wsUrl = `ws://127.0.0.1:${port}`;
@@ -99,12 +92,7 @@ describe('the packed package installed into examples/express-app, started as an 
       body: JSON.stringify({ email, password: 'correct horse battery staple', name: 'Shopper' }),
     });
     expect(res.status).toBe(200);
-    const cookie = res.headers
-      .getSetCookie()
-      .map((c) => c.split(';')[0]!)
-      .find((c) => c.startsWith('shop.session_token='));
-    expect(cookie).toBeDefined();
-    return cookie!;
+    return sessionCookieOf(res, 'shop');
   }
 
   it('ships what runs and nothing else: dist (no source maps), bin, docs, README, package.json', () => {
