@@ -132,8 +132,8 @@ export function livetail(options: LivetailPluginOptions = {}) {
             if (token !== undefined) pendingRevocations.delete(token);
             if (isAPIError(ctx.context.returned)) return;
             if (ctx.path === '/admin/revoke-user-sessions') {
-              if (typeof body?.userId === 'string') report({ userId: body.userId });
-            } else if (target) report(target);
+              if (typeof body?.userId === 'string') await report({ userId: body.userId });
+            } else if (target) await report(target);
           }),
         },
       ],

@@ -2,10 +2,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { type BetterAuthOptions, betterAuth } from 'better-auth';
+import { betterAuth } from 'better-auth';
+import pg from 'pg';
 import { getMigrations } from 'better-auth/db/migration';
 import { livetail } from '../../src/better-auth/plugin.js';
 import type { LivetailPluginOptions } from '../../src/better-auth/plugin.js';
+import type { BetterAuthOptions } from 'better-auth';
 
 /**
  * The better-auth of a stand-in for an adopter's app, unlike livetail's own in every way that broke
@@ -46,6 +48,50 @@ export function appAuthOptions(
 
 export type AppAuth = ReturnType<typeof betterAuth<ReturnType<typeof appAuthOptions>>>;
 
+type AppAuthSettings = Parameters<typeof appAuthOptions>[1];
+
+/** The app's better-auth on `database`, after its own migrations created its tables there. */
+async function migratedAppAuth(database: unknown, options: AppAuthSettings): Promise<AppAuth> {
+  const authOptions = appAuthOptions(database, options);
+  const { runMigrations } = await getMigrations(authOptions);
+  await runMigrations();
+  return betterAuth(authOptions);
+}
+
+/** The stand-in app's better-auth on a SQLite file of its own, migrated. */
+export async function createAppAuth(options: AppAuthSettings = {}): Promise<{ auth: AppAuth; database: Database.Database; file: string }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'livetail-app-'));
+  const file = path.join(dir, 'app.db');
+  const database = new Database(file);
+  database.pragma('journal_mode = WAL');
+  return { auth: await migratedAppAuth(database, options), database, file };
+}
+
+/**
+ * The stand-in app's better-auth on the PostgreSQL database at `url` (a pool of its own, which the caller
+ * ends), migrated: its tables app_users, app_sessions, app_accounts, app_verifications with snake_case
+ * columns, as an adopter's app would have them in the database livetail shares.
+ */
+export async function createAppAuthOnPostgres(url: string, options: AppAuthSettings = {}): Promise<{ auth: AppAuth; pool: pg.Pool }> {
+  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  pool.on('error', () => {}); // an idle client cut when the test drops the database
+  try {
+    return { auth: await migratedAppAuth(pool, options), pool };
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
+}
+
+/** Signs up through the app's own better-auth API; returns the user and the Cookie header value. */
+export async function appSignUp(auth: AppAuthApi): Promise<{ userId: string; cookie: string; email: string; password: string }> {
+  const email = `app-user-${Math.random().toString(36).slice(2)}@example.com`;
+  const password = 'correct horse battery staple';
+  const res = await auth.api.signUpEmail({ body: { email, password, name: 'App User', plan: 'pro' }, asResponse: true });
+  const body = (await answerOf(res, 'sign-up')) as { user: { id: string } };
+  return { userId: body.user.id, cookie: sessionCookieOf(res), email, password };
+}
+
 /** better-auth's secondary storage interface, the shape an app's Redis or memory store has. */
 export type SecondaryStorage = NonNullable<BetterAuthOptions['secondaryStorage']>;
 
@@ -58,17 +104,11 @@ export function appSqliteDatabase(): { database: Database.Database; file: string
   return { database, file };
 }
 
-/** `betterAuth(options)` once its tables exist (better-auth's own migrations, as an app would run them). */
+/** `betterAuth(options)` for any options (the admin plugin's too) once its tables exist (better-auth's own migrations, as an app would run them). */
 export async function migratedAuth<O extends Parameters<typeof getMigrations>[0]>(options: O): Promise<ReturnType<typeof betterAuth<O>>> {
   const { runMigrations } = await getMigrations(options);
   await runMigrations();
   return betterAuth(options);
-}
-
-/** The stand-in app's better-auth on a SQLite file of its own, migrated. */
-export async function createAppAuth(options: Parameters<typeof appAuthOptions>[1] = {}): Promise<{ auth: AppAuth; database: Database.Database; file: string }> {
-  const { database, file } = appSqliteDatabase();
-  return { auth: await migratedAuth(appAuthOptions(database, options)), database, file };
 }
 
 /** Any of the stand-in app's better-auth instances (with or without more plugins): the calls these helpers make. */
@@ -77,15 +117,6 @@ interface AppAuthApi {
     signUpEmail(context: { body: Record<string, unknown>; asResponse: true }): Promise<Response>;
     signInEmail(context: { body: { email: string; password: string }; asResponse: true }): Promise<Response>;
   };
-}
-
-/** Signs up through the app's own better-auth API; returns the user and the Cookie header value. */
-export async function appSignUp(auth: AppAuthApi): Promise<{ userId: string; cookie: string; email: string; password: string }> {
-  const email = `app-user-${Math.random().toString(36).slice(2)}@example.com`;
-  const password = 'correct horse battery staple';
-  const res = await auth.api.signUpEmail({ body: { email, password, name: 'App User', plan: 'pro' }, asResponse: true });
-  const body = (await answerOf(res, 'sign-up')) as { user: { id: string } };
-  return { userId: body.user.id, cookie: sessionCookieOf(res), email, password };
 }
 
 /** Signs the user in again through the app's API: a second session of the same user; returns its Cookie value. */
