@@ -1,12 +1,13 @@
-import type http from 'node:http';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
+import { toNodeHandler } from 'better-auth/node';
 import express from 'express';
 import { pino } from 'pino';
 import { createLivetail, type Livetail } from '../../src/core/create-livetail.js';
 import type { LivetailOptions } from '../../src/core/options.js';
 import type { BetterAuthInstance } from '../../src/sessions/better-auth-session-resolver.js';
 import type { AppAuth } from './app-auth.js';
-import { startAppServer } from './app-server.js';
 
 export interface EmbeddedApp {
   lt: Livetail;
@@ -22,9 +23,9 @@ export interface EmbeddedApp {
 }
 
 /**
- * A stand-in app that mounts livetail the way the README tells an adopter to: its better-auth at
- * /api/auth, `createLivetail({ auth, database })`, `lt.router()` at /api, and the upgrades of its own
- * http.Server passed to `lt.handleUpgrade` (any other path is the app's own: here, refused).
+ * A stand-in app that mounts livetail the way docs/embedding.md tells an adopter to: an Express app with
+ * its better-auth at /api/auth, `createLivetail({ auth, database })`, the connect check, `lt.router()` at
+ * /api, and the upgrades of its own http.Server passed to `lt.handleUpgrade` (any other path: refused).
  */
 export async function startEmbeddedApp(auth: AppAuth | BetterAuthInstance, options: Omit<LivetailOptions, 'auth'>): Promise<EmbeddedApp> {
   const logLines: string[] = [];
@@ -47,25 +48,32 @@ export async function startEmbeddedApp(auth: AppAuth | BetterAuthInstance, optio
     ...options,
   });
   const app = express();
+  app.all('/api/auth/*splat', toNodeHandler(auth as AppAuth));
   app.use((req, res, next) => {
     if (!lt.handleRequest(req, res)) next();
   });
   app.use('/api', lt.router());
-  const appServer = await startAppServer(auth as AppAuth, app);
-  appServer.server.on('upgrade', (req, socket, head) => {
+  app.use((_req, res) => void res.status(404).end());
+  const server = http.createServer(app);
+  server.on('upgrade', (req, socket, head) => {
     if (!lt.handleUpgrade(req, socket, head)) socket.destroy();
   });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   let closed: Promise<void> | undefined;
   return {
     lt,
-    url: appServer.url,
-    wsUrl: `${appServer.url.replace('http', 'ws')}${options.path ?? '/ws'}`,
-    server: appServer.server,
+    url,
+    wsUrl: `${url.replace('http', 'ws')}${options.path ?? '/ws'}`,
+    server,
     logLines,
     close: () =>
       (closed ??= (async () => {
         await lt.close();
-        await appServer.close();
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
       })()),
   };
 }
