@@ -1,5 +1,5 @@
 import type { BetterAuthPlugin } from 'better-auth';
-import { createAuthMiddleware, getSessionFromCtx } from 'better-auth/api';
+import { createAuthMiddleware, getSessionFromCtx, isAPIError } from 'better-auth/api';
 import type { SessionEnd } from '../sessions/session-end.js';
 
 /** Options of the livetail better-auth plugin. */
@@ -33,6 +33,13 @@ type LinkedPlugin = { id: string; $livetail?: PluginLink };
 
 /** Endpoint paths after which sessions stop existing, for apps whose sessions live only in secondary storage. */
 const ENDING_PATHS = new Set(['/sign-out', '/revoke-session', '/revoke-sessions', '/revoke-other-sessions']);
+/**
+ * The admin plugin's: reported only once they succeeded (an after hook), since the caller's right to
+ * call them is checked by the endpoint itself and a refused call must end nothing.
+ */
+const ADMIN_ENDING_PATHS = new Set(['/admin/revoke-user-session', '/admin/revoke-user-sessions']);
+/** Bound on sessions looked up for an admin revocation still in progress. */
+const MAX_PENDING_REVOCATIONS = 1000;
 
 /**
  * The livetail plugin for the app's better-auth: `betterAuth({ ..., plugins: [livetail()] })`. It hears
@@ -67,6 +74,11 @@ export function livetail(options: LivetailPluginOptions = {}) {
 
   /** Only where sessions are not database rows do the endpoint hooks add anything to the database hooks. */
   let sessionsInDatabase = true;
+  /**
+   * The session an admin's revoke-user-session names, looked up (by its token) before the endpoint
+   * deletes it, and reported after the endpoint succeeded.
+   */
+  const pendingRevocations = new Map<string, SessionEnd | null>();
 
   return {
     id: 'livetail',
@@ -107,6 +119,31 @@ export function livetail(options: LivetailPluginOptions = {}) {
               const target = typeof token === 'string' ? await ctx.context.internalAdapter.findSession(token).catch(() => null) : null;
               if (target && target.session.userId === userId) await report({ sessionId: target.session.id, userId });
             }
+          }),
+        },
+        {
+          matcher: (ctx) => !sessionsInDatabase && ctx.path === '/admin/revoke-user-session',
+          handler: createAuthMiddleware(async (ctx) => {
+            const token = (ctx.body as { sessionToken?: unknown } | undefined)?.sessionToken;
+            if (typeof token !== 'string') return;
+            const target = await ctx.context.internalAdapter.findSession(token).catch(() => null);
+            if (pendingRevocations.size >= MAX_PENDING_REVOCATIONS) pendingRevocations.clear();
+            pendingRevocations.set(token, target ? { sessionId: target.session.id, userId: target.session.userId } : null);
+          }),
+        },
+      ],
+      after: [
+        {
+          matcher: (ctx) => !sessionsInDatabase && ADMIN_ENDING_PATHS.has(ctx.path ?? ''),
+          handler: createAuthMiddleware(async (ctx) => {
+            const body = ctx.body as { sessionToken?: unknown; userId?: unknown } | undefined;
+            const token = typeof body?.sessionToken === 'string' ? body.sessionToken : undefined;
+            const target = token === undefined ? undefined : pendingRevocations.get(token);
+            if (token !== undefined) pendingRevocations.delete(token);
+            if (isAPIError(ctx.context.returned)) return;
+            if (ctx.path === '/admin/revoke-user-sessions') {
+              if (typeof body?.userId === 'string') await report({ userId: body.userId });
+            } else if (target) await report(target);
           }),
         },
       ],

@@ -18,11 +18,16 @@ export class DependencyUnavailableError extends Error {
   }
 }
 
-/** Runs `open`, reporting its failure as the named dependency being unavailable. */
+/**
+ * Runs `open`, reporting its failure as the named dependency being unavailable, except a TypeError: that
+ * is the option itself being unusable (an in-memory SQLite database, a URL of no known scheme), which no
+ * retry can mend, and it is thrown as it is.
+ */
 export async function connectTo<T>(dependency: DependencyName, open: () => Promise<T>): Promise<T> {
   try {
     return await open();
   } catch (error) {
+    if (error instanceof TypeError) throw error;
     throw new DependencyUnavailableError(dependency, error);
   }
 }

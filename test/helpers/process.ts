@@ -113,11 +113,11 @@ export class LivetailProcess {
   }
 
   /**
-   * Spawns any command (e.g. `npm start`) in the repository root, in a process group of its own, so that
-   * kill() also ends what it started (npm's child) and no orphan keeps the output pipes open.
+   * Spawns any command (e.g. `npm start`) in the repository root (or `cwd`), in a process group of its
+   * own, so that kill() also ends what it started (npm's child) and no orphan keeps the output pipes open.
    */
-  static spawn(command: string, args: string[], env: NodeJS.ProcessEnv): LivetailProcess {
-    return new LivetailProcess(spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true }), true);
+  static spawn(command: string, args: string[], env: NodeJS.ProcessEnv, cwd = ROOT): LivetailProcess {
+    return new LivetailProcess(spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true }), true);
   }
 
   get pid(): number {
