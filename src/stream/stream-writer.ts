@@ -108,12 +108,15 @@ export class StreamWriter {
   }
 
   private async drain(): Promise<void> {
-    // Let the current tick's submissions join the first transaction.
-    await new Promise<void>((resolve) => setImmediate(resolve));
     try {
       while (this.queue.length > 0) {
+        // A turn of the event loop before each transaction: the submissions of this turn and the I/O
+        // that is ready (requests, sockets) get in first. A store that answers without I/O (SQLite)
+        // would otherwise let a producer that submits again as soon as it is answered keep the loop to
+        // itself, and no socket would be written until it stopped.
+        await new Promise<void>((resolve) => setImmediate(resolve));
         const batch = this.takeBatch();
-        await this.commit(batch);
+        if (batch.length > 0) await this.commit(batch);
       }
     } finally {
       this.flushing = undefined;
