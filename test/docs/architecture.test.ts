@@ -3,12 +3,6 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/process.js';
 
-/**
- * Files other branches add, named here ahead of their merge (StreamCursor: `cursor`; the embedding and
- * sidecar guides: `embed`, `sidecar`): allowed to be missing until then. Drop an entry once it exists.
- */
-const ARRIVING = new Set(['src/gateway/stream-cursor.ts', 'docs/embedding.md', 'docs/sidecar.md']);
-
 const exists = (file: string) => fs.existsSync(path.join(ROOT, file));
 
 /** Every repository path a Markdown text names: in backticks (`src/…`) or as a relative link, from `dir`. */
@@ -26,7 +20,7 @@ describe('docs/architecture.md', () => {
   it('names only files that exist (and README’s architecture section too)', () => {
     const named = [...namedPaths(text, 'docs'), ...namedPaths(architectureSection, '.')];
     expect(named.length).toBeGreaterThan(30);
-    expect(named.filter((file) => !exists(file) && !ARRIVING.has(file))).toEqual([]);
+    expect(named.filter((file) => !exists(file))).toEqual([]);
   });
 
   it('names a file for every step of the three flows', () => {
