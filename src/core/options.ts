@@ -111,7 +111,8 @@ export function resolveSettings(options: LivetailOptions): Settings {
   }
   const level = options.realtimeLogLevel ?? 'info';
   if (!LOG_LEVELS.includes(level)) throw new LivetailOptionsError(`\`realtimeLogLevel\` must be one of ${LOG_LEVELS.join(', ')}`);
-  const redis = typeof options.redis === 'string' ? { url: options.redis } : options.redis;
+  // An empty string (an unset REDIS_URL passed through) means no Redis, not localhost.
+  const redis = typeof options.redis === 'string' ? (options.redis === '' ? undefined : { url: options.redis }) : options.redis;
   if (options.bullmq && options.bullmq.queues.length > 0 && !redis) {
     throw new LivetailOptionsError('`bullmq` needs `redis` (BullMQ queues live in Redis)');
   }
