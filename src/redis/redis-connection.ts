@@ -71,12 +71,23 @@ export async function pingRedis(client: Redis): Promise<void> {
   await client.ping();
 }
 
-/** Closes a client: QUIT when connected (pending replies arrive first), otherwise drops it. */
+/** How long a QUIT may wait for its answer before the connection is dropped instead. */
+const QUIT_TIMEOUT_MS = 1000;
+
+/**
+ * Closes a client: QUIT when connected (pending replies arrive first), otherwise drops it. Bounded: a
+ * connection that goes away while quitting (Redis restarting) is dropped after QUIT_TIMEOUT_MS, so a
+ * shutdown never waits on it.
+ */
 export async function quitRedis(client: Redis): Promise<void> {
+  if (client.status !== 'ready') return client.disconnect();
+  let timer: NodeJS.Timeout | undefined;
   try {
-    if (client.status === 'ready') await client.quit();
-    else client.disconnect();
+    await Promise.race([client.quit(), new Promise((resolve) => (timer = setTimeout(resolve, QUIT_TIMEOUT_MS)))]);
   } catch {
-    client.disconnect();
+    // dropped below
+  } finally {
+    clearTimeout(timer);
+    if ((client.status as string) !== 'end') client.disconnect();
   }
 }
