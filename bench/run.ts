@@ -23,11 +23,17 @@ async function main(): Promise<void> {
       'no-build': { type: 'boolean', default: false },
       'cpu-prof': { type: 'string' },
       render: { type: 'string' },
+      only: { type: 'string' },
+      main: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
-    process.stdout.write('usage: npm run bench [-- --quick] [--out bench/results/x.md] [--no-build] [--cpu-prof <dir>] [--render results.json]\n');
+    process.stdout.write(`usage: npm run bench [-- --quick] [--out bench/results/x.md] [--no-build] [--cpu-prof <dir>] [--render results.json]
+                 [--only ${STAGES.join(',')}] [--main other-checkout/dist/main.js]
+  --only   run these stages of the profile and no others (an A/B check of one figure; the report shows what ran)
+  --main   the livetail build to measure (default dist/main.js): run twice, alternating builds, for a before/after
+`);
     return;
   }
   if (values.render) {
@@ -38,8 +44,11 @@ async function main(): Promise<void> {
     fs.writeFileSync(path.resolve(values.render).replace(/\.json$/, '.md'), `${report}\n`);
     return;
   }
-  const profile: Profile = values.quick ? PROFILES.quick : PROFILES.full;
-  const out = path.resolve(values.out ?? path.join(ROOT, 'bench', 'results', values.quick ? 'quick.md' : 'latest.md'));
+  const profile: Profile = onlyStages(values.quick ? PROFILES.quick : PROFILES.full, values.only);
+  if (values.main) process.env.LIVETAIL_BENCH_MAIN = path.resolve(values.main);
+  // A partial run never overwrites the record (latest.md) unless told to with --out.
+  const defaultName = values.only ? 'partial.md' : values.quick ? 'quick.md' : 'latest.md';
+  const out = path.resolve(values.out ?? path.join(ROOT, 'bench', 'results', defaultName));
   if (!values['no-build']) buildIfStale();
   const cpuProfDir = values['cpu-prof'] ? path.resolve(values['cpu-prof']) : undefined;
 
@@ -50,6 +59,24 @@ async function main(): Promise<void> {
   fs.writeFileSync(out, `${report}\n`);
   fs.writeFileSync(out.replace(/\.md$/, '.json'), `${JSON.stringify(results, null, 2)}\n`);
   process.stderr.write(`written to ${path.relative(process.cwd(), out)} (and .json) in ${Math.round(results.seconds)} s\n`);
+}
+
+/** The stages --only can name: the socket levels (W1, W2, W3 at 1k–10k) and each optional stage of a profile. */
+const STAGES = ['levels', 'smallBatchLatency', 'idleScale', 'perRequest', 'connect', 'ingest', 'storm', 'producer', 'adapter', 'deflate'] as const;
+type Stage = (typeof STAGES)[number];
+
+/** The profile with only the named stages (all of them when `only` is undefined). */
+function onlyStages(profile: Profile, only: string | undefined): Profile {
+  if (only === undefined) return profile;
+  const wanted = new Set(only.split(',').map((s) => s.trim()).filter(Boolean));
+  const unknown = [...wanted].filter((s) => !(STAGES as readonly string[]).includes(s));
+  if (unknown.length) throw new Error(`--only: unknown stage ${unknown.join(', ')} (stages: ${STAGES.join(', ')})`);
+  const keep = (s: Stage) => wanted.has(s);
+  const trimmed: Profile = { ...profile };
+  for (const stage of STAGES) if (stage !== 'levels' && !keep(stage)) delete trimmed[stage];
+  // smallBatchLatency runs inside the first level: keep that level's sockets, without its W1 and W2.
+  if (!keep('levels')) trimmed.levels = keep('smallBatchLatency') ? profile.levels.slice(0, 1).map((l) => ({ sockets: l.sockets })) : [];
+  return trimmed;
 }
 
 /** Runs `npm run build` when any file under src/ is newer than dist/main.js: livetail runs from dist/ as users run it. */

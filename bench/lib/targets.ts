@@ -96,7 +96,7 @@ export class Target {
     let child: ChildProcess;
     if (kind === 'livetail') {
       const profile = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [];
-      child = forkChild(options.mainFile ?? path.join(ROOT, 'dist', 'main.js'), {
+      child = forkChild(options.mainFile ?? process.env.LIVETAIL_BENCH_MAIN ?? path.join(ROOT, 'dist', 'main.js'), {
         execArgv: [...probe, ...profile, ...(options.nodeArgs ?? [])],
         env: { ...base, ...livetailEnv(url, options), ...options.env },
         stdio: ['ignore', log, log, 'ipc'],
