@@ -9,6 +9,8 @@ import { HTTP_ERRORS, HttpError } from '../errors.js';
  */
 export function singleQueryValues(): RequestHandler {
   return (req, _res, next) => {
+    // No query string, nothing to check (and no parse of one).
+    if (!req.url.includes('?')) return next();
     for (const [name, value] of Object.entries(req.query)) {
       const shown = JSON.stringify(name.length > 64 ? `${name.slice(0, 63).toWellFormed()}…` : name.toWellFormed());
       if (typeof value !== 'string') return next(new HttpError('INVALID_QUERY', HTTP_ERRORS.INVALID_QUERY.texts.repeated(shown)));

@@ -1,12 +1,11 @@
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { toNodeHandler } from 'better-auth/node';
 import express from 'express';
 import type { Logger } from 'pino';
-import { pinoHttp } from 'pino-http';
 import type { LivetailInternals } from '../core/create-livetail.js';
 import { HttpError } from '../errors.js';
+import { accessLog } from '../http/access-log.js';
 import { errorAnswers } from '../http/api-router.js';
 import { healthRoutes } from '../http/routes/health.js';
 import { securityHeaders } from '../http/security-headers.js';
@@ -35,24 +34,7 @@ export function createStandaloneApp(deps: StandaloneAppDeps): express.Express {
   app.set('etag', false);
   // TRUST_PROXY means one proxy in front (as for the gateway's per-address limit): trust that one hop only.
   app.set('trust proxy', deps.trustProxy ? 1 : false);
-  app.use(
-    pinoHttp({
-      logger: deps.logger,
-      genReqId: (req, res) => {
-        const given = req.headers['x-request-id'];
-        const id = typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
-        res.setHeader('x-request-id', id);
-        return id;
-      },
-      // Never log headers (cookies, bearer tokens) or bodies (log payloads): method, path, status, time.
-      serializers: {
-        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0] }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
-    }),
-  );
+  app.use(accessLog(deps.logger));
   app.use(securityHeaders());
   // GET /ws without an upgrade: why an upgrade would be refused (the SDK asks after a refusal).
   app.use((req, res, next) => {

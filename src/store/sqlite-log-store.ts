@@ -1,7 +1,8 @@
 import type { JobEventData, LogEntry } from '../protocol/log-entry.js';
+import { commitTransaction } from './commit-transaction.js';
 import type { SqliteDatabaseHandle } from './database.js';
 import { KyselyLogStore, LOG_SIZE, type SnapshotReads, fitting } from './kysely-log-store.js';
-import type { IdempotencyKey, IdempotencyRecord, LogStoreLimits, StoredLog } from './log-store.js';
+import type { CommittedEvent, IdempotencyKey, IdempotencyRecord, LogStoreLimits, StoredLog, WriteOp } from './log-store.js';
 import type { CachedSqlite } from './sqlite-statement-cache.js';
 
 /**
@@ -13,12 +14,20 @@ import type { CachedSqlite } from './sqlite-statement-cache.js';
  * several times what SQLite spends answering them (about 130 vs 20 µs for a join's reads). They first
  * take Kysely's connection, so they never run inside a transaction of the store or of better-auth that
  * is still open on it, and never see its uncommitted rows.
+ *
+ * A commit of logs only (every POST /api/logs without an Idempotency-Key, grouped or not) writes them
+ * with cached prepared statements too, inside the same transaction (commitTransaction: Kysely's
+ * connection, BEGIN IMMEDIATE, the same rollback, deadline and in-doubt handling). Building and
+ * compiling its five Kysely statements cost about 400 µs of CPU per commit against about 60 µs for
+ * SQLite's own work (one log). Any other commit (clears, job events, idempotency keys) takes
+ * KyselyLogStore's general path.
  */
 export class SqliteLogStore extends KyselyLogStore {
   protected readonly dialect = 'sqlite';
   protected readonly lockHeadRows = false;
   private readonly sqlite: CachedSqlite;
   private readonly reads: SnapshotReads;
+  private readonly writes: LogWrites;
 
   constructor(database: Pick<SqliteDatabaseHandle, 'db' | 'sqlite'>, limits: LogStoreLimits) {
     super(database.db, limits);
@@ -42,6 +51,51 @@ export class SqliteLogStore extends KyselyLogStore {
       sizes: (userId, afterSeq, limit, from) =>
         (from === 'newest' ? newestSizes() : afterSizes()).raw(true).iterate(userId, afterSeq, limit) as Iterable<[number, number]>,
     };
+    const createHead = statement('insert into livetail_stream (user_id) values (?) on conflict (user_id) do nothing');
+    const headSeq = statement('select head_seq from livetail_stream where user_id = ?');
+    const insertLog = statement('insert into livetail_log (user_id, seq, id, ts, level, email_account_id, command, data) values (?, ?, ?, ?, ?, ?, ?, ?)');
+    const trim = statement('delete from livetail_log where user_id = ? and seq <= ?');
+    const setHead = statement('update livetail_stream set head_seq = ? where user_id = ?');
+    this.writes = {
+      headSeq: (userId) => {
+        createHead().run(userId);
+        return Number((headSeq().get(userId) as { head_seq: number }).head_seq);
+      },
+      insert: (userId, seq, log) => {
+        insertLog().run(userId, seq, log.id, log.timestamp, log.level, log.emailAccountId, log.command, JSON.stringify(log.data));
+      },
+      trim: (userId, cutoff) => trim().run(userId, cutoff),
+      setHead: (userId, seq) => setHead().run(seq, userId),
+    };
+  }
+
+  override commit(ops: WriteOp[], signal?: AbortSignal): Promise<CommittedEvent[]> {
+    if (ops.length === 0 || !ops.every(isLogOp)) return super.commit(ops, signal);
+    return commitTransaction(this.db, this, signal, async () => this.writeLogs(ops));
+  }
+
+  /**
+   * The logs of a commit as KyselyLogStore.commit writes them, in its order: each user's head row
+   * (created if missing), the rows with the next seqs, the retention cut (a user's seqs are contiguous
+   * after its last clear, so the cut is arithmetic), the heads written back. Runs inside the transaction.
+   */
+  private writeLogs(ops: LogOp[]): CommittedEvent[] {
+    const heads = new Map<string, number>();
+    for (const userId of [...new Set(ops.map((op) => storedUserId(op.log.userId)))].sort()) heads.set(userId, this.writes.headSeq(userId));
+    const events: CommittedEvent[] = [];
+    for (const { log } of ops) {
+      const userId = storedUserId(log.userId);
+      const seq = heads.get(userId)! + 1;
+      heads.set(userId, seq);
+      this.writes.insert(userId, seq, log);
+      events.push({ kind: 'log', userId: log.userId, seq, log });
+    }
+    for (const [userId, seq] of heads) {
+      const cutoff = seq - this.limits.maxLogsPerUser;
+      if (cutoff > 0) this.writes.trim(userId, cutoff);
+      this.writes.setHead(userId, seq);
+    }
+    return events;
   }
 
   /**
@@ -86,6 +140,27 @@ export class SqliteLogStore extends KyselyLogStore {
       return (rows as Array<{ data: string }>).map((r) => JSON.parse(r.data) as JobEventData);
     });
   }
+}
+
+type LogOp = Extract<WriteOp, { kind: 'log' }>;
+
+function isLogOp(op: WriteOp): op is LogOp {
+  return op.kind === 'log';
+}
+
+/** The user id as the store keeps it: well-formed, as KyselyLogStore.commit explains. */
+function storedUserId(userId: string): string {
+  return userId.toWellFormed();
+}
+
+/** The statements of a logs-only commit (see SqliteLogStore.commit). */
+interface LogWrites {
+  /** The user's head seq, its head row created first if missing. */
+  headSeq(userId: string): number;
+  insert(userId: string, seq: number, log: LogEntry): void;
+  /** Deletes the user's logs up to `cutoff` (retention). */
+  trim(userId: string, cutoff: number): void;
+  setHead(userId: string, seq: number): void;
 }
 
 const LOG_COLUMNS = 'seq, id, ts, level, email_account_id, command, data';

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type SqliteDatabaseHandle, openDatabase } from '../../src/store/database.js';
-import { StoreUnavailableError } from '../../src/store/log-store.js';
+import { StoreUnavailableError, type WriteOp } from '../../src/store/log-store.js';
 import { SqliteLogStore } from '../../src/store/sqlite-log-store.js';
 import { countRecords, logStoreContract, testLog } from './log-store.contract.js';
 
@@ -58,6 +58,36 @@ describe('SqliteLogStore reads beside transactions on the shared connection', ()
     const [page, jobs] = (await reads!) as [Awaited<ReturnType<SqliteLogStore['readLogs']>>, unknown[]];
     expect(page).toMatchObject({ logs: [], headSeq: 0 });
     expect(jobs).toEqual([]);
+  });
+});
+
+// A commit of logs only takes SqliteLogStore's prepared statements; the contract's atomicity case mixes kinds.
+describe('SqliteLogStore commits of logs only', () => {
+  it('are atomic: a refused log stores none of its commit and uses no seq, and a commit waits for a transaction open on the connection', async () => {
+    const opened = await sqlite();
+    const store = new SqliteLogStore(opened, { maxLogsPerUser: 3, maxJobsPerUser: 10 });
+    await store.migrate();
+    const [alice, bob] = [`alice-${Date.now()}`, `bob-${Date.now()}`];
+    await store.commit([{ kind: 'log', log: testLog(alice, 'BEFORE') }]);
+    const broken = { kind: 'log', log: { ...testLog(bob, 'BROKEN'), id: null } } as unknown as WriteOp;
+    const refused = await store.commit([{ kind: 'log', log: testLog(alice, 'LOST') }, { kind: 'log', log: testLog(bob, 'LOST') }, broken]).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(Error);
+    expect(refused).not.toBeInstanceOf(StoreUnavailableError);
+    const commands = async (userId: string) => (await store.readLogs(userId, { from: 'tail', limit: 10 })).logs.map((l) => l.log.command);
+    expect(await commands(alice)).toEqual(['BEFORE']);
+    expect(await commands(bob)).toEqual([]);
+
+    // Another transaction holds the connection: the commit waits for it, then writes after it.
+    let committed: Promise<unknown> | undefined;
+    await opened.db.transaction().execute(async () => {
+      committed = store.commit([1, 2, 3, 4].map((n) => ({ kind: 'log' as const, log: testLog(alice, `A${n}`) })));
+      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+      expect(await Promise.race([committed, 'waiting'])).toBe('waiting');
+    });
+    expect(await committed).toMatchObject([{ seq: 2 }, { seq: 3 }, { seq: 4 }, { seq: 5 }]);
+    // Retention: the newest maxLogsPerUser, the head past them.
+    expect(await commands(alice)).toEqual(['A2', 'A3', 'A4']);
+    expect((await store.readLogs(alice, { from: 'tail', limit: 10 })).headSeq).toBe(5);
   });
 });
 
