@@ -84,6 +84,70 @@ const migrations = (kind: 'sqlite' | 'postgres'): Record<string, Migration> => (
       await db.schema.createIndex('livetail_idempotency_created').ifNotExists().on('livetail_idempotency').column('created_at').execute();
     },
   },
+  '0004_postgres_append_logs': {
+    // PostgreSQL: a commit of only logs in one round trip instead of six (PostgresLogStore.appendLogs):
+    // the steps of KyselyLogStore.commit for logs, in the same order with the same locks. Each log row
+    // comes with its ordinal among its user's logs of the commit (1, 2, ...): its seq is the user's head
+    // plus that. Returns each user's head before the commit, and the transaction's id (for an in-doubt
+    // COMMIT). SQLite commits in-process: nothing to do.
+    async up(db: Kysely<any>) {
+      if (kind !== 'postgres') return;
+      // Retention, for this function and for PostgresLogStore.trimLogs: one delete per user, each a
+      // range of the primary key. As one join of the cuts with the table the planner scans the whole
+      // table (at retention, 100 users: about 50 ms instead of a few). A plain index scan, not a bitmap
+      // one, marks the index entries of rows an earlier trim deleted as dead, so the next trims skip them.
+      await sql`
+        create or replace function livetail_trim_logs(p_users text[], p_cutoffs bigint[]) returns void
+        language plpgsql volatile set enable_bitmapscan = off as $fn$
+        declare
+          trim_user text;
+          cutoff bigint;
+        begin
+          for trim_user, cutoff in select * from unnest(p_users, p_cutoffs) loop
+            delete from livetail_log l where l.user_id = trim_user and l.seq <= cutoff;
+          end loop;
+        end
+        $fn$`.execute(db);
+      await sql`
+        create or replace function livetail_append_logs(
+          p_users text[], p_counts bigint[], p_max_logs bigint,
+          p_user_id text[], p_ordinal bigint[], p_id text[], p_ts text[], p_level text[],
+          p_email_account_id text[], p_command text[], p_data text[]
+        ) returns table (stream_user text, old_head bigint, xact text)
+        language plpgsql volatile as $fn$
+        declare
+          locked integer;
+          trim_users text[];
+          cutoffs bigint[];
+        begin
+          insert into livetail_stream (user_id) select unnest(p_users) on conflict do nothing;
+          -- In user-id order, as every commit locks them (no deadlock); each statement below sees them.
+          -- Every join with the heads names the users (= any): else it may scan every user's head.
+          select count(*) into locked from (
+            select s.user_id from livetail_stream s where s.user_id = any(p_users) order by s.user_id for update
+          ) h;
+          if locked <> cardinality(p_users) then
+            raise exception 'livetail_append_logs: % stream heads locked for % users', locked, cardinality(p_users);
+          end if;
+          insert into livetail_log (user_id, seq, id, ts, level, email_account_id, command, data)
+          select r.user_id, s.head_seq + r.ordinal, r.id, r.ts, r.level, r.email_account_id, r.command, r.data
+          from unnest(p_user_id, p_ordinal, p_id, p_ts, p_level, p_email_account_id, p_command, p_data)
+            as r(user_id, ordinal, id, ts, level, email_account_id, command, data)
+          join livetail_stream s on s.user_id = r.user_id and s.user_id = any(p_users);
+          select array_agg(s.user_id), array_agg(s.head_seq + c.n - p_max_logs) into trim_users, cutoffs
+          from unnest(p_users, p_counts) as c(user_id, n) join livetail_stream s on s.user_id = c.user_id
+          where s.user_id = any(p_users) and s.head_seq + c.n > p_max_logs;
+          if trim_users is not null then
+            perform livetail_trim_logs(trim_users, cutoffs);
+          end if;
+          return query
+            select s.user_id, s.head_seq, pg_current_xact_id()::text from livetail_stream s where s.user_id = any(p_users);
+          update livetail_stream s set head_seq = s.head_seq + c.n
+          from unnest(p_users, p_counts) as c(user_id, n) where s.user_id = c.user_id and s.user_id = any(p_users);
+        end
+        $fn$`.execute(db);
+    },
+  },
 });
 
 /**

@@ -1,6 +1,6 @@
 import { type Transaction, sql } from 'kysely';
-import { KyselyLogStore, type LogRow, type SnapshotReads, type StreamHead } from './kysely-log-store.js';
-import { type CommitOutcome, StoreUnavailableError } from './log-store.js';
+import { KyselyLogStore, type LogOp, type LogRow, type SnapshotReads, type StreamHead, toRow, userOf } from './kysely-log-store.js';
+import { type CommitOutcome, type CommittedEvent, StoreUnavailableError } from './log-store.js';
 
 /** What Kysely throws once its pool is gone or a connection of it was discarded. */
 const NO_CONNECTION = /driver has already been destroyed|connection has been discarded/;
@@ -13,6 +13,10 @@ const NO_CONNECTION = /driver has already been destroyed|connection has been dis
  *
  * Bulk writes pass one array per column and `unnest` them: one statement with eight parameters whatever
  * the batch size, instead of thousands of parameters for the server to parse and bind.
+ *
+ * A commit of only logs (all that ingest sends) is one call of livetail_append_logs (migration 0004),
+ * which takes those steps on the server: three round trips (BEGIN, the call, COMMIT) instead of eight,
+ * each of which waited for the server and then for a turn of a busy event loop.
  *
  * A COMMIT whose answer is lost (the connection dropped on the way) is looked up afterwards by its
  * transaction id with pg_xact_status, which PostgreSQL provides for exactly that.
@@ -30,7 +34,37 @@ export class PostgresLogStore extends KyselyLogStore {
     return error instanceof StoreUnavailableError || (error instanceof Error && NO_CONNECTION.test(error.message));
   }
 
+  /** The id each appendLogs transaction was told with its answer, so that asking it costs no round trip. */
+  private readonly appendedIn = new WeakMap<Transaction<any>, string>();
+
+  protected override async appendLogs(trx: Transaction<any>, ops: LogOp[]): Promise<CommittedEvent[]> {
+    // Each row's seq is its ordinal among its user's logs here; the server adds the user's head.
+    const counts = new Map<string, number>();
+    const rows = ops.map((op) => {
+      const userId = userOf(op);
+      const ordinal = (counts.get(userId) ?? 0) + 1;
+      counts.set(userId, ordinal);
+      return toRow(op.log, userId, ordinal);
+    });
+    const column = <K extends keyof LogRow>(key: K) => rows.map((r) => r[key]);
+    const { rows: heads } = await sql<{ stream_user: string; old_head: string; xact: string }>`
+      select stream_user, old_head, xact from livetail_append_logs(
+        ${[...counts.keys()]}::text[], ${[...counts.values()]}::bigint[], ${this.limits.maxLogsPerUser}::bigint,
+        ${column('user_id')}::text[], ${column('seq')}::bigint[], ${column('id')}::text[], ${column('ts')}::text[],
+        ${column('level')}::text[], ${column('email_account_id')}::text[], ${column('command')}::text[], ${column('data')}::text[]
+      )`.execute(trx);
+    const before = new Map(heads.map((h) => [h.stream_user, Number(h.old_head)]));
+    if (heads[0]) this.appendedIn.set(trx, heads[0].xact);
+    return ops.map((op, i) => {
+      const head = before.get(rows[i]!.user_id);
+      if (head === undefined) throw new Error(`The store returned no stream head for user ${JSON.stringify(rows[i]!.user_id)}`);
+      return { kind: 'log', userId: op.log.userId, seq: head + Number(rows[i]!.seq), log: op.log };
+    });
+  }
+
   override async transactionId(trx: Transaction<any>): Promise<string> {
+    const known = this.appendedIn.get(trx);
+    if (known !== undefined) return known;
     const { rows } = await sql<{ id: string }>`select pg_current_xact_id()::text as id`.execute(trx);
     return rows[0]!.id;
   }
@@ -64,11 +98,9 @@ export class PostgresLogStore extends KyselyLogStore {
       )`.execute(trx);
   }
 
+  /** Through livetail_trim_logs (migration 0004), which keeps each user's cut a range of the primary key. */
   protected override async trimLogs(trx: Transaction<any>, cuts: Array<{ userId: string; cutoff: number }>): Promise<void> {
-    await sql`
-      delete from livetail_log l
-      using unnest(${cuts.map((c) => c.userId)}::text[], ${cuts.map((c) => c.cutoff)}::bigint[]) as cut(user_id, cutoff)
-      where l.user_id = cut.user_id and l.seq <= cut.cutoff`.execute(trx);
+    await sql`select livetail_trim_logs(${cuts.map((c) => c.userId)}::text[], ${cuts.map((c) => c.cutoff)}::bigint[])`.execute(trx);
   }
 
   protected override async writeHeads(trx: Transaction<any>, heads: Array<StreamHead & { userId: string }>): Promise<void> {
@@ -79,6 +111,6 @@ export class PostgresLogStore extends KyselyLogStore {
         ${heads.map((h) => h.userId)}::text[], ${heads.map((h) => h.headSeq)}::bigint[],
         ${heads.map((h) => h.clearedSeq)}::bigint[], ${heads.map((h) => h.jobSeq)}::bigint[]
       ) as h(user_id, head_seq, cleared_seq, job_seq)
-      where s.user_id = h.user_id`.execute(trx);
+      where s.user_id = h.user_id and s.user_id = any(${heads.map((h) => h.userId)}::text[])`.execute(trx);
   }
 }

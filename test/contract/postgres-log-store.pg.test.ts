@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
+import { type Transaction, sql } from 'kysely';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { type LogStoreLimits, StoreUnavailableError } from '../../src/store/log-store.js';
+import { type CommittedEvent, type LogStoreLimits, StoreUnavailableError, type WriteOp } from '../../src/store/log-store.js';
 import { PostgresLogStore } from '../../src/store/postgres-log-store.js';
 import { fileDatabase } from '../helpers/pg-file-database.js';
 import { openDatabase } from '../../src/store/database.js';
@@ -104,5 +104,22 @@ describe.skipIf(!available)('PostgreSQL', () => {
     const id = await store.transactionId(open);
     expect(await store.status(id)).toBe('unknown'); // in progress: not decided yet
     await open.rollback().execute();
+  });
+
+  it('knows the transaction id of a commit of only logs from its one call, as pg_current_xact_id gives it', async () => {
+    const store = await nodeStore(LIMITS);
+    const { db } = await database.openPool();
+    const userId = `user-${randomUUID()}`;
+    // The protected step commit takes for such a commit, here on a transaction the test ends itself.
+    const appendLogs = (store as unknown as { appendLogs(trx: Transaction<any>, ops: WriteOp[]): Promise<CommittedEvent[]> }).appendLogs.bind(store);
+    const trx = await db.startTransaction().execute();
+    const events = await appendLogs(trx, [{ kind: 'log', log: testLog(userId, 'A') }, { kind: 'log', log: testLog(userId, 'B') }]);
+    const id = await store.transactionId(trx);
+    const { rows } = await sql<{ id: string }>`select pg_current_xact_id()::text as id`.execute(trx);
+    expect(id).toBe(rows[0]!.id);
+    expect(await store.status(id)).toBe('unknown'); // in progress
+    await trx.commit().execute();
+    expect(await store.status(id)).toBe('committed');
+    expect(events.map((e) => e.kind === 'log' && e.seq)).toEqual([1, 2]);
   });
 });

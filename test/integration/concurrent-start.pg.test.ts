@@ -38,7 +38,7 @@ describe.skipIf(!available)('DATABASE_URL=postgres://…', () => {
     await client.connect();
     try {
       const migrations = await client.query('select name from livetail_migration order by name');
-      expect(migrations.rows.map((r) => r.name)).toEqual(['0001_streams_logs_jobs', '0002_sqlite_log_without_rowid', '0003_idempotency_keys']);
+      expect(migrations.rows.map((r) => r.name)).toEqual(['0001_streams_logs_jobs', '0002_sqlite_log_without_rowid', '0003_idempotency_keys', '0004_postgres_append_logs']);
       const tables = await client.query(`select table_name from information_schema.tables where table_schema = 'public' order by 1`);
       expect(tables.rows.map((r) => r.table_name)).toEqual(
         expect.arrayContaining(['account', 'livetail_idempotency', 'livetail_job', 'livetail_log', 'livetail_stream', 'session', 'user', 'verification']),
