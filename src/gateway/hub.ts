@@ -35,6 +35,8 @@ interface Pool {
   reads: Map<number, Promise<LogPage>>;
   /** The user's newest logs, kept in step with the stream: a join is answered from them when they can tell. */
   recent: RecentLogs;
+  /** The read filling `recent`, while one is under way. */
+  filling?: Promise<void> | undefined;
 }
 
 /**
@@ -109,9 +111,17 @@ export class Hub {
       let headSeq: number;
       let truncated = false;
       // The newest logs, or those after one of them, are answered from memory when the user's RecentLogs
-      // can tell them (see recent-logs.ts); the store otherwise.
-      const recent =
+      // can tell them (see recent-logs.ts); the store otherwise. When it holds nothing yet, one read of the
+      // newest logs fills it for every socket of the user joining now (a reconnect storm: 10 sockets of a
+      // user resuming a few logs behind cost one read instead of ten).
+      const fromRecent = () =>
         from.since === undefined ? pool.recent.newest(budget) : from.since !== SINCE_THE_START ? pool.recent.after(from.since, budget) : undefined;
+      let recent = fromRecent();
+      if (!recent && from.since !== SINCE_THE_START && !pool.recent.valid) {
+        await this.fillRecent(conn.userId, pool, budget);
+        if (conn.closed) return;
+        recent = fromRecent();
+      }
       if (recent) {
         logs = recent.json;
         headSeq = recent.headSeq;
@@ -164,6 +174,16 @@ export class Hub {
     const json = jsonOf(page);
     pool.recent.fill(ticket, page, json);
     return { json, headSeq: page.headSeq, truncated: false };
+  }
+
+  /** Fills the user's RecentLogs from one read of the newest logs, shared by the joins that wait for it. */
+  private fillRecent(userId: string, pool: Pool, budget: number): Promise<void> {
+    pool.filling ??= (async () => {
+      const ticket = pool.recent.beginFill();
+      const page = await this.store.readLogs(userId, { from: 'tail', limit: this.options.initialLogs, maxBytes: budget });
+      pool.recent.fill(ticket, page, page.logs.map(({ log }) => this.jsonOf(log)));
+    })().finally(() => (pool.filling = undefined));
+    return pool.filling;
   }
 
   /** Removes a closed socket; the user's bus subscription goes with its last local socket. */

@@ -26,7 +26,7 @@ export class RecentLogs {
   private bytes = 0;
   /** The seq up to which `entries` is the stream's newest logs; meaningful while `valid`. */
   private head = 0;
-  private valid = false;
+  private isValid = false;
   /** The highest seq seen from the stream, valid or not: a fill from a read older than that is refused. */
   private seen = 0;
   /** Moves on at every emptying: a fill from a read begun before it is refused. */
@@ -37,6 +37,11 @@ export class RecentLogs {
     private readonly maxLogs: number,
     private readonly maxBytes: number,
   ) {}
+
+  /** Whether it holds the stream's newest logs now (it may still not answer a budget they pass). */
+  get valid(): boolean {
+    return this.isValid;
+  }
 
   /** A ticket for a store read about to begin: `fill` takes the read's page only with it. */
   beginFill(): number {
@@ -65,14 +70,14 @@ export class RecentLogs {
     this.bytes = bytes;
     this.head = page.headSeq;
     this.seen = page.headSeq;
-    this.valid = true;
+    this.isValid = true;
   }
 
   /** A committed message of the user's stream, as the bus hands it over; `json` gives a log's JSON. */
   offer(message: StreamMessage, json: () => string): void {
     if (message.type === 'job-event') return;
     if (message.seq > this.seen) this.seen = message.seq;
-    if (!this.valid || message.seq <= this.head) return;
+    if (!this.isValid || message.seq <= this.head) return;
     if (message.seq !== this.head + 1) return this.empty();
     this.head = message.seq;
     if (message.type === 'logs-cleared') {
@@ -97,7 +102,7 @@ export class RecentLogs {
    * newest `maxLogs` within `budget` bytes would give them; undefined when that cannot be told here.
    */
   newest(budget: number): RecentAnswer | undefined {
-    if (!this.valid || this.bytes > budget) return undefined;
+    if (!this.isValid || this.bytes > budget) return undefined;
     return { json: this.entries.map((e) => e.json), headSeq: this.head };
   }
 
@@ -106,7 +111,7 @@ export class RecentLogs {
    * one of the kept logs: they are then every stored log after it. Undefined otherwise (ask the store).
    */
   after(id: string, budget: number): RecentAnswer | undefined {
-    if (!this.valid || this.bytes > budget) return undefined;
+    if (!this.isValid || this.bytes > budget) return undefined;
     for (let i = this.entries.length - 1; i >= 0; i--) {
       if (this.entries[i]!.id === id) return { json: this.entries.slice(i + 1).map((e) => e.json), headSeq: this.head };
     }
@@ -121,7 +126,7 @@ export class RecentLogs {
   private empty(): void {
     this.entries = [];
     this.bytes = 0;
-    this.valid = false;
+    this.isValid = false;
     this.epoch++;
   }
 }

@@ -62,6 +62,20 @@ describe('initial-logs while other sockets of the user are open', () => {
     await watcher.close();
   });
 
+  it('answers resumes with no socket open (a restart\'s storm) as the store does, near the head or far behind', async () => {
+    const user = await signUp(server.url);
+    const all = await post(user, ['R0', 'R1', 'R2', 'R3', 'R4', 'R5', 'R6', 'R7']); // INITIAL_LOGS 5: R0–R2 are older than the newest
+    const sinces = [all[6]!.id, all[4]!.id, all[1]!.id, all[7]!.id, all[3]!.id];
+    const sockets = await Promise.all(sinces.map((since) => TestSocket.open(server.wsUrl, { cookie: user.cookie, query: `since=${since}` })));
+    const initials = await Promise.all(sockets.map((socket) => socket.next('initial-logs')));
+    for (let i = 0; i < sinces.length; i++) {
+      const after = all.slice(all.findIndex((l) => l.id === sinces[i]) + 1);
+      expect(initials[i]!.truncated).toBe(false);
+      expect(initials[i]!.logs).toEqual(after);
+    }
+    await Promise.all(sockets.map((socket) => socket.close()));
+  });
+
   it('sends logs committed while sockets join once each, in order, none missed', async () => {
     const user = await signUp(server.url);
     const watcher = await TestSocket.ready(server.wsUrl, { cookie: user.cookie });
