@@ -7,7 +7,8 @@ import type { ServerMessageOf } from '../protocol/messages.js';
 import type { LogPage, LogStore } from '../store/log-store.js';
 import { Turns } from '../util/turns.js';
 import type { Connection } from './connection.js';
-import { initialJobsMessage, initialLogsMessage } from './join-backlog.js';
+import { initialJobsMessage, initialLogsMessageOf } from './join-backlog.js';
+import { RecentLogs } from './recent-logs.js';
 import { textFrame } from './socket-writes.js';
 import type { Release } from './stream-cursor.js';
 
@@ -32,7 +33,18 @@ interface Pool {
   subscribed: Promise<void>;
   /** In-flight catch-up reads, shared by sockets at the same position. */
   reads: Map<number, Promise<LogPage>>;
+  /** The user's newest logs, kept in step with the stream: a join is answered from them when they can tell. */
+  recent: RecentLogs;
+  /** The read filling `recent`, while one is under way. */
+  filling?: Promise<void> | undefined;
 }
+
+/**
+ * The most bytes of log JSON a user's RecentLogs keeps (never more than MAX_BUFFERED_BYTES): INITIAL_LOGS
+ * typical logs (about 450 bytes each) take a tenth of it; a user whose newest logs are larger is answered
+ * from the store, as before.
+ */
+const RECENT_LOGS_MAX_BYTES = 512 * 1024;
 
 /**
  * Per-user connection pools and the one delivery path: the bus hands every message back here, the hub
@@ -49,6 +61,8 @@ export class Hub {
    * with the last reference to its log.
    */
   private readonly payloads = new WeakMap<object, Buffer>();
+  /** Each live log's JSON, made once for its `log` payload and for the users' RecentLogs alike. */
+  private readonly logJson = new WeakMap<LogEntry, string>();
   private readonly joinTurns = new Turns();
 
   constructor(
@@ -93,22 +107,29 @@ export class Hub {
       await this.joinTurns.next();
       if (conn.closed) return;
       const budget = this.options.maxBufferedBytes;
-      let page: LogPage;
+      let logs: readonly (string | Buffer)[];
+      let headSeq: number;
       let truncated = false;
-      if (from.since === SINCE_THE_START) {
-        // A client that has seen no log: every stored log, truncated when they do not all fit, or when
-        // logs stored since the last clear were trimmed (MAX_LOGS_PER_USER): the client may have missed
-        // those (seqs after a clear are contiguous, so the oldest stored one shows it).
-        page = await this.store.readLogs(conn.userId, { from: 'tail', limit: this.options.maxLogsPerUser, maxBytes: budget });
-        const oldest = page.logs[0];
-        truncated = page.hasMore || (oldest !== undefined && oldest.seq > page.clearedSeq + 1);
-      } else if (from.since !== undefined) {
-        // Every log after the id, or the newest of them that fit (when the id is gone: of all stored). Then
-        // the client's view has a hole it cannot fill, and it redraws from these.
-        page = await this.store.readLogs(conn.userId, { from: 'id', id: from.since, limit: this.options.maxLogsPerUser, maxBytes: budget, keep: 'newest' });
-        truncated = page.truncated || page.hasMore;
+      // The newest logs, or those after one of them, are answered from memory when the user's RecentLogs
+      // can tell them (see recent-logs.ts); the store otherwise. When it holds nothing yet, one read of the
+      // newest logs fills it for every socket of the user joining now (a reconnect storm: 10 sockets of a
+      // user resuming a few logs behind cost one read instead of ten).
+      const fromRecent = () =>
+        from.since === undefined ? pool.recent.newest(budget) : from.since !== SINCE_THE_START ? pool.recent.after(from.since, budget) : undefined;
+      let recent = fromRecent();
+      if (!recent && from.since !== SINCE_THE_START && !pool.recent.valid) {
+        await this.fillRecent(conn.userId, pool, budget);
+        if (conn.closed) return;
+        recent = fromRecent();
+      }
+      if (recent) {
+        logs = recent.json;
+        headSeq = recent.headSeq;
       } else {
-        page = await this.store.readLogs(conn.userId, { from: 'tail', limit: this.options.initialLogs, maxBytes: budget });
+        const page = await this.readBacklog(conn, pool, from, budget);
+        logs = page.json;
+        headSeq = page.headSeq;
+        truncated = page.truncated;
       }
       let jobs: JobEventData[] | undefined;
       if (conn.wants('jobs')) {
@@ -118,15 +139,51 @@ export class Hub {
       if (conn.closed) return;
       const timestamp = new Date().toISOString();
       const jobsMessage = jobs && initialJobsMessage(jobs, timestamp, this.jobsBudget);
-      const logs = page.logs.map((l) => l.log);
-      const logsMessage = initialLogsMessage(logs, timestamp, from.since !== undefined ? { truncated } : undefined, budget - (jobsMessage?.frame.length ?? 0));
+      const logsMessage = initialLogsMessageOf(logs, timestamp, from.since !== undefined ? { truncated } : undefined, budget - (jobsMessage?.frame.length ?? 0));
       conn.sendRaw(logsMessage.payload, 'initial-logs', true, logsMessage.frame);
       if (jobsMessage) conn.sendRaw(jobsMessage.payload, 'initial-jobs', true, jobsMessage.frame);
-      this.released(conn, conn.cursor.joined(page.headSeq));
+      this.released(conn, conn.cursor.joined(headSeq));
       conn.processEarlyMessages();
     } catch (error) {
       this.failed(conn, error);
     }
+  }
+
+  /**
+   * A join's logs from the store (each log's JSON, oldest first), and the head they are the stream up to.
+   * A read of the newest logs fills the user's RecentLogs for the next joins.
+   */
+  private async readBacklog(conn: Connection, pool: Pool, from: JoinFrom, budget: number): Promise<{ json: string[]; headSeq: number; truncated: boolean }> {
+    const jsonOf = (page: LogPage) => page.logs.map(({ log }) => JSON.stringify(log));
+    if (from.since === SINCE_THE_START) {
+      // A client that has seen no log: every stored log, truncated when they do not all fit, or when
+      // logs stored since the last clear were trimmed (MAX_LOGS_PER_USER): the client may have missed
+      // those (seqs after a clear are contiguous, so the oldest stored one shows it).
+      const page = await this.store.readLogs(conn.userId, { from: 'tail', limit: this.options.maxLogsPerUser, maxBytes: budget });
+      const oldest = page.logs[0];
+      return { json: jsonOf(page), headSeq: page.headSeq, truncated: page.hasMore || (oldest !== undefined && oldest.seq > page.clearedSeq + 1) };
+    }
+    if (from.since !== undefined) {
+      // Every log after the id, or the newest of them that fit (when the id is gone: of all stored). Then
+      // the client's view has a hole it cannot fill, and it redraws from these.
+      const page = await this.store.readLogs(conn.userId, { from: 'id', id: from.since, limit: this.options.maxLogsPerUser, maxBytes: budget, keep: 'newest' });
+      return { json: jsonOf(page), headSeq: page.headSeq, truncated: page.truncated || page.hasMore };
+    }
+    const ticket = pool.recent.beginFill();
+    const page = await this.store.readLogs(conn.userId, { from: 'tail', limit: this.options.initialLogs, maxBytes: budget });
+    const json = jsonOf(page);
+    pool.recent.fill(ticket, page, json);
+    return { json, headSeq: page.headSeq, truncated: false };
+  }
+
+  /** Fills the user's RecentLogs from one read of the newest logs, shared by the joins that wait for it. */
+  private fillRecent(userId: string, pool: Pool, budget: number): Promise<void> {
+    pool.filling ??= (async () => {
+      const ticket = pool.recent.beginFill();
+      const page = await this.store.readLogs(userId, { from: 'tail', limit: this.options.initialLogs, maxBytes: budget });
+      pool.recent.fill(ticket, page, page.logs.map(({ log }) => this.jsonOf(log)));
+    })().finally(() => (pool.filling = undefined));
+    return pool.filling;
   }
 
   /** Removes a closed socket; the user's bus subscription goes with its last local socket. */
@@ -147,6 +204,7 @@ export class Hub {
   onMessage(message: StreamMessage): void {
     const pool = this.pools.get(message.userId);
     if (!pool) return;
+    pool.recent.offer(message, () => this.jsonOf((message as StreamMessage & { type: 'log' }).log));
     if (message.type === 'log') this.metrics.busLag.observe(Math.max(0, Date.now() - message.at) / 1000);
     let sent = 0;
     let payload: Buffer | undefined;
@@ -180,6 +238,7 @@ export class Hub {
     this.metrics.busResyncs.inc();
     for (const pool of this.pools.values()) {
       pool.reads.clear(); // a read started before the fault must not answer for after it
+      pool.recent.resync();
       for (const conn of pool.conns) {
         if (!conn.closed && conn.cursor.resync()) void this.catchUp(conn);
       }
@@ -198,7 +257,7 @@ export class Hub {
         if (conn.closed) return;
         const step = cursor.caughtUpTo(page);
         if (step.cleared) conn.sendRaw(logsClearedPayload(new Date().toISOString()), 'logs-cleared');
-        if (conn.wants('logs')) for (const { log } of step.logs) conn.sendRaw(this.payload(log, logPayload), 'log');
+        if (conn.wants('logs')) for (const { log } of step.logs) conn.sendRaw(this.logPayload(log), 'log');
         if (!step.more) break;
       }
       // Job events carry no seq, so after a bus fault the stored job state is sent again (while job events
@@ -255,12 +314,24 @@ export class Hub {
   private payloadOf(message: StreamMessage): Buffer {
     switch (message.type) {
       case 'log':
-        return this.payload(message.log, logPayload);
+        return this.logPayload(message.log);
       case 'job-event':
         return this.payload(message.data, jobEventPayload);
       case 'logs-cleared':
         return this.payload(message, clearedPayload);
     }
+  }
+
+  /** A log's `log` message, around its JSON (made once, see jsonOf). */
+  private logPayload(log: LogEntry): Buffer {
+    return this.payload(log, (l) => logPayloadOf(this.jsonOf(l)));
+  }
+
+  /** `JSON.stringify(log)`, once per log whichever needs it first (its payload or a RecentLogs). */
+  private jsonOf(log: LogEntry): string {
+    let json = this.logJson.get(log);
+    if (json === undefined) this.logJson.set(log, (json = JSON.stringify(log)));
+    return json;
   }
 
   private payload<T extends object>(item: T, serialize: (item: T) => Buffer): Buffer {
@@ -272,7 +343,8 @@ export class Hub {
   private poolFor(userId: string): Pool {
     let pool = this.pools.get(userId);
     if (!pool) {
-      pool = { conns: new Set(), subscribed: this.bus.subscribe(userId), reads: new Map() };
+      const recent = new RecentLogs(Math.min(this.options.initialLogs, this.options.maxLogsPerUser), Math.min(RECENT_LOGS_MAX_BYTES, this.options.maxBufferedBytes));
+      pool = { conns: new Set(), subscribed: this.bus.subscribe(userId), reads: new Map(), recent };
       this.pools.set(userId, pool);
     }
     return pool;
@@ -286,9 +358,12 @@ function follows(conn: Connection, message: StreamMessage): boolean {
   return true;
 }
 
-/** `{"type":"log",...}` around a stored log. */
-function logPayload(log: LogEntry): Buffer {
-  return Buffer.from(JSON.stringify({ type: 'log', log, timestamp: new Date().toISOString() } satisfies ServerMessageOf<'log'>));
+/**
+ * `{"type":"log",...}` around a log's JSON: byte for byte `JSON.stringify({ type: 'log', log, timestamp })`
+ * (a ServerMessageOf<'log'>), without serializing the log a second time.
+ */
+function logPayloadOf(logJson: string): Buffer {
+  return Buffer.from(`{"type":"log","log":${logJson},"timestamp":${JSON.stringify(new Date().toISOString())}}`);
 }
 
 /** `{"type":"job-event",...}` around a job event. */

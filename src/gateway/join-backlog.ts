@@ -27,6 +27,19 @@ export function initialLogsMessage(
   resume: { truncated: boolean } | undefined,
   maxBytes: number,
 ): FramedMessage & { complete: boolean } {
+  return initialLogsMessageOf(logs.map((log) => JSON.stringify(log)), timestamp, resume, maxBytes);
+}
+
+/**
+ * The same from each log's JSON (`JSON.stringify(log)`, or its UTF-8), serialized beforehand: the hub's
+ * RecentLogs (recent-logs.ts) keeps them as UTF-8, and a connect then serializes and encodes no log again.
+ */
+export function initialLogsMessageOf(
+  logs: readonly (string | Buffer)[],
+  timestamp: string,
+  resume: { truncated: boolean } | undefined,
+  maxBytes: number,
+): FramedMessage & { complete: boolean } {
   return arrayMessage(
     '{"type":"initial-logs","logs":[',
     logs,
@@ -41,19 +54,19 @@ export function initialLogsMessage(
  * rest are left out, as the least recently updated jobs are once there are more than MAX_JOBS_PER_USER.
  */
 export function initialJobsMessage(jobs: readonly JobEventData[], timestamp: string, maxBytes: number): FramedMessage {
-  return arrayMessage('{"type":"initial-jobs","jobs":[', jobs, 'first', () => `],"timestamp":${JSON.stringify(timestamp)}}`, maxBytes);
+  return arrayMessage('{"type":"initial-jobs","jobs":[', jobs.map((job) => JSON.stringify(job)), 'first', () => `],"timestamp":${JSON.stringify(timestamp)}}`, maxBytes);
 }
 
 /** The longest frame header (RFC 6455 §5.2): a payload over 64 KiB has a 64-bit length. */
 const MAX_FRAME_HEADER = 10;
 
 /**
- * `prefix`, as many of `items` as fit (the last ones, or the first ones, kept in their order), then
+ * `prefix`, as many of `items` (each one's JSON) as fit (the last ones, or the first ones, kept in their order), then
  * `suffix(complete)`, framed in at most `maxBytes` (unless even the message without items is larger).
  */
 function arrayMessage(
   prefix: string,
-  items: readonly unknown[],
+  items: readonly (string | Buffer)[],
   keep: 'newest' | 'first',
   suffix: (complete: boolean) => string,
   maxBytes: number,
@@ -61,10 +74,10 @@ function arrayMessage(
   const prefixBytes = Buffer.byteLength(prefix);
   // The suffix is written once it is known whether every item fits: room is left for the longer one.
   const room = maxBytes - MAX_FRAME_HEADER - prefixBytes - Math.max(Buffer.byteLength(suffix(true)), Buffer.byteLength(suffix(false)));
-  const chosen: string[] = [];
+  const chosen: Array<string | Buffer> = [];
   let itemBytes = 0;
   for (let k = 0; k < items.length; k++) {
-    const json = JSON.stringify(items[keep === 'newest' ? items.length - 1 - k : k]);
+    const json = items[keep === 'newest' ? items.length - 1 - k : k]!;
     const bytes = Buffer.byteLength(json) + (chosen.length > 0 ? 1 : 0); // and its comma
     if (itemBytes + bytes > room) break;
     chosen.push(json);
@@ -73,7 +86,7 @@ function arrayMessage(
   if (keep === 'newest') chosen.reverse();
   const complete = chosen.length === items.length;
   const end = suffix(complete);
-  const parts = [prefix];
+  const parts: Array<string | Buffer> = [prefix];
   for (let i = 0; i < chosen.length; i++) {
     if (i > 0) parts.push(',');
     parts.push(chosen[i]!);

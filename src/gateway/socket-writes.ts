@@ -18,14 +18,14 @@ export function textFrame(payload: Buffer): Buffer {
 }
 
 /**
- * A text frame whose payload is the UTF-8 of `parts` one after the other, `length` bytes in all, written
- * straight into the frame: a large message (a join's backlog) exists once, not as a string, then a
- * buffer, then a frame. The payload is `frame.subarray(frame.length - length)`.
+ * A text frame whose payload is `parts` one after the other (strings as UTF-8, buffers as they are),
+ * `length` bytes in all, written straight into the frame: a large message (a join's backlog) exists once,
+ * not as a string, then a buffer, then a frame. The payload is `frame.subarray(frame.length - length)`.
  */
-export function textFrameOf(parts: readonly string[], length: number): Buffer {
+export function textFrameOf(parts: readonly (string | Buffer)[], length: number): Buffer {
   const frame = allocateTextFrame(length);
   let offset = frame.length - length;
-  for (const part of parts) offset += frame.write(part, offset, 'utf8');
+  for (const part of parts) offset += typeof part === 'string' ? frame.write(part, offset, 'utf8') : part.copy(frame, offset);
   if (offset !== frame.length) throw new Error(`textFrameOf: the parts hold ${offset - (frame.length - length)} bytes, not ${length}`);
   return frame;
 }

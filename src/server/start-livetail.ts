@@ -40,6 +40,16 @@ export interface StartOptions {
 
 const WEB_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'web');
 
+/**
+ * Connections the kernel may hold for the server before it accepts them (capped by net.core.somaxconn).
+ * Node's default, 511, is what a restart's reconnect storm overflows: every client reconnects within a
+ * second or two while the node is still busy with the first ones, and a SYN that finds the queue full is
+ * dropped, so that client waits for its SYN to be sent again, 1, 3, 7, 15 and 31 s later, long after the
+ * node is idle (the storm's last clients came back 31 s after the others in one run; the kernel counted the
+ * drops in ListenOverflows). A queued connection costs the kernel a few hundred bytes.
+ */
+const LISTEN_BACKLOG = 8192;
+
 /** A startup failure that main reports in one line with exit code 2. */
 export class StartupError extends Error {}
 
@@ -83,7 +93,7 @@ export async function startLivetail(config: Config, options: StartOptions = {}):
 
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(config.port, config.host, () => {
+      server.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG }, () => {
         server.off('error', reject);
         resolve();
       });
