@@ -42,7 +42,7 @@ export class RequestFailures {
     return (req, res) => {
       const scope: RequestScope = { req, res, log: undefined };
       res.once('close', () => {
-        scope.log = (req as ScopedRequest).log; // pino-http's child logger, with the request id
+        scope.log = (req as ScopedRequest).log; // the access log's child logger (access-log.ts), with the request id
         scope.req = scope.res = undefined;
       });
       this.scope.run(scope, () => app(req, res));
