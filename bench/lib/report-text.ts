@@ -22,10 +22,12 @@ export const WHY = {
     'per socket livetail keeps a Connection (stream position, pending queue, rate budget), the user\'s pool entry and two more listeners than bare ws; ' +
     'the rate budget is made only when a client first sends, the default channel set and the listener functions are shared.',
   w4:
-    'a connect costs livetail several times bare ws\'s server CPU. A `--cpu-prof` profile of W4, made while its users had no stored logs (initial-logs empty; now each carries 100 logs read from the store, so the store read and the serializing weigh more), splits it into: accepting the connection, parsing the request and the WebSocket handshake, as in bare ws (about 30 %); ' +
-    'serializing, framing and writing initial-logs and initial-jobs, which bare ws does not send (about 12 %); the store reads behind them (about 11 %: prepared statements straight on better-sqlite3 in one read transaction); ' +
-    'the connect and close log lines with their redaction (about 7 %); the close path (about 6 %); better-auth\'s getSession where the session cache cannot answer (about 5 %: the first check of a user is made before the node follows the user, ' +
-    'so it is not trusted for the next socket); GC (about 4 %); the Origin, rate and query checks, the Connection, its pool entry and the metrics share the rest.',
+    'a connect costs livetail several times bare ws\'s server CPU. Since RecentLogs (history.md section 8) a connect\'s initial-logs is answered from the user\'s newest logs kept in memory in step with the stream, ' +
+    'copied as bytes into the frame, and the store is read once per user (the first join), not per socket. A `--cpu-prof` profile of the W4 window after that change: the handshake path ' +
+    '(accepting, parsing the request, `completeUpgrade`: about what bare ws spends in all), writing the 45 KB initial-logs and initial-jobs that bare ws never sends (about 6–7 %), ' +
+    'better-auth\'s cookie check and session lookup where the session cache cannot answer (3–4 %), the connect and close log lines (about 3 %), the first join of each user reading the store ' +
+    '(`fitting`, SQLite measuring up to 101 logs for the byte budget, about 10 % of that read), GC; the Origin, rate and query checks, the Connection and the metrics share the rest. ' +
+    'With the non-handshake parts removed altogether a connect would still write 45 KB that bare ws does not, so 0.8 × bare ws is not in reach with a full initial-logs per connect.',
   w5:
     '40–50 µs of server CPU per log (by host) in earlier runs. Profiled at retention, SQLite\'s own work is more than half of it: ' +
     'each log is a row in two B-trees (the primary key, without a rowid table, and the id index used by `since`), every touched page goes to the WAL, and as many old rows are deleted as new ones added; ' +
@@ -44,15 +46,20 @@ export const WHY = {
     'the per-log ingest work (store commit, id, validation, sanitizing) is shared by the sockets of the log\'s user; at 10,000 sockets there are ten times as many users, ' +
     'so each commit\'s logs reach fewer sockets each, the coalesced writes save less, and the cost per delivery rises faster than bare ws\'s (which only stringifies and sends).',
   storm:
-    'not profiled for issue 16 yet. Both sides use the SDK\'s backoff, full jitter: after n failed attempts a client waits a random time below 500 ms × 2^n (at most 30 s), ' +
-    'so every attempt that meets a server still starting widens the window the last clients come back in — a slower start costs more than its own time (the restart and attempts rows of the storm table). ' +
-    'livetail starts slower (its store, migrations and better-auth), then each resume is a session check (the cache starts empty), the Origin and rate checks and a store read of the logs after `since`.',
+    'both sides use the SDK\'s backoff, full jitter: after n failed attempts a client waits a random time below 500 ms × 2^n (at most 30 s), so every attempt that meets a server still ' +
+    'starting widens the window the last clients come back in. Profiled at 10,000 clients: livetail is listening again 2.1–2.9 s after the kill (bare ws 1.0–1.8 s), about 1 s of it ' +
+    'loading modules (importing better-auth alone takes about 760 ms), then it answers about 1,000 resumes/s (0.8–0.9 ms of CPU each: the handshake, a session check with an empty cache, ' +
+    'the Origin and rate checks, and initial-logs; since RecentLogs the store is read once per user), bare ws about 4,000/s (0.25 ms). Both servers\' accept queues overflow ' +
+    '(somaxconn 4,096; livetail now asks for a backlog of 8,192) and a dropped SYN is sent again only 1, 3, 7, 15 and 31 s later, which is what makes single runs swing.',
   stormLoss:
     'a log lost, doubled, out of order or delivered without being stored breaks livetail\'s guarantee (durable before delivered, exactly once, in order): a bug, not a cost. ' +
     'The storm table names the first client that saw it.',
   w5pg:
-    'each commit is a handful of round trips to PostgreSQL (begin, lock heads, insert, trim, write heads, commit) on one connection at a time, ' +
-    'so livetail waits on them and stays well under one core; the PostgreSQL backends add about half as much CPU per log again (see the conditions table).',
+    'a commit of only logs is now three round trips (BEGIN, one call of livetail_append_logs, COMMIT; history.md section 7), and trims are per-user ranges of the primary key ' +
+    '(the old join was a scan of the whole table at retention, about 50 ms per commit). What bounds it now: StreamWriter runs one commit at a time, so livetail waits for each commit\'s ' +
+    'round trips and sits at 50–65 % of a core at retention; and livetail\'s own CPU per log (HTTP, body parsing, validation, sanitizing, the 201 echo: 48–55 µs) would cap one core ' +
+    'near 20,000 logs/s even with no waiting, where 30,000 needs at most 33 µs. A second commit in flight needs the writer to publish strictly in start order and to keep a refused ' +
+    'group\'s retry in its place (see "Where the remaining cost is" in history.md).',
 };
 
 /** What each figure means: printed under every report so a table is never read without it. */
