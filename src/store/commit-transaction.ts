@@ -12,6 +12,32 @@ export interface CommitEngine {
 }
 
 /**
+ * Transactions an engine runs itself, without Kysely's transaction builder: for a synchronous engine
+ * (SQLite), where the builder's objects and promise chains are a sizeable share of a small commit
+ * (about 10 of 65 µs of CPU for a commit of one log). `start` resolves once the transaction is open on
+ * a connection nothing else uses until `commit` or `rollback` ends it.
+ */
+export interface EngineTransactions {
+  start(): Promise<EngineTransaction>;
+}
+
+export interface EngineTransaction {
+  /** Commits; on failure the transaction may still be open, and `rollback` ends it. */
+  commit(): Promise<void>;
+  /** Rolls back if still open, and releases the connection (every call after the first does nothing). */
+  rollback(): Promise<void>;
+}
+
+/** An open transaction as `run` drives it, whoever opened it. */
+interface Opened<T> {
+  handle: T;
+  /** The transaction's id for the engine's `status`, asked before COMMIT (when the engine has one). */
+  id(): Promise<string | undefined>;
+  commit(): Promise<void>;
+  rollback(): Promise<void>;
+}
+
+/**
  * Runs `write` in a transaction and commits it, so that every failure says what was stored
  * (the LogStore contract): StoreUnavailableError (nothing, ever), CommitInDoubtError (COMMIT was sent and
  * its answer lost), or the error the store refused the ops with (nothing).
@@ -26,9 +52,45 @@ export function commitTransaction(
   signal: AbortSignal | undefined,
   write: (trx: Transaction<any>) => Promise<CommittedEvent[]>,
 ): Promise<CommittedEvent[]> {
+  const open = async (): Promise<Opened<Transaction<any>>> => {
+    const trx = await db.startTransaction().execute();
+    return {
+      handle: trx,
+      id: async () => engine.transactionId?.(trx),
+      commit: () => trx.commit().execute(),
+      rollback: () => trx.rollback().execute(),
+    };
+  };
+  return commitWith(open, engine, signal, write);
+}
+
+/**
+ * commitTransaction with the engine's own transactions (see EngineTransactions), for a `write` that
+ * runs on the engine directly rather than through a Kysely transaction. The same contract: the same
+ * errors for the same failures, and the same deadline.
+ */
+export function commitEngineTransaction(
+  transactions: EngineTransactions,
+  engine: CommitEngine,
+  signal: AbortSignal | undefined,
+  write: () => Promise<CommittedEvent[]>,
+): Promise<CommittedEvent[]> {
+  const open = async (): Promise<Opened<undefined>> => {
+    const trx = await transactions.start();
+    return { handle: undefined, id: async () => undefined, commit: () => trx.commit(), rollback: () => trx.rollback() };
+  };
+  return commitWith(open, engine, signal, write);
+}
+
+function commitWith<T>(
+  open: () => Promise<Opened<T>>,
+  engine: CommitEngine,
+  signal: AbortSignal | undefined,
+  write: (handle: T) => Promise<CommittedEvent[]>,
+): Promise<CommittedEvent[]> {
   if (signal?.aborted) return Promise.reject(gaveUp());
   const attempt: Attempt = { phase: 'writing', events: [] };
-  const work = run(db, engine, write, attempt, signal);
+  const work = run(open, engine, write, attempt, signal);
   if (!signal) return work;
   // What `work` ended with, for an in-doubt answer given before it did.
   let ended: CommitOutcome | undefined;
@@ -52,34 +114,34 @@ interface Attempt {
   transactionId?: string;
 }
 
-async function run(
-  db: Kysely<any>,
+async function run<T>(
+  open: () => Promise<Opened<T>>,
   engine: CommitEngine,
-  write: (trx: Transaction<any>) => Promise<CommittedEvent[]>,
+  write: (handle: T) => Promise<CommittedEvent[]>,
   attempt: Attempt,
   signal: AbortSignal | undefined,
 ): Promise<CommittedEvent[]> {
   let trx;
   try {
-    trx = await db.startTransaction().execute();
+    trx = await open();
   } catch (error) {
     throw unavailableOr(engine, error);
   }
   try {
     if (signal?.aborted) throw gaveUp();
-    attempt.events = await write(trx);
-    attempt.transactionId = await engine.transactionId?.(trx);
+    attempt.events = await write(trx.handle);
+    attempt.transactionId = await trx.id();
     if (signal?.aborted) throw gaveUp();
   } catch (error) {
-    await trx.rollback().execute().catch(() => {});
+    await trx.rollback().catch(() => {});
     throw unavailableOr(engine, error);
   }
   attempt.phase = 'committing';
   try {
-    await trx.commit().execute();
+    await trx.commit();
   } catch (error) {
     // Ends a transaction that is still open and releases the connection (a lost one is discarded).
-    await trx.rollback().execute().catch(() => {});
+    await trx.rollback().catch(() => {});
     // An answer from the server (a refused commit) means it did not commit; a lost one leaves it open.
     if (!engine.isUnavailable(error)) throw error;
     throw inDoubt(engine, attempt, () => undefined, error);

@@ -91,6 +91,26 @@ describe('SqliteLogStore commits of logs only', () => {
   });
 });
 
+describe('SqliteLogStore commits of logs only, in a transaction of their own', () => {
+  it('given up at the deadline while waiting for the connection: StoreUnavailableError, nothing stored, no seq used, the connection usable', async () => {
+    const opened = await sqlite();
+    const store = new SqliteLogStore(opened, { maxLogsPerUser: 100, maxJobsPerUser: 10 });
+    await store.migrate();
+    const userId = `late-${Date.now()}`;
+    await store.commit([{ kind: 'log', log: testLog(userId, 'FIRST') }]);
+    const deadline = new AbortController();
+    let late: Promise<unknown> | undefined;
+    await opened.db.transaction().execute(async () => {
+      late = store.commit([{ kind: 'log', log: testLog(userId, 'LATE') }], deadline.signal).catch((error: unknown) => error);
+      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+      deadline.abort();
+      expect(await late).toBeInstanceOf(StoreUnavailableError);
+    });
+    expect(await store.commit([{ kind: 'log', log: testLog(userId, 'NEXT') }])).toMatchObject([{ seq: 2 }]);
+    expect((await store.readLogs(userId, { from: 'tail', limit: 10 })).logs.map((l) => l.log.command)).toEqual(['FIRST', 'NEXT']);
+  });
+});
+
 describe('SqliteLogStore failures', () => {
   it('reports a closed database as StoreUnavailableError', async () => {
     const closed = (await openDatabase({ kind: 'sqlite', path: path.join(dir, 'closed.db') })) as SqliteDatabaseHandle;
