@@ -88,7 +88,8 @@ const PURGE_AT_LEAST = 100;
 type IdempotencyOp = Extract<WriteOp, { kind: 'idempotency' }>;
 export type LogOp = Extract<WriteOp, { kind: 'log' }>;
 
-function isLogOp(op: WriteOp): op is LogOp {
+/** A commit of only these takes an engine's logs-only path (PostgresLogStore.appendLogs, SqliteLogStore.commit). */
+export function isLogOp(op: WriteOp): op is LogOp {
   return op.kind === 'log';
 }
 

@@ -1,7 +1,7 @@
 import type { JobEventData, LogEntry } from '../protocol/log-entry.js';
 import { type EngineTransaction, type EngineTransactions, commitEngineTransaction } from './commit-transaction.js';
 import type { SqliteDatabaseHandle } from './database.js';
-import { KyselyLogStore, LOG_SIZE, type SnapshotReads, fitting } from './kysely-log-store.js';
+import { KyselyLogStore, LOG_SIZE, type LogOp, type SnapshotReads, fitting, isLogOp, userOf } from './kysely-log-store.js';
 import type { CommittedEvent, IdempotencyKey, IdempotencyRecord, LogStoreLimits, StoredLog, WriteOp } from './log-store.js';
 import type { CachedSqlite } from './sqlite-statement-cache.js';
 
@@ -115,10 +115,11 @@ export class SqliteLogStore extends KyselyLogStore {
    */
   private writeLogs(ops: LogOp[]): CommittedEvent[] {
     const heads = new Map<string, number>();
-    for (const userId of [...new Set(ops.map((op) => storedUserId(op.log.userId)))].sort()) heads.set(userId, this.writes.headSeq(userId));
+    for (const userId of [...new Set(ops.map(userOf))].sort()) heads.set(userId, this.writes.headSeq(userId));
     const events: CommittedEvent[] = [];
-    for (const { log } of ops) {
-      const userId = storedUserId(log.userId);
+    for (const op of ops) {
+      const { log } = op;
+      const userId = userOf(op);
       const seq = heads.get(userId)! + 1;
       heads.set(userId, seq);
       this.writes.insert(userId, seq, log);
@@ -174,17 +175,6 @@ export class SqliteLogStore extends KyselyLogStore {
       return (rows as Array<{ data: string }>).map((r) => JSON.parse(r.data) as JobEventData);
     });
   }
-}
-
-type LogOp = Extract<WriteOp, { kind: 'log' }>;
-
-function isLogOp(op: WriteOp): op is LogOp {
-  return op.kind === 'log';
-}
-
-/** The user id as the store keeps it: well-formed, as KyselyLogStore.commit explains. */
-function storedUserId(userId: string): string {
-  return userId.toWellFormed();
 }
 
 /** The statements of a logs-only commit (see SqliteLogStore.commit). */
