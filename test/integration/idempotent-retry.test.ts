@@ -43,7 +43,12 @@ describe('A publisher retry after an answer lost on the way back', () => {
     for (const command of commands) publisher.publish(log(user, command));
     const flushed = publisher.flush();
     // Committed: the store has the batch while its answer waits in the proxy.
-    await waitFor(async () => (await committer.node.app.store.readLogs(user.userId, { from: 'tail', limit: 10 })).logs.length === commands.length, 'the batch to commit');
+    // Seen now and then on a busy machine: no commit within 5 s. The wait is longer, and its failure says what was stored.
+    let stored = -1;
+    const committed = async () => (stored = (await committer.node.app.store.readLogs(user.userId, { from: 'tail', limit: 10 })).logs.length) === commands.length;
+    await waitFor(committed, 'the batch to commit', 15_000).catch((error: Error) => {
+      throw new Error(`${error.message} (${stored} of ${commands.length} stored; publisher retries: ${retries.length})`);
+    });
     expect(sent).toEqual([]);
     beforeCut();
     proxy!.cut();
