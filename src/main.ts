@@ -1,11 +1,14 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Config, ConfigError, loadConfig } from './config.js';
-import { type LivetailServer, startLivetail } from './server/start-livetail.js';
+import { EarlyListener, LISTEN_BACKLOG, httpLimits } from './server/early-listener.js';
+import type { LivetailServer } from './server/start-livetail.js';
 
-export { type LivetailServer, type StartOptions, StartupError, startLivetail } from './server/start-livetail.js';
-
-/** The process entry point: config from the environment, signals, exit codes. */
+/**
+ * The process entry point: config from the environment, signals, exit codes. The port is bound first
+ * (EarlyListener) and the rest of the server loaded after it, so that a restarted node accepts its
+ * clients' reconnects while it starts; they are answered once it is ready.
+ */
 async function run(): Promise<void> {
   let config: Config;
   try {
@@ -63,9 +66,14 @@ async function run(): Promise<void> {
   process.on('uncaughtException', uncaught);
   process.on('unhandledRejection', uncaught);
 
+  let early: EarlyListener | undefined;
   try {
-    node = await startLivetail(config);
+    early = new EarlyListener(httpLimits(config));
+    await early.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG });
+    const { startLivetail } = await import('./server/start-livetail.js');
+    node = await startLivetail(config, { early });
   } catch (error) {
+    early?.fail();
     process.stderr.write(`livetail could not start: ${startFailure(error, config)}\n`);
     process.exit(2);
   }

@@ -1,5 +1,6 @@
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DestinationStream, Logger } from 'pino';
@@ -16,6 +17,7 @@ import { type Database, openDatabase } from '../store/database.js';
 import { withMigrationLock } from '../store/migration-lock.js';
 import { once } from '../util/once.js';
 import { describeError, retryUntil } from '../util/retry.js';
+import { type EarlyListener, LISTEN_BACKLOG, httpLimits } from './early-listener.js';
 import { createStandaloneApp } from './standalone-app.js';
 import { type StandaloneAuth, createStandaloneAuth, migrateStandaloneAuth } from './standalone-auth.js';
 
@@ -36,19 +38,12 @@ export interface StartOptions {
   /** Where the server's own log goes (tests capture it); stdout by default. */
   logDestination?: DestinationStream;
   logger?: Logger;
+  /** The port already bound by src/main.ts (what arrived meanwhile is held): the node takes it over instead of listening. */
+  early?: EarlyListener;
 }
 
 const WEB_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'web');
 
-/**
- * Connections the kernel may hold for the server before it accepts them (capped by net.core.somaxconn).
- * Node's default, 511, is what a restart's reconnect storm overflows: every client reconnects within a
- * second or two while the node is still busy with the first ones, and a SYN that finds the queue full is
- * dropped, so that client waits for its SYN to be sent again, 1, 3, 7, 15 and 31 s later, long after the
- * node is idle (the storm's last clients came back 31 s after the others in one run; the kernel counted the
- * drops in ListenOverflows). A queued connection costs the kernel a few hundred bytes.
- */
-const LISTEN_BACKLOG = 8192;
 
 /** A startup failure that main reports in one line with exit code 2. */
 export class StartupError extends Error {}
@@ -79,25 +74,27 @@ export async function startLivetail(config: Config, options: StartOptions = {}):
     closers.push(lt.close);
 
     const app = createStandaloneApp({ lt, auth, logger, webDir: WEB_DIR, trustProxy: config.trustProxy });
-    const server = createHttpServer(lt.failures.listener(app), {
-      headersTimeoutMs: config.http.headersTimeoutMs,
-      requestTimeoutMs: config.http.requestTimeoutMs,
-      // Behind the proxy TRUST_PROXY names, every connection comes from the proxy's address.
-      maxConnectionsPerAddress: config.trustProxy ? 0 : config.http.maxConnectionsPerAddress,
-      onRefused: () => lt.metrics.httpConnectionsRefused.inc(),
-    });
+    const request = lt.failures.listener(app);
     // Upgrades of any other path than livetail's are nobody's here: refused, as every unknown path is.
-    server.on('upgrade', (req, socket, head) => {
+    const upgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
       if (!lt.handleUpgrade(req, socket, head)) refuseUpgrade(socket, 'NOT_FOUND');
-    });
-
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG }, () => {
-        server.off('error', reject);
-        resolve();
+    };
+    const refused = () => lt.metrics.httpConnectionsRefused.inc();
+    let server: http.Server;
+    if (options.early) {
+      server = options.early.server;
+      options.early.handOver({ request, upgrade }, refused);
+    } else {
+      server = createHttpServer(request, { ...httpLimits(config), onRefused: refused });
+      server.on('upgrade', upgrade);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG }, () => {
+          server.off('error', reject);
+          resolve();
+        });
       });
-    });
+    }
     const port = (server.address() as AddressInfo).port;
     const url = `http://localhost:${port}`;
     logger.info(

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, afterEach } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { type LivetailServer, startLivetail } from '../../src/main.js';
+import { type LivetailServer, startLivetail } from '../../src/server/start-livetail.js';
 import { type TestDatabase, createTestDatabase } from './services.js';
 
 export const TEST_ORIGIN = 'http://livetail.test';
