@@ -51,8 +51,8 @@ export const WHY = {
     'so each commit\'s logs reach fewer sockets each, the coalesced writes save less, and the cost per delivery rises faster than bare ws\'s (which only stringifies and sends).',
   storm:
     'both sides use the SDK\'s backoff, full jitter: after n failed attempts a client waits a random time below 500 ms × 2^n (at most 30 s), so every attempt that meets a server still ' +
-    'starting widens the window the last clients come back in. Profiled at 10,000 clients: livetail is listening again 2.1–2.9 s after the kill (bare ws 1.0–1.8 s), about 1 s of it ' +
-    'loading modules (importing better-auth alone takes about 760 ms), then it answers about 1,000 resumes/s (0.8–0.9 ms of CPU each: the handshake, a session check with an empty cache, ' +
+    'starting widens the window the last clients come back in. Profiled at 10,000 clients: livetail answered /healthz 2.1–2.9 s after the kill (bare ws 1.0–1.8 s), about 1 s of it ' +
+    'loading modules (importing better-auth alone takes about 760 ms); it now binds its port before loading and holds what arrives meanwhile (history.md section 10), so clients no longer back off during the start. Then it answers about 1,000 resumes/s (0.8–0.9 ms of CPU each: the handshake, a session check with an empty cache, ' +
     'the Origin and rate checks, and initial-logs; since RecentLogs the store is read once per user), bare ws about 4,000/s (0.25 ms). Both servers\' accept queues overflow ' +
     '(somaxconn 4,096; livetail now asks for a backlog of 8,192) and a dropped SYN is sent again only 1, 3, 7, 15 and 31 s later, which is what makes single runs swing.',
   stormLoss:
