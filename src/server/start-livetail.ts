@@ -10,14 +10,13 @@ import { type LivetailInternals, createLivetailInternals } from '../core/create-
 import { DependencyUnavailableError, connectTo } from '../core/dependency.js';
 import type { LivetailOptions } from '../core/options.js';
 import { refuseUpgrade } from '../gateway/gateway.js';
-import { createHttpServer } from '../http/http-server.js';
 import { createLogger } from '../logger.js';
 import { ProxySessionResolver } from '../sessions/proxy-session-resolver.js';
 import { type Database, openDatabase } from '../store/database.js';
 import { withMigrationLock } from '../store/migration-lock.js';
 import { once } from '../util/once.js';
 import { describeError, retryUntil } from '../util/retry.js';
-import { type EarlyListener, LISTEN_BACKLOG, httpLimits } from './early-listener.js';
+import { EarlyListener, LISTEN_BACKLOG, httpLimits } from './early-listener.js';
 import { createStandaloneApp } from './standalone-app.js';
 import { type StandaloneAuth, createStandaloneAuth, migrateStandaloneAuth } from './standalone-auth.js';
 
@@ -43,7 +42,6 @@ export interface StartOptions {
 }
 
 const WEB_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'web');
-
 
 /** A startup failure that main reports in one line with exit code 2. */
 export class StartupError extends Error {}
@@ -80,21 +78,11 @@ export async function startLivetail(config: Config, options: StartOptions = {}):
       if (!lt.handleUpgrade(req, socket, head)) refuseUpgrade(socket, 'NOT_FOUND');
     };
     const refused = () => lt.metrics.httpConnectionsRefused.inc();
-    let server: http.Server;
-    if (options.early) {
-      server = options.early.server;
-      options.early.handOver({ request, upgrade }, refused);
-    } else {
-      server = createHttpServer(request, { ...httpLimits(config), onRefused: refused });
-      server.on('upgrade', upgrade);
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG }, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-    }
+    // The port main.ts bound before loading (what arrived meanwhile is held), else bound here: one path.
+    const early = options.early ?? new EarlyListener(httpLimits(config));
+    if (!options.early) await early.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG });
+    early.handOver({ request, upgrade }, refused);
+    const server = early.server;
     const port = (server.address() as AddressInfo).port;
     const url = `http://localhost:${port}`;
     logger.info(
