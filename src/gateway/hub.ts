@@ -126,7 +126,7 @@ export class Hub {
         logs = recent.json;
         headSeq = recent.headSeq;
       } else {
-        const page = await this.readBacklog(conn, pool, from, budget);
+        const page = await this.readBacklog(conn, from, budget);
         logs = page.json;
         headSeq = page.headSeq;
         truncated = page.truncated;
@@ -149,11 +149,8 @@ export class Hub {
     }
   }
 
-  /**
-   * A join's logs from the store (each log's JSON, oldest first), and the head they are the stream up to.
-   * A read of the newest logs fills the user's RecentLogs for the next joins.
-   */
-  private async readBacklog(conn: Connection, pool: Pool, from: JoinFrom, budget: number): Promise<{ json: string[]; headSeq: number; truncated: boolean }> {
+  /** A join's logs from the store (each log's JSON, oldest first), and the head they are the stream up to. */
+  private async readBacklog(conn: Connection, from: JoinFrom, budget: number): Promise<{ json: string[]; headSeq: number; truncated: boolean }> {
     const jsonOf = (page: LogPage) => page.logs.map(({ log }) => JSON.stringify(log));
     if (from.since === SINCE_THE_START) {
       // A client that has seen no log: every stored log, truncated when they do not all fit, or when
@@ -169,11 +166,9 @@ export class Hub {
       const page = await this.store.readLogs(conn.userId, { from: 'id', id: from.since, limit: this.options.maxLogsPerUser, maxBytes: budget, keep: 'newest' });
       return { json: jsonOf(page), headSeq: page.headSeq, truncated: page.truncated || page.hasMore };
     }
-    const ticket = pool.recent.beginFill();
+    // The newest logs that RecentLogs could not answer (join tried fillRecent first): too many bytes for it.
     const page = await this.store.readLogs(conn.userId, { from: 'tail', limit: this.options.initialLogs, maxBytes: budget });
-    const json = jsonOf(page);
-    pool.recent.fill(ticket, page, json);
-    return { json, headSeq: page.headSeq, truncated: false };
+    return { json: jsonOf(page), headSeq: page.headSeq, truncated: false };
   }
 
   /** Fills the user's RecentLogs from one read of the newest logs, shared by the joins that wait for it. */

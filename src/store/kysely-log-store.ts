@@ -88,8 +88,8 @@ const PURGE_AT_LEAST = 100;
 type IdempotencyOp = Extract<WriteOp, { kind: 'idempotency' }>;
 export type LogOp = Extract<WriteOp, { kind: 'log' }>;
 
-/** A commit of only these takes an engine's logs-only path (PostgresLogStore.appendLogs, SqliteLogStore.commit). */
-export function isLogOp(op: WriteOp): op is LogOp {
+/** A commit of only these takes the engine's commitLogs, when it has one. */
+function isLogOp(op: WriteOp): op is LogOp {
   return op.kind === 'log';
 }
 
@@ -132,10 +132,11 @@ export abstract class KyselyLogStore implements LogStore, CommitEngine {
   status?(transactionId: string): Promise<CommitOutcome>;
 
   /**
-   * An engine that can store a commit of only logs in fewer round trips than the steps of `commit` says
-   * how (PostgreSQL): the same heads locked, seqs, rows, retention and events as `commit` gives them.
+   * An engine that can store a commit of only logs (all that ingest sends) more cheaply than the steps of
+   * `commit` says how: the same heads locked, seqs, rows, retention and events, and the same failure
+   * contract (commitTransaction's). PostgreSQL: one function call; SQLite: prepared statements.
    */
-  protected appendLogs?(trx: Transaction<any>, ops: LogOp[]): Promise<CommittedEvent[]>;
+  protected commitLogs?(ops: LogOp[], signal?: AbortSignal): Promise<CommittedEvent[]>;
 
   async migrate(): Promise<void> {
     await migrateLogStore(this.db, this.dialect);
@@ -150,8 +151,7 @@ export abstract class KyselyLogStore implements LogStore, CommitEngine {
    */
   async commit(ops: WriteOp[], signal?: AbortSignal): Promise<CommittedEvent[]> {
     if (ops.length === 0) return [];
-    const appendLogs = this.appendLogs?.bind(this);
-    if (appendLogs && ops.every(isLogOp)) return commitTransaction(this.db, this, signal, (trx) => appendLogs(trx, ops));
+    if (this.commitLogs && ops.every(isLogOp)) return this.commitLogs(ops, signal);
     return commitTransaction(this.db, this, signal, async (trx) => {
       const streamOps = ops.filter(isStreamOp);
       const userIds = [...new Set(streamOps.map(userOf))].sort();

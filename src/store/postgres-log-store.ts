@@ -1,5 +1,6 @@
 import { type Transaction, sql } from 'kysely';
 import { KyselyLogStore, type LogOp, type LogRow, type SnapshotReads, type StreamHead, toRow, userOf } from './kysely-log-store.js';
+import { commitTransaction } from './commit-transaction.js';
 import { type CommitOutcome, type CommittedEvent, StoreUnavailableError } from './log-store.js';
 
 /** What Kysely throws once its pool is gone or a connection of it was discarded. */
@@ -37,7 +38,12 @@ export class PostgresLogStore extends KyselyLogStore {
   /** The id each appendLogs transaction was told with its answer, so that asking it costs no round trip. */
   private readonly appendedIn = new WeakMap<Transaction<any>, string>();
 
-  protected override async appendLogs(trx: Transaction<any>, ops: LogOp[]): Promise<CommittedEvent[]> {
+  protected override commitLogs(ops: LogOp[], signal?: AbortSignal): Promise<CommittedEvent[]> {
+    return commitTransaction(this.db, this, signal, (trx) => this.appendLogs(trx, ops));
+  }
+
+  /** The logs of a commit through livetail_append_logs, inside its transaction. */
+  private async appendLogs(trx: Transaction<any>, ops: LogOp[]): Promise<CommittedEvent[]> {
     // Each row's seq is its ordinal among its user's logs here; the server adds the user's head.
     const counts = new Map<string, number>();
     const rows = ops.map((op) => {

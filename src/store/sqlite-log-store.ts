@@ -1,8 +1,8 @@
 import type { JobEventData, LogEntry } from '../protocol/log-entry.js';
 import { type EngineTransaction, type EngineTransactions, commitEngineTransaction } from './commit-transaction.js';
 import type { SqliteDatabaseHandle } from './database.js';
-import { KyselyLogStore, LOG_SIZE, type LogOp, type SnapshotReads, fitting, isLogOp, userOf } from './kysely-log-store.js';
-import type { CommittedEvent, IdempotencyKey, IdempotencyRecord, LogStoreLimits, StoredLog, WriteOp } from './log-store.js';
+import { KyselyLogStore, LOG_SIZE, type LogOp, type SnapshotReads, fitting, userOf } from './kysely-log-store.js';
+import type { CommittedEvent, IdempotencyKey, IdempotencyRecord, LogStoreLimits, StoredLog } from './log-store.js';
 import type { CachedSqlite } from './sqlite-statement-cache.js';
 
 /**
@@ -71,8 +71,7 @@ export class SqliteLogStore extends KyselyLogStore {
     };
   }
 
-  override commit(ops: WriteOp[], signal?: AbortSignal): Promise<CommittedEvent[]> {
-    if (ops.length === 0 || !ops.every(isLogOp)) return super.commit(ops, signal);
+  protected override commitLogs(ops: LogOp[], signal?: AbortSignal): Promise<CommittedEvent[]> {
     return commitEngineTransaction(this.transactions, this, signal, async () => this.writeLogs(ops));
   }
 
