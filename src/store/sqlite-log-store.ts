@@ -176,7 +176,7 @@ export class SqliteLogStore extends KyselyLogStore {
   }
 }
 
-/** The statements of a logs-only commit (see SqliteLogStore.commit). */
+/** The statements of a logs-only commit (see SqliteLogStore.commitLogs). */
 interface LogWrites {
   /** The user's head seq, its head row created first if missing. */
   headSeq(userId: string): number;
