@@ -1,10 +1,10 @@
 import type { Socket } from 'node:net';
-import type { WebSocket } from 'ws';
 import { CLOSE_REASONS, type CloseReason, PROTOCOL_ERRORS, type ProtocolErrorCode } from '../errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Channel } from '../protocol/constants.js';
 import type { ServerMessage } from '../protocol/messages.js';
 import { readClientFrame } from './client-frame.js';
+import type { GatewaySocket, SocketOwner } from './gateway-socket.js';
 import { type BurstMember, type SendBursts, rawSocketOf } from './socket-writes.js';
 import { StreamCursor } from './stream-cursor.js';
 import { TokenBucket } from './token-bucket.js';
@@ -28,6 +28,10 @@ export interface ConnectionContext {
    * right after, and the process carries on.
    */
   onHandlerError(conn: Connection, error: unknown): void;
+  /** ws reported an error on the socket (a frame it refused, a reset): `error.code` says which. */
+  onSocketError(conn: Connection, error: Error & { code?: string }): void;
+  /** The WebSocket has closed, whoever began it; the connection has stopped already. */
+  onClosed(conn: Connection, code: number, reason: Buffer): void;
 }
 
 /**
@@ -39,35 +43,36 @@ export const CLOSE_GRACE_MS = 1000;
 /** The channels of a socket that asked for none in particular: one Set for all of them (memory per socket). */
 const ALL_CHANNELS: ReadonlySet<Channel> = new Set<Channel>(['all']);
 
-/** The Connection a ws WebSocket belongs to, for the shared listener functions. */
-const kConnection = Symbol('livetail.connection');
-type OwnedWebSocket = WebSocket & { [kConnection]: Connection };
+/**
+ * A Connection's yes/no state, bits of one small integer: four boolean fields took four pointer-sized
+ * slots on every socket (memory per socket, bench/results/history.md).
+ */
+const ALIVE = 1; // answered the last heartbeat ping (or sent any pong since)
+const ENDED = 2; // nothing more is sent: the server closed the socket, or the client did
+const WARNED = 4; // told "Rate limit exceeded" and not yet back within its rate
+const IN_BURST = 8; // a synchronous run of sends is under way (the slow-consumer check is made at its start)
 
 /** One authenticated WebSocket: its subscriptions, its place in the stream, its budgets. */
-export class Connection implements BurstMember {
+export class Connection implements BurstMember, SocketOwner {
   readonly openedAt = Date.now();
   /** What the socket follows; the common `all` is one Set shared by every socket until it changes its own. */
   private followed: ReadonlySet<Channel>;
   /** Its place in its user's stream: what it is sent of it, and when (the hub asks it, see hub.ts). */
   readonly cursor = new StreamCursor();
-  /** Answered the last heartbeat ping (or any pong since). */
-  private alive = true;
-  private ended = false;
+  /** ALIVE, ENDED, WARNED, IN_BURST. */
+  private flags = ALIVE;
   /** The close code the server sent, when the server ended the socket (undefined when the client did). */
   closeCode: number | undefined;
   /** Made at the first frame the client sends (most never send one): it starts full either way. */
   private bucket: TokenBucket | undefined;
-  /** Told "Rate limit exceeded" and not yet back within its rate. */
-  private warned = false;
   private rejectedSinceWarning = 0;
-  private early: Array<{ data: Buffer; isBinary: boolean }> = [];
+  /** What the client sent while the socket was joining; made at the first such frame (rare). */
+  private early: Array<{ data: Buffer; isBinary: boolean }> | undefined;
   /** The TCP socket, when prebuilt frames may be written to it directly (see socket-writes.ts). */
   private readonly socket: Socket | undefined;
-  /** A synchronous run of sends is under way (the slow-consumer check is made at its start). */
-  private inBurst = false;
 
   constructor(
-    readonly ws: WebSocket,
+    readonly ws: GatewaySocket,
     readonly userId: string,
     readonly sessionId: string,
     channels: Channel[],
@@ -75,16 +80,12 @@ export class Connection implements BurstMember {
   ) {
     this.followed = channels.length === 1 && channels[0] === 'all' ? ALL_CHANNELS : new Set(channels);
     this.socket = rawSocketOf(ws);
-    // Shared listener functions rather than three closures per socket (memory per socket, see bench/).
-    (ws as OwnedWebSocket)[kConnection] = this;
-    ws.on('message', Connection.onMessage);
-    ws.on('ping', Connection.onPing);
-    ws.on('pong', Connection.onPong);
+    // The socket hands its events to this connection: no listeners, no closures per socket (gateway-socket.ts).
+    ws.owner = this;
   }
 
-  private static onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
-    const conn = (this as OwnedWebSocket)[kConnection];
-    conn.guard(() => conn.onFrame(data, isBinary));
+  onSocketMessage(data: Buffer, isBinary: boolean): void {
+    this.guard(() => this.onFrame(data, isBinary));
   }
 
   /**
@@ -92,19 +93,26 @@ export class Connection implements BurstMember {
    * pings itself (ws's autoPong is off): ws's own answer came before any budget, and past 60 pongs not
    * yet written it cut the socket without a close frame (1006) instead of the documented 1008.
    */
-  private static onPing(this: WebSocket, data: Buffer): void {
-    const conn = (this as OwnedWebSocket)[kConnection];
-    conn.guard(() => {
-      if (!conn.closed && conn.admit()) conn.ws.pong(data);
+  onSocketPing(data: Buffer): void {
+    this.guard(() => {
+      if (!this.closed && this.admit()) this.ws.pong(data);
     });
   }
 
-  private static onPong(this: WebSocket): void {
-    const conn = (this as OwnedWebSocket)[kConnection];
-    conn.alive = true; // even over the rate: the client is there
-    conn.guard(() => {
-      if (!conn.closed) conn.admit();
+  onSocketPong(): void {
+    this.flags |= ALIVE; // even over the rate: the client is there
+    this.guard(() => {
+      if (!this.closed) this.admit();
     });
+  }
+
+  onSocketError(error: Error & { code?: string }): void {
+    this.ctx.onSocketError(this, error);
+  }
+
+  onSocketClose(code: number, reason: Buffer): void {
+    this.onClosed();
+    this.ctx.onClosed(this, code, reason);
   }
 
   /**
@@ -126,22 +134,22 @@ export class Connection implements BurstMember {
 
   /** True once nothing more is sent: the server closed the socket, or the client did. */
   get closed(): boolean {
-    return this.ended;
+    return (this.flags & ENDED) !== 0;
   }
 
   /** The WebSocket has closed (whoever began it). */
-  onClosed(): void {
-    this.ended = true;
+  private onClosed(): void {
+    this.flags |= ENDED;
     this.cursor.stop();
   }
 
   /** The heartbeat: pings the client, or cuts the socket when it did not answer the last ping. */
   heartbeat(): void {
-    if (!this.alive) {
+    if ((this.flags & ALIVE) === 0) {
       this.ws.terminate();
       return;
     }
-    this.alive = false;
+    this.flags &= ~ALIVE;
     this.ws.ping();
   }
 
@@ -172,8 +180,8 @@ export class Connection implements BurstMember {
   sendRaw(payload: Buffer, type: ServerMessage['type'], count = true, frame?: Buffer): boolean {
     if (this.closed) return false;
     const socket = this.socket;
-    if (!this.inBurst) {
-      this.inBurst = true;
+    if ((this.flags & IN_BURST) === 0) {
+      this.flags |= IN_BURST;
       this.ctx.bursts.join(this);
       if (this.ws.bufferedAmount > this.ctx.limits.maxBufferedBytes) {
         this.ctx.metrics.slowConsumerDisconnects.inc();
@@ -190,7 +198,7 @@ export class Connection implements BurstMember {
 
   /** The run of sends this socket took part in has ended: its held writes leave now, in one writev. */
   endBurst(): void {
-    this.inBurst = false;
+    this.flags &= ~IN_BURST;
     if (this.socket && this.socket.writableCorked > 0) this.socket.uncork();
   }
 
@@ -215,11 +223,11 @@ export class Connection implements BurstMember {
   }
 
   private markClosed(code: number): void {
-    this.ended = true;
+    this.flags |= ENDED;
     this.closeCode = code;
     // Nothing more will be sent: do not keep what was waiting to be.
     this.cursor.stop();
-    this.early = [];
+    this.early = undefined;
   }
 
   private cutAfterGrace(): void {
@@ -229,14 +237,15 @@ export class Connection implements BurstMember {
   /** The socket has joined (its cursor says so): handles what the client sent meanwhile. */
   processEarlyMessages(): void {
     const early = this.early;
-    this.early = [];
+    if (early === undefined) return;
+    this.early = undefined;
     for (const frame of early) this.guard(() => this.handle(frame.data, frame.isBinary));
   }
 
   private onFrame(data: Buffer, isBinary: boolean): void {
     if (this.closed || !this.admit()) return;
     // A socket's first message is its backlog: what the client sent meanwhile is answered after it.
-    if (this.cursor.phase === 'joining') this.early.push({ data, isBinary });
+    if (this.cursor.phase === 'joining') (this.early ??= []).push({ data, isBinary });
     else this.handle(data, isBinary);
   }
 
@@ -248,14 +257,14 @@ export class Connection implements BurstMember {
    */
   private admit(): boolean {
     const bucket = (this.bucket ??= new TokenBucket(this.ctx.limits.rateLimit.perSecond, this.ctx.limits.rateLimit.burst));
-    if (this.warned && bucket.isFull()) {
-      this.warned = false;
+    if ((this.flags & WARNED) !== 0 && bucket.isFull()) {
+      this.flags &= ~WARNED;
       this.rejectedSinceWarning = 0;
     }
     if (bucket.take()) return true;
     this.ctx.metrics.messagesReceived.labels('rate-limited').inc();
-    if (!this.warned) {
-      this.warned = true;
+    if ((this.flags & WARNED) === 0) {
+      this.flags |= WARNED;
       this.sendError('RATE_LIMITED', PROTOCOL_ERRORS.RATE_LIMITED());
     } else if (++this.rejectedSinceWarning > this.ctx.limits.rateLimit.perSecond) {
       this.ctx.metrics.rateLimitDisconnects.inc();

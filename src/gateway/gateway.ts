@@ -1,7 +1,8 @@
 import { type IncomingMessage, STATUS_CODES, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { type WebSocket, WebSocketServer } from 'ws';
+import { type Server as WebSocketServerOf, WebSocketServer } from 'ws';
 import { createOriginCheck } from '../auth/origin.js';
 import { CLOSE_REASONS, HTTP_ERRORS, type HttpErrorCode, PROTOCOL_ERRORS, retryAfterOf } from '../errors.js';
 import { securityHeaderLines } from '../http/security-headers.js';
@@ -10,6 +11,7 @@ import { CHANNELS, CLOSE_CODES, type Channel } from '../protocol/constants.js';
 import { type ResolvedSession, SessionCheckUnavailable } from '../sessions/session-resolver.js';
 import type { Sessions } from '../sessions/sessions.js';
 import { Connection, type ConnectionContext } from './connection.js';
+import { GatewaySocket } from './gateway-socket.js';
 import { SendBursts } from './socket-writes.js';
 import type { Hub, JoinFrom } from './hub.js';
 import { UpgradeRateLimiter } from './upgrade-rate-limiter.js';
@@ -51,7 +53,7 @@ const SECURITY_HEADER_LINES = securityHeaderLines();
  * a refused upgrade, so the SDK asks there why it was refused.
  */
 export class Gateway {
-  private readonly wss: WebSocketServer;
+  private readonly wss: WebSocketServerOf<typeof GatewaySocket>;
   private readonly originAllowed: (origin: string | undefined) => boolean;
   private readonly upgradeLimiter: UpgradeRateLimiter;
   private readonly heartbeat: NodeJS.Timeout;
@@ -64,6 +66,8 @@ export class Gateway {
   ) {
     this.wss = new WebSocketServer({
       noServer: true,
+      // Its events go straight to the socket's Connection, without listeners (memory per socket).
+      WebSocket: GatewaySocket,
       maxPayload: options.maxMessageBytes,
       // Off by default: compressing each ~450-byte log separately for every socket costs far more CPU and
       // memory (a zlib context per socket) than the bandwidth it saves. See docs/operations.md.
@@ -86,6 +90,8 @@ export class Gateway {
         conn.sendError('INTERNAL', PROTOCOL_ERRORS.INTERNAL());
       },
       onHandlerError: (conn, error) => this.handlerFailed('frame', error, conn.userId),
+      onSocketError: (conn, error) => this.socketFailed(conn, error),
+      onClosed: (conn, code, reason) => this.closed(conn, code, reason),
     };
     this.heartbeat = setInterval(() => this.beat(), options.heartbeatIntervalMs).unref();
   }
@@ -98,7 +104,7 @@ export class Gateway {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const url = this.ownUrl(req);
     if (!url) return false;
-    socket.on('error', () => {}); // a client resetting mid-handshake must not crash the process
+    socket.on('error', ignoreError); // a client resetting mid-handshake must not crash the process
     this.upgrade(req, url, socket, head).catch((error) => {
       this.handlerFailed('upgrade', error);
       this.refuse(socket, 'INTERNAL');
@@ -153,7 +159,11 @@ export class Gateway {
     const full = this.hasRoom(result);
     if (full) return this.refuse(socket, full.refused);
     try {
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, result, req));
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        // ws listens for the socket's errors from now on; a second listener would cost an array per socket.
+        socket.off('error', ignoreError);
+        this.accept(ws, result, req);
+      });
     } catch (error) {
       // ws itself failed while taking the socket over: it may have answered 101 already.
       this.handlerFailed('upgrade', error, result.session.userId);
@@ -191,7 +201,7 @@ export class Gateway {
   }
 
   /** Takes an upgraded socket into the hub. A throw closes this socket with 1011 and is reported once. */
-  private accept(ws: WebSocket, admitted: Admitted, req: IncomingMessage): void {
+  private accept(ws: GatewaySocket, admitted: Admitted, req: IncomingMessage): void {
     let conn: Connection | undefined;
     const failed = (error: unknown) => {
       this.handlerFailed('upgrade', error, admitted.session.userId);
@@ -220,33 +230,38 @@ export class Gateway {
     this.deps.logger.error({ err: error, handler, userId }, `${handler} handler failed; only this socket was ended`);
   }
 
-  private connect(ws: WebSocket, { session, channels, from }: Admitted): Connection {
-    const { hub, sessions, metrics, logger } = this.deps;
+  private connect(ws: GatewaySocket, { session, channels, from }: Admitted): Connection {
+    const { metrics, logger } = this.deps;
+    // The socket's error and close reach socketFailed and closed through the Connection (no closures per socket).
     const conn = new Connection(ws, session.userId, session.sessionId, channels, this.connectionContext);
     metrics.connects.inc();
     logger.info({ event: 'ws-connect', userId: session.userId, resume: from.since !== undefined }, 'socket connected');
-    ws.on('error', (error: Error & { code?: string }) => {
-      const code = protocolCloseCode(error.code);
-      if (code !== undefined) {
-        // ws has already sent the close frame and stopped reading; the client may never answer it.
-        conn.closedByProtocol(code);
-        if (code === CLOSE_CODES.MESSAGE_TOO_BIG) metrics.protocolErrors.labels('MESSAGE_TOO_BIG').inc();
-      }
-      logger.debug({ err: error, userId: session.userId }, 'socket error');
-    });
-    ws.on('close', (code, reason) => {
-      conn.onClosed();
-      hub.leave(conn);
-      sessions.untrack(conn, session.sessionId);
-      // Count what the server decided (1009, 1013, 4401...), not what a client echoed or 1006 after a cut.
-      const closedWith = conn.closeCode ?? code;
-      metrics.closes.labels(String(closedWith)).inc();
-      logger.info(
-        { event: 'ws-close', userId: session.userId, code: closedWith, clientCode: code, reason: reason.toString(), durationMs: Date.now() - conn.openedAt },
-        'socket closed',
-      );
-    });
     return conn;
+  }
+
+  /** ws reported an error on a socket: a frame it refused ends the socket with its code. */
+  private socketFailed(conn: Connection, error: Error & { code?: string }): void {
+    const code = protocolCloseCode(error.code);
+    if (code !== undefined) {
+      // ws has already sent the close frame and stopped reading; the client may never answer it.
+      conn.closedByProtocol(code);
+      if (code === CLOSE_CODES.MESSAGE_TOO_BIG) this.deps.metrics.protocolErrors.labels('MESSAGE_TOO_BIG').inc();
+    }
+    this.deps.logger.debug({ err: error, userId: conn.userId }, 'socket error');
+  }
+
+  /** A socket has closed: it leaves the hub and its session. */
+  private closed(conn: Connection, code: number, reason: Buffer): void {
+    const { hub, sessions, metrics, logger } = this.deps;
+    hub.leave(conn);
+    sessions.untrack(conn, conn.sessionId);
+    // Count what the server decided (1009, 1013, 4401...), not what a client echoed or 1006 after a cut.
+    const closedWith = conn.closeCode ?? code;
+    metrics.closes.labels(String(closedWith)).inc();
+    logger.info(
+      { event: 'ws-close', userId: conn.userId, code: closedWith, clientCode: code, reason: reason.toString(), durationMs: Date.now() - conn.openedAt },
+      'socket closed',
+    );
   }
 
   /** Pings every socket and ends those that missed the last pong. */
@@ -292,7 +307,7 @@ export class Gateway {
       const last = header?.split(',').at(-1)?.trim();
       if (last) return last;
     }
-    return req.socket.remoteAddress ?? 'unknown';
+    return remoteAddressOf(req.socket) ?? 'unknown';
   }
 
   private refuse(socket: Duplex, code: HttpErrorCode, message?: string): void {
@@ -313,6 +328,20 @@ interface Refused {
   refused: HttpErrorCode;
   message?: string;
 }
+
+/**
+ * The socket's peer address, without keeping it: Node caches the answer on the socket (`_peername`, an
+ * object and a string) for as long as the socket lives, about 90 bytes on every open WebSocket for an
+ * address that is read once, here. Dropping the cache only makes a later read ask the kernel again.
+ */
+function remoteAddressOf(socket: Socket): string | undefined {
+  const address = socket.remoteAddress;
+  (socket as Socket & { _peername?: unknown })._peername = undefined;
+  return address;
+}
+
+/** Errors of a socket nobody else listens to yet (one function for every upgrade). */
+function ignoreError(): void {}
 
 function headerOf(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];

@@ -31,8 +31,8 @@ interface Pool {
   conns: Set<Connection>;
   /** Resolves once the bus delivers this user's messages. */
   subscribed: Promise<void>;
-  /** In-flight catch-up reads, shared by sockets at the same position. */
-  reads: Map<number, Promise<LogPage>>;
+  /** In-flight catch-up reads, shared by sockets at the same position; made for the first (memory per user). */
+  reads?: Map<number, Promise<LogPage>> | undefined;
   /** The user's newest logs, kept in step with the stream: a join is answered from them when they can tell. */
   recent: RecentLogs;
   /** The read filling `recent`, while one is under way. */
@@ -232,7 +232,7 @@ export class Hub {
   onResync(): void {
     this.metrics.busResyncs.inc();
     for (const pool of this.pools.values()) {
-      pool.reads.clear(); // a read started before the fault must not answer for after it
+      pool.reads?.clear(); // a read started before the fault must not answer for after it
       pool.recent.resync();
       for (const conn of pool.conns) {
         if (!conn.closed && conn.cursor.resync()) void this.catchUp(conn);
@@ -272,14 +272,19 @@ export class Hub {
 
   private read(userId: string, afterSeq: number): Promise<LogPage> {
     const pool = this.pools.get(userId);
-    const shared = pool?.reads.get(afterSeq);
+    const shared = pool?.reads?.get(afterSeq);
     if (shared) return shared;
     // A page at a time within the socket's budget: each page is one burst, and before the next one the
     // socket must have taken the last (see Connection.sendRaw), or it is closed as a slow consumer.
     const read = this.store.readLogs(userId, { from: 'seq', seq: afterSeq, limit: this.options.maxLogsPerUser, maxBytes: this.options.maxBufferedBytes });
     if (pool) {
-      pool.reads.set(afterSeq, read);
-      void read.finally(() => pool.reads.delete(afterSeq)).catch(() => {});
+      (pool.reads ??= new Map()).set(afterSeq, read);
+      void read
+        .finally(() => {
+          pool.reads?.delete(afterSeq);
+          if (pool.reads?.size === 0) pool.reads = undefined;
+        })
+        .catch(() => {});
     }
     return read;
   }
@@ -339,7 +344,7 @@ export class Hub {
     let pool = this.pools.get(userId);
     if (!pool) {
       const recent = new RecentLogs(Math.min(this.options.initialLogs, this.options.maxLogsPerUser), Math.min(RECENT_LOGS_MAX_BYTES, this.options.maxBufferedBytes));
-      pool = { conns: new Set(), subscribed: this.bus.subscribe(userId), reads: new Map(), recent };
+      pool = { conns: new Set(), subscribed: this.bus.subscribe(userId), recent };
       this.pools.set(userId, pool);
     }
     return pool;

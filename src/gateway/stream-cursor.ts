@@ -40,6 +40,7 @@ export interface CatchUpStep {
   more: boolean;
 }
 
+const NO_MESSAGES: readonly StreamMessage[] = [];
 const NOTHING_HELD: Release = { send: [], catchUp: undefined };
 const NOTHING_READ: CatchUpStep = { cleared: false, logs: [], more: false };
 
@@ -60,8 +61,11 @@ export class StreamCursor {
   private current: StreamPhase = 'joining';
   /** The seq of the last log or clear the socket was sent (or skipped for its channels). */
   private last = 0;
-  /** What arrived while joining or catching up, in arrival order. */
-  private held: StreamMessage[] = [];
+  /**
+   * What arrived while joining or catching up, in arrival order; made when the first message is held (most
+   * sockets join with nothing arriving meanwhile, and an idle socket keeps no array: memory per socket).
+   */
+  private held: StreamMessage[] | undefined;
   /** How many held messages came before the jobs read began (-1: no jobs read in this join or catch-up). */
   private heldBeforeJobsRead = -1;
   /** The bus may have lost messages while this cursor was joining or catching up: catch up again after. */
@@ -92,13 +96,13 @@ export class StreamCursor {
     if (this.current === 'live') {
       const offer = this.advance(message);
       if (offer === 'gap') {
-        this.held.push(message);
+        (this.held ??= []).push(message);
         this.startCatchUp(false);
       }
       return offer;
     }
     if (this.current === 'stopped') return 'skip';
-    this.held.push(message);
+    (this.held ??= []).push(message);
     return 'hold';
   }
 
@@ -108,7 +112,7 @@ export class StreamCursor {
    * progress back for a moment. They are dropped at the release.
    */
   readingJobs(): void {
-    this.heldBeforeJobsRead = this.held.length;
+    this.heldBeforeJobsRead = this.held?.length ?? 0;
   }
 
   /** The socket was sent its backlog, which holds the stream up to `headSeq`. */
@@ -156,7 +160,7 @@ export class StreamCursor {
   /** The socket is closing: nothing more will be sent, so nothing is kept. */
   stop(): void {
     this.current = 'stopped';
-    this.held = [];
+    this.held = undefined;
   }
 
   /**
@@ -191,12 +195,12 @@ export class StreamCursor {
    * while that is caught up), or all of it, followed by the catch-up of a resync owed meanwhile.
    */
   private release(): Release {
-    const held = this.held;
+    const held = this.held ?? NO_MESSAGES;
     const jobsRead = this.heldBeforeJobsRead;
     this.current = 'live';
     this.resyncRunning = false;
     this.heldBeforeJobsRead = -1;
-    this.held = [];
+    this.held = undefined;
     const send: StreamMessage[] = [];
     for (let i = 0; i < held.length; i++) {
       const message = held[i]!;
