@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
 
@@ -17,7 +18,7 @@ const QUIET = new Set(['/healthz', '/readyz', '/metrics']);
 
 /**
  * The access log of the standalone server: every request gets an id (the client's X-Request-Id if it
- * is a short token, else a new UUID), echoed in X-Request-Id, and `req.log`, a child logger bound to
+ * is a short token, else a new UUID), echoed in X-Request-Id, and `req.log`, a child logger (made when first used) bound to
  * `req: { id, method, path }` for whatever is logged about it; when its response closes, one line with
  * method, path (no query), status and time in ms: `info`, or `error` for a 5xx. Never headers or bodies.
  *
@@ -36,7 +37,7 @@ export function accessLog(logger: Logger): RequestHandler {
     const url = req.url;
     const query = url.indexOf('?');
     const bound = { id, method: req.method, path: query === -1 ? url : url.slice(0, query) };
-    req.log = logger.child({ req: bound });
+    lazyRequestLogger(req, logger, bound);
     if (!QUIET.has(url)) {
       res.once('close', () => {
         const statusCode = res.statusCode;
@@ -47,4 +48,38 @@ export function accessLog(logger: Logger): RequestHandler {
     }
     next();
   };
+}
+
+/** Where a request keeps how to make its logger (see requestLoggerOf). */
+const MAKE_LOGGER = Symbol('livetail.requestLogger');
+type LoggerMaker = () => Logger | undefined;
+
+/**
+ * Gives `req` its `log`, made on first use: most requests log nothing but their access line, and a
+ * pino child costs more than the rest of the access log (its bindings are serialized and run through
+ * the parent's redaction when it is made). A handler may also set `req.log` itself.
+ */
+function lazyRequestLogger(req: IncomingMessage, logger: Logger, bound: { id: string; method: string | undefined; path: string }): void {
+  let made: Logger | undefined;
+  const make: LoggerMaker = () => (made ??= logger.child({ req: bound }));
+  (req as IncomingMessage & { [MAKE_LOGGER]?: LoggerMaker })[MAKE_LOGGER] = make;
+  Object.defineProperty(req, 'log', {
+    configurable: true,
+    enumerable: true,
+    get: make,
+    set: (value: Logger | undefined) => {
+      made = value;
+    },
+  });
+}
+
+/**
+ * `req.log` as a function that holds neither the request nor a logger it has not needed yet: for what
+ * outlives the response (RequestFailures keeps it once the response has closed).
+ */
+export function requestLoggerOf(req: IncomingMessage): LoggerMaker {
+  const make = (req as IncomingMessage & { [MAKE_LOGGER]?: LoggerMaker })[MAKE_LOGGER];
+  if (make) return make;
+  const log = req.log;
+  return () => log;
 }
