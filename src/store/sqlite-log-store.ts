@@ -34,7 +34,12 @@ export class SqliteLogStore extends KyselyLogStore {
   constructor(database: Pick<SqliteDatabaseHandle, 'db' | 'sqlite'>, limits: LogStoreLimits) {
     super(database.db, limits);
     this.sqlite = database.sqlite;
-    const statement = (sql: string) => () => this.sqlite.prepare(sql);
+    // Prepared on first use (the tables exist only after migrate()), then held: a statement stays valid
+    // for the connection's life, and the cache's recency bookkeeping on every call is then skipped.
+    const statement = (sql: string) => {
+      let prepared: ReturnType<CachedSqlite['prepare']> | undefined;
+      return () => (prepared ??= this.sqlite.prepare(sql));
+    };
     const head = statement('select head_seq, cleared_seq from livetail_stream where user_id = ?');
     const seqOf = statement('select seq from livetail_log where user_id = ? and id = ?');
     // Rows as arrays, without the user id the caller knows: better-sqlite3 builds row objects far more
