@@ -50,9 +50,42 @@ export function accessLog(logger: Logger): RequestHandler {
   };
 }
 
-/** Where a request keeps how to make its logger (see requestLoggerOf). */
-const MAKE_LOGGER = Symbol('livetail.requestLogger');
-type LoggerMaker = () => Logger | undefined;
+/** Where a request keeps what its logger is made from, and the logger once made (see lazyRequestLogger). */
+const REQUEST_LOGGER = Symbol('livetail.requestLogger');
+
+/** A request's logger, or what makes it on first use. */
+class LazyLogger {
+  private made: Logger | undefined;
+
+  constructor(
+    private readonly parent: Logger,
+    private readonly bound: { id: string; method: string | undefined; path: string },
+  ) {}
+
+  readonly get = (): Logger => (this.made ??= this.parent.child({ req: this.bound }));
+
+  set(logger: Logger | undefined): void {
+    this.made = logger;
+  }
+}
+
+type LoggedRequest = IncomingMessage & { [REQUEST_LOGGER]?: LazyLogger };
+
+/**
+ * One accessor pair for every request: V8 keeps an object's accessors in its hidden class, so a getter
+ * of its own per request would give each request a class of its own and make every property access on
+ * requests (Express's, body-parser's) polymorphic.
+ */
+const LOG_PROPERTY: PropertyDescriptor = {
+  configurable: true,
+  enumerable: true,
+  get(this: LoggedRequest) {
+    return this[REQUEST_LOGGER]?.get();
+  },
+  set(this: LoggedRequest, logger: Logger | undefined) {
+    this[REQUEST_LOGGER]?.set(logger);
+  },
+};
 
 /**
  * Gives `req` its `log`, made on first use: most requests log nothing but their access line, and a
@@ -60,26 +93,17 @@ type LoggerMaker = () => Logger | undefined;
  * the parent's redaction when it is made). A handler may also set `req.log` itself.
  */
 function lazyRequestLogger(req: IncomingMessage, logger: Logger, bound: { id: string; method: string | undefined; path: string }): void {
-  let made: Logger | undefined;
-  const make: LoggerMaker = () => (made ??= logger.child({ req: bound }));
-  (req as IncomingMessage & { [MAKE_LOGGER]?: LoggerMaker })[MAKE_LOGGER] = make;
-  Object.defineProperty(req, 'log', {
-    configurable: true,
-    enumerable: true,
-    get: make,
-    set: (value: Logger | undefined) => {
-      made = value;
-    },
-  });
+  (req as LoggedRequest)[REQUEST_LOGGER] = new LazyLogger(logger, bound);
+  Object.defineProperty(req, 'log', LOG_PROPERTY);
 }
 
 /**
  * `req.log` as a function that holds neither the request nor a logger it has not needed yet: for what
  * outlives the response (RequestFailures keeps it once the response has closed).
  */
-export function requestLoggerOf(req: IncomingMessage): LoggerMaker {
-  const make = (req as IncomingMessage & { [MAKE_LOGGER]?: LoggerMaker })[MAKE_LOGGER];
-  if (make) return make;
+export function requestLoggerOf(req: IncomingMessage): () => Logger | undefined {
+  const lazy = (req as LoggedRequest)[REQUEST_LOGGER];
+  if (lazy) return lazy.get;
   const log = req.log;
   return () => log;
 }
