@@ -40,14 +40,17 @@ export const WHY = {
     'a published entry waits for the 5 ms linger, then behind the POST in flight (one at a time, to keep publish order), then for its own POST: ' +
     'validation, sanitizing and the store commit of its batch. On a busy machine the wait behind the previous POST dominates.',
   perRequest:
-    'profiled for issue 16 (history.md sections 6 and 9): the commit went through prepared statements in a transaction of its own, pino-http and helmet\'s chain were replaced by ' +
-    'a direct access line and precomputed headers, and the 201 is written directly (115 → 59 KB allocated per POST of 1). What is left is spread thin: in a POST-of-1 profile the commit is ' +
-    '16 % (SQLite\'s COMMIT about half of it), writing the 201 11 %, GC 9 %, zod and the sanitizer 9 %, the access line 6 %, node\'s HTTP parser 6 %, Express\'s router 7 % (bare Express pays ' +
-    'the parser, part of the router and the write too), StreamWriter 5 %. A POST of 10 names 10 users: its transaction alone costs raw better-sqlite3 about 500 µs (COMMIT 340 µs, two thirds ' +
-    'of it system time: 63 pwrite64 per commit), more than bare Express\'s whole POST, so that row cannot get near 1.5 × while each POST is stored before it is answered.',
+    'profiled for issue 16 (history.md sections 6, 9 and 11): the commit goes through prepared statements in a transaction of its own (a user\'s head advanced by one upsert), ' +
+    'pino-http and helmet\'s chain were replaced by a direct access line and precomputed headers, the request\'s child logger is made only when something logs through it, ' +
+    'the 201 is written directly, and the log routes sit on the API router itself. What is left is spread thin: in a POST-of-1 profile writing the 201 is 22 % (the loopback writev 13 %), ' +
+    'the commit 15 % (SQLite\'s COMMIT a third of it), zod and the sanitizer 9 %, node\'s HTTP 9 %, GC 9 % (about 60 KB allocated per POST, 14 KB of it in Express\'s router), ' +
+    'the body\'s read and parse 8 %, StreamWriter 8 %, Express\'s routing 4 % (bare Express pays the write, the parser, the body read and part of the router too). ' +
+    'A POST of 10 names 10 users: its commit is 45 % of it (COMMIT alone 29 %: a WAL frame per page it dirties, one leaf per user), ' +
+    'so that row cannot get near 1.5 × while each POST is stored before it is answered.',
   w2small:
-    'each POST of 10 names 10 users and is stored (its own SQLite transaction when POSTs do not overlap: about 500 µs of SQLite alone, COMMIT two thirds of it) before its logs fan out; ' +
-    'spread over its ~100 deliveries that is the extra ~13–20 µs per delivery against bare ws, whose fan-out livetail\'s matches (socket writes 6.6 % of the profile, the hub under 1 %). ' +
+    'in a `--cpu-prof` profile of this stage livetail\'s server spends 39 % in the socket writes (one write syscall per socket per commit, as bare ws makes one per message: most of bare ws\'s own cost) ' +
+    'and about 48 % on the POSTs themselves (HTTP, validation, the 201, the access line and the SQLite commit, 18 % of it with COMMIT alone 8 %), the hub, bus and RecentLogs 8 %. ' +
+    'Each POST of 10 names 10 users and is stored in its own transaction before its logs fan out; spread over its ~100 deliveries the POST path is ~14 µs per delivery against bare ws\'s whole ~15. ' +
     'At 200 POSTs/s livetail\'s server is near a core (the CPU row), so a POST that arrives during another\'s commit waits for it: that queue is the p99.',
   w1growth:
     'the per-log ingest work (store commit, id, validation, sanitizing) is shared by the sockets of the log\'s user; at 10,000 sockets there are ten times as many users, ' +

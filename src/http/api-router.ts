@@ -13,7 +13,7 @@ import { singleQueryValues } from './query-guard.js';
 import { type ReadRouteOptions, ReadSlots } from './read-slots.js';
 import type { RequestFailures } from './request-failures.js';
 import { jobRoutes } from './routes/jobs.js';
-import { logRoutes } from './routes/logs.js';
+import { addLogRoutes } from './routes/logs.js';
 import { sessionRoutes } from './routes/sessions.js';
 
 export interface ApiRouterDeps {
@@ -54,7 +54,7 @@ export function createApiRouter(deps: ApiRouterDeps): ApiRouter {
     send: { stallMs: settings.httpSendTimeoutMs, onStall: () => deps.metrics.httpStalledResponses.inc() },
   };
   const idempotent = new IdempotentAnswers(deps.store, deps.metrics);
-  router.use('/logs', logRoutes(deps.logs, authenticate, settings, reads, idempotent));
+  addLogRoutes(router, deps.logs, authenticate, settings, reads, idempotent);
   router.use('/jobs', jobRoutes(deps.jobs, authenticate, settings.maxBodyBytes, reads, idempotent));
   router.use('/sessions', sessionRoutes(deps.sessions, authenticate, settings.maxBodyBytes));
   router.use(unavailableAnswers(deps.logger));

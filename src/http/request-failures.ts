@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type http from 'node:http';
 import type { Logger } from 'pino';
 import { HttpError } from '../errors.js';
+import { requestLoggerOf } from './access-log.js';
 import type { Metrics } from '../metrics/metrics.js';
 
 type ScopedRequest = http.IncomingMessage & { log?: Logger };
@@ -13,7 +14,8 @@ type ScopedRequest = http.IncomingMessage & { log?: Logger };
 interface RequestScope {
   req: ScopedRequest | undefined;
   res: http.ServerResponse | undefined;
-  log: Logger | undefined;
+  /** The request's logger, once the response has closed (made only if an error needs it). */
+  log: (() => Logger | undefined) | undefined;
 }
 
 /**
@@ -42,7 +44,7 @@ export class RequestFailures {
     return (req, res) => {
       const scope: RequestScope = { req, res, log: undefined };
       res.once('close', () => {
-        scope.log = (req as ScopedRequest).log; // the access log's child logger (access-log.ts), with the request id
+        scope.log = requestLoggerOf(req); // the access log's child logger (access-log.ts), with the request id
         scope.req = scope.res = undefined;
       });
       this.scope.run(scope, () => app(req, res));
@@ -69,7 +71,7 @@ export class RequestFailures {
     const current = this.scope.getStore();
     if (!current) return false;
     const { req, res } = current;
-    (req?.log ?? current.log ?? this.logger).error({ err: error }, 'request failed outside its handler');
+    (req?.log ?? current.log?.() ?? this.logger).error({ err: error }, 'request failed outside its handler');
     this.metrics.handlerErrors.labels('request-escaped').inc();
     if (!res || this.failed.has(res)) return true; // answered (or failed) already
     this.failed.add(res);

@@ -34,7 +34,12 @@ export class SqliteLogStore extends KyselyLogStore {
   constructor(database: Pick<SqliteDatabaseHandle, 'db' | 'sqlite'>, limits: LogStoreLimits) {
     super(database.db, limits);
     this.sqlite = database.sqlite;
-    const statement = (sql: string) => () => this.sqlite.prepare(sql);
+    // Prepared on first use (the tables exist only after migrate()), then held: a statement stays valid
+    // for the connection's life, and the cache's recency bookkeeping on every call is then skipped.
+    const statement = (sql: string) => {
+      let prepared: ReturnType<CachedSqlite['prepare']> | undefined;
+      return () => (prepared ??= this.sqlite.prepare(sql));
+    };
     const head = statement('select head_seq, cleared_seq from livetail_stream where user_id = ?');
     const seqOf = statement('select seq from livetail_log where user_id = ? and id = ?');
     // Rows as arrays, without the user id the caller knows: better-sqlite3 builds row objects far more
@@ -53,21 +58,19 @@ export class SqliteLogStore extends KyselyLogStore {
       sizes: (userId, afterSeq, limit, from) =>
         (from === 'newest' ? newestSizes() : afterSizes()).raw(true).iterate(userId, afterSeq, limit) as Iterable<[number, number]>,
     };
-    const createHead = statement('insert into livetail_stream (user_id) values (?) on conflict (user_id) do nothing');
-    const headSeq = statement('select head_seq from livetail_stream where user_id = ?');
+    // The head row created if missing and moved past the commit's logs in one statement: the row's page
+    // is written by the commit anyway, and one statement costs a third of three (create, read, write back).
+    const advanceHead = statement(
+      'insert into livetail_stream (user_id, head_seq) values (?, ?) on conflict (user_id) do update set head_seq = head_seq + excluded.head_seq returning head_seq',
+    );
     const insertLog = statement('insert into livetail_log (user_id, seq, id, ts, level, email_account_id, command, data) values (?, ?, ?, ?, ?, ?, ?, ?)');
     const trim = statement('delete from livetail_log where user_id = ? and seq <= ?');
-    const setHead = statement('update livetail_stream set head_seq = ? where user_id = ?');
     this.writes = {
-      headSeq: (userId) => {
-        createHead().run(userId);
-        return Number((headSeq().get(userId) as { head_seq: number }).head_seq);
-      },
+      advanceHead: (userId, count) => Number((advanceHead().get(userId, count) as { head_seq: number }).head_seq),
       insert: (userId, seq, log) => {
         insertLog().run(userId, seq, log.id, log.timestamp, log.level, log.emailAccountId, log.command, JSON.stringify(log.data));
       },
       trim: (userId, cutoff) => trim().run(userId, cutoff),
-      setHead: (userId, seq) => setHead().run(seq, userId),
     };
   }
 
@@ -108,26 +111,36 @@ export class SqliteLogStore extends KyselyLogStore {
   }
 
   /**
-   * The logs of a commit as KyselyLogStore.commit writes them, in its order: each user's head row
-   * (created if missing), the rows with the next seqs, the retention cut (a user's seqs are contiguous
-   * after its last clear, so the cut is arithmetic), the heads written back. Runs inside the transaction.
+   * The logs of a commit as KyselyLogStore.commit writes them, with the same result: each user's head
+   * row (created if missing) advanced by its logs in the commit, in user order; the rows with the seqs
+   * after the old head, in the commit's order; then the retention cut (a user's seqs are contiguous
+   * after its last clear, so the cut is arithmetic). Runs inside the transaction.
    */
   private writeLogs(ops: LogOp[]): CommittedEvent[] {
-    const heads = new Map<string, number>();
-    for (const userId of [...new Set(ops.map(userOf))].sort()) heads.set(userId, this.writes.headSeq(userId));
+    const counts = new Map<string, number>();
+    for (const op of ops) {
+      const userId = userOf(op);
+      counts.set(userId, (counts.get(userId) ?? 0) + 1);
+    }
+    // Each user's last seq so far in this commit, starting from its head before it.
+    const seqs = new Map<string, number>();
+    for (const userId of [...counts.keys()].sort()) {
+      const count = counts.get(userId)!;
+      seqs.set(userId, this.writes.advanceHead(userId, count) - count);
+    }
     const events: CommittedEvent[] = [];
     for (const op of ops) {
       const { log } = op;
       const userId = userOf(op);
-      const seq = heads.get(userId)! + 1;
-      heads.set(userId, seq);
+      const seq = seqs.get(userId)! + 1;
+      seqs.set(userId, seq);
       this.writes.insert(userId, seq, log);
       events.push({ kind: 'log', userId: log.userId, seq, log });
     }
-    for (const [userId, seq] of heads) {
-      const cutoff = seq - this.limits.maxLogsPerUser;
+    // After the inserts: a commit of more than MAX_LOGS_PER_USER logs of one user cuts some of its own.
+    for (const [userId, head] of seqs) {
+      const cutoff = head - this.limits.maxLogsPerUser;
       if (cutoff > 0) this.writes.trim(userId, cutoff);
-      this.writes.setHead(userId, seq);
     }
     return events;
   }
@@ -178,12 +191,11 @@ export class SqliteLogStore extends KyselyLogStore {
 
 /** The statements of a logs-only commit (see SqliteLogStore.commitLogs). */
 interface LogWrites {
-  /** The user's head seq, its head row created first if missing. */
-  headSeq(userId: string): number;
+  /** Moves the user's head `count` seqs on (its head row created first if missing) and returns the new head. */
+  advanceHead(userId: string, count: number): number;
   insert(userId: string, seq: number, log: LogEntry): void;
   /** Deletes the user's logs up to `cutoff` (retention). */
   trim(userId: string, cutoff: number): void;
-  setHead(userId: string, seq: number): void;
 }
 
 const LOG_COLUMNS = 'seq, id, ts, level, email_account_id, command, data';

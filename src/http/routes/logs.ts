@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import type { Router } from 'express';
 import { z } from 'zod';
 import { HTTP_ERRORS, HttpError } from '../../errors.js';
 import type { LogService } from '../../logs/log-service.js';
@@ -10,6 +10,9 @@ import { readLogSlices } from '../log-slices.js';
 import type { ReadRouteOptions } from '../read-slots.js';
 import { sendJsonParts } from '../send-json.js';
 
+/** Where the routes sit in the API router (mounted at /api). */
+const PATH = '/logs';
+
 export interface LogRoutesOptions {
   maxBodyBytes: number;
   maxBatchEntries: number;
@@ -19,13 +22,16 @@ export interface LogRoutesOptions {
   maxBufferedBytes: number;
 }
 
-/** POST (idempotent with an Idempotency-Key), GET and DELETE /api/logs. */
-export function logRoutes(logs: LogService, authenticate: Authenticate, o: LogRoutesOptions, reads: ReadRouteOptions, idempotent: IdempotentAnswers): Router {
-  const router = Router();
-  // Credentials first: an anonymous caller gets 401 before its body is even read.
-  router.use(requireCaller(authenticate));
+/**
+ * POST (idempotent with an Idempotency-Key), GET and DELETE /api/logs, added to the API's own router
+ * at `/logs` rather than as a router of their own: every POST of a producer passes here, and a mounted
+ * router costs each request a dispatch of its own (its state, closures and URL rewriting).
+ */
+export function addLogRoutes(router: Router, logs: LogService, authenticate: Authenticate, o: LogRoutesOptions, reads: ReadRouteOptions, idempotent: IdempotentAnswers): void {
+  // Credentials first, on every method and path under /logs: an anonymous caller gets 401 before its body is even read.
+  router.use(PATH, requireCaller(authenticate));
 
-  router.post('/', ...jsonBody(o.maxBodyBytes, idempotent.digestBody), (req, res) =>
+  router.post(PATH, ...jsonBody(o.maxBodyBytes, idempotent.digestBody), (req, res) =>
     idempotent.answer(req, res, { route: 'logs', field: 'logs' }, (claim) => {
       const caller = callerOf(res);
       const entries = entriesOf(req.body);
@@ -46,7 +52,7 @@ export function logRoutes(logs: LogService, authenticate: Authenticate, o: LogRo
     userId: z.string().min(1).optional(),
   });
 
-  router.get('/', async (req, res) => {
+  router.get(PATH, async (req, res) => {
     const caller = callerOf(res);
     const parsed = listQuery.safeParse(req.query);
     if (!parsed.success) {
@@ -65,14 +71,12 @@ export function logRoutes(logs: LogService, authenticate: Authenticate, o: LogRo
     await sendJsonParts(res, listBody(slices, since !== undefined), reads.send);
   });
 
-  router.delete('/', async (req, res) => {
+  router.delete(PATH, async (req, res) => {
     const caller = callerOf(res);
     const owner = ownerFor(caller, typeof req.query.userId === 'string' ? req.query.userId : undefined);
     await logs.clear(owner);
     res.json({ cleared: true });
   });
-
-  return router;
 }
 
 /** `{"logs":[...],"truncated":…,"hasMore":…}` in parts, as the slices come. */
