@@ -7,7 +7,7 @@ import type { ServerMessageOf } from '../protocol/messages.js';
 import type { LogPage, LogStore } from '../store/log-store.js';
 import { Turns } from '../util/turns.js';
 import type { Connection } from './connection.js';
-import { initialJobsMessage, initialLogsMessageOf } from './join-backlog.js';
+import { type BuiltInitialLogs, initialJobsMessage, initialLogsFor } from './join-backlog.js';
 import { RecentLogs } from './recent-logs.js';
 import { textFrame } from './socket-writes.js';
 import type { Release } from './stream-cursor.js';
@@ -37,6 +37,8 @@ interface Pool {
   recent: RecentLogs;
   /** The read filling `recent`, while one is under way. */
   filling?: Promise<void> | undefined;
+  /** The last initial-logs built from `recent`: the next connects of the same logs reuse it but its timestamp. */
+  initialLogs?: BuiltInitialLogs | undefined;
 }
 
 /**
@@ -139,7 +141,11 @@ export class Hub {
       if (conn.closed) return;
       const timestamp = new Date().toISOString();
       const jobsMessage = jobs && initialJobsMessage(jobs, timestamp, this.jobsBudget);
-      const logsMessage = initialLogsMessageOf(logs, timestamp, from.since !== undefined ? { truncated } : undefined, budget - (jobsMessage?.frame.length ?? 0));
+      const resume = from.since !== undefined ? { truncated } : undefined;
+      const logsBudget = budget - (jobsMessage?.frame.length ?? 0);
+      const { message: logsMessage, built } = initialLogsFor(pool.initialLogs, logs, timestamp, resume, logsBudget);
+      // Only RecentLogs' newest answer is one array for many connects; a store page or a resume's slice is not.
+      if (recent && from.since === undefined) pool.initialLogs = built;
       conn.sendRaw(logsMessage.payload, 'initial-logs', true, logsMessage.frame);
       if (jobsMessage) conn.sendRaw(jobsMessage.payload, 'initial-jobs', true, jobsMessage.frame);
       this.released(conn, conn.cursor.joined(headSeq));
