@@ -26,11 +26,12 @@ export const WHY = {
     'and swings by ±20 % between runs of one build on this shared machine, so a single run can land on either side of 1 ×.',
   w4:
     'a connect costs livetail several times bare ws\'s server CPU. Since RecentLogs (history.md section 8) a connect\'s initial-logs is answered from the user\'s newest logs kept in memory in step with the stream, ' +
-    'copied as bytes into the frame, and the store is read once per user (the first join), not per socket. A `--cpu-prof` profile of the W4 window after that change: the handshake path ' +
-    '(accepting, parsing the request, `completeUpgrade`: about what bare ws spends in all), writing the 45 KB initial-logs and initial-jobs that bare ws never sends (about 6–7 %), ' +
-    'better-auth\'s cookie check and session lookup where the session cache cannot answer (3–4 %), the connect and close log lines (about 3 %), the first join of each user reading the store ' +
-    '(`fitting`, SQLite measuring up to 101 logs for the byte budget, about 10 % of that read), GC; the Origin, rate and query checks, the Connection and the metrics share the rest. ' +
-    'With the non-handshake parts removed altogether a connect would still write 45 KB that bare ws does not, so 0.8 × bare ws is not in reach with a full initial-logs per connect.',
+    'and the store is read once per user (the first join), not per socket; since section 11 the initial-logs frame is built once per state of those logs (each connect writes it with its own timestamp), ' +
+    'the 101 and initial-logs leave in one write, and a user known to have no jobs gets its initial-jobs without the store. What is left in a `--cpu-prof` profile of the warm W4 windows: ' +
+    'the handshake path (accepting, parsing the request, `completeUpgrade`, the 101: about what bare ws spends in all), the kernel\'s write of the 45 KB initial-logs that bare ws never sends ' +
+    '(writev about 15 %), the first join of each user reading the store (`fitting`, SQLite measuring up to 101 logs for the byte budget, then reading and serializing them), GC (about 10 %), ' +
+    'the connect and close log lines (about 6 %, half of it pino\'s redaction), the close path. Bare ws here is bound by its clients at 50–80 µs per connect; a connect that writes 45 KB ' +
+    'costs the kernel alone about that much, so 0.8 × bare ws is not in reach with a full initial-logs per connect.',
   w5:
     '40–50 µs of server CPU per log (by host) in earlier runs. Profiled at retention, SQLite\'s own work is more than half of it: ' +
     'each log is a row in two B-trees (the primary key, without a rowid table, and the id index used by `since`), every touched page goes to the WAL, and as many old rows are deleted as new ones added; ' +
@@ -60,10 +61,11 @@ export const WHY = {
     'coalescing\'s gain at 1,000 sockets going away, not a cost that grows with users; closing it would take holding writes across commits, which adds latency.',
   storm:
     'both sides use the SDK\'s backoff, full jitter: after n failed attempts a client waits a random time below 500 ms × 2^n (at most 30 s), so every attempt that meets a server still ' +
-    'starting widens the window the last clients come back in. Profiled at 10,000 clients: livetail answered /healthz 2.1–2.9 s after the kill (bare ws 1.0–1.8 s), about 1 s of it ' +
-    'loading modules (importing better-auth alone takes about 760 ms); it now binds its port before loading and holds what arrives meanwhile (history.md section 10), so clients no longer back off during the start. Then it answers about 1,000 resumes/s (0.8–0.9 ms of CPU each: the handshake, a session check with an empty cache, ' +
-    'the Origin and rate checks, and initial-logs; since RecentLogs the store is read once per user), bare ws about 4,000/s (0.25 ms). Both servers\' accept queues overflow ' +
-    '(somaxconn 4,096; livetail now asks for a backlog of 8,192) and a dropped SYN is sent again only 1, 3, 7, 15 and 31 s later, which is what makes single runs swing.',
+    'starting widens the window the last clients come back in. livetail binds its port before loading and holds what arrives meanwhile (history.md section 10), so clients make about 1.1 attempts each; ' +
+    'it answers /healthz 1.7–2.9 s after the kill (bare ws 0.9–1.2 s), all of it loading and compiling modules (better-auth and its migration module about 0.5 s of CPU, CPU-bound: nothing to overlap). ' +
+    'Then it answers resumes at about 0.4 ms of CPU each (profile of 10,000, history.md section 11: the handshake and its 101, the writes, better-auth\'s check of each session once ' +
+    '(about 0.33 ms per check: HMAC key import and verify, session and user lookup), the first join of each user reading the store), bare ws about 0.14 ms. Both servers\' accept queues overflow ' +
+    '(somaxconn 4,096; livetail asks for a backlog of 8,192) and a dropped SYN is sent again only 1, 3, 7, 15 and 31 s later, which is what makes single runs swing.',
   stormLoss:
     'a log lost, doubled, out of order or delivered without being stored breaks livetail\'s guarantee (durable before delivered, exactly once, in order): a bug, not a cost. ' +
     'The storm table names the first client that saw it.',

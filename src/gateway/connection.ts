@@ -176,8 +176,11 @@ export class Connection implements BurstMember, SocketOwner {
    * is still unsent then, the client failed to read since the last burst. Within a burst the buffer may
    * pass the limit (the writes are corked until it ends, and one resume can be bigger than the limit) —
    * a client that reads is not taken for a slow one, and a socket holds at most the limit plus one burst.
+   *
+   * `frame` may come in parts, written one after the other (a join's initial-logs shared with other
+   * sockets, see join-backlog.ts); `payload` may then be made only when ws has to send it itself.
    */
-  sendRaw(payload: Buffer, type: ServerMessage['type'], count = true, frame?: Buffer): boolean {
+  sendRaw(payload: Buffer | (() => Buffer), type: ServerMessage['type'], count = true, frame?: Buffer | readonly Buffer[]): boolean {
     if (this.closed) return false;
     const socket = this.socket;
     if ((this.flags & IN_BURST) === 0) {
@@ -190,8 +193,10 @@ export class Connection implements BurstMember, SocketOwner {
       }
       socket?.cork();
     }
-    if (frame && socket && this.ws.readyState === this.ws.OPEN) socket.write(frame);
-    else this.ws.send(payload, { binary: false });
+    if (frame && socket && this.ws.readyState === this.ws.OPEN) {
+      if (Buffer.isBuffer(frame)) socket.write(frame);
+      else for (const part of frame) socket.write(part);
+    } else this.ws.send(typeof payload === 'function' ? payload() : payload, { binary: false });
     if (count) this.ctx.metrics.messagesSent.labels(type).inc();
     return true;
   }

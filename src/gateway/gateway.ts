@@ -158,11 +158,15 @@ export class Gateway {
     if (socket.destroyed) return;
     const full = this.hasRoom(result);
     if (full) return this.refuse(socket, full.refused);
+    // The 101 waits in the socket until the join has written initial-logs behind it (accept uncorks):
+    // both leave in one write, one system call and one segment instead of two per connect. ws ending
+    // the handshake itself (a bad key) ends the socket, which writes what is corked.
+    socket.cork();
     try {
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         // ws listens for the socket's errors from now on; a second listener would cost an array per socket.
         socket.off('error', ignoreError);
-        this.accept(ws, result, req);
+        this.accept(ws, result, req, socket);
       });
     } catch (error) {
       // ws itself failed while taking the socket over: it may have answered 101 already.
@@ -200,8 +204,12 @@ export class Gateway {
     return undefined;
   }
 
-  /** Takes an upgraded socket into the hub. A throw closes this socket with 1011 and is reported once. */
-  private accept(ws: GatewaySocket, admitted: Admitted, req: IncomingMessage): void {
+  /**
+   * Takes an upgraded socket into the hub. A throw closes this socket with 1011 and is reported once.
+   * `socket` is corked once (upgrade): uncorked when the join has settled, sent or failed.
+   */
+  private accept(ws: GatewaySocket, admitted: Admitted, req: IncomingMessage, socket: Duplex): void {
+    const uncork = () => socket.uncork();
     let conn: Connection | undefined;
     const failed = (error: unknown) => {
       this.handlerFailed('upgrade', error, admitted.session.userId);
@@ -215,9 +223,10 @@ export class Gateway {
     try {
       conn = this.connect(ws, admitted);
       this.deps.sessions.track(conn, admitted.session, req.headers);
-      this.deps.hub.join(conn, admitted.from).catch(failed);
+      this.deps.hub.join(conn, admitted.from).catch(failed).finally(uncork);
     } catch (error) {
       failed(error);
+      uncork();
     }
   }
 

@@ -7,7 +7,8 @@ import type { ServerMessageOf } from '../protocol/messages.js';
 import type { LogPage, LogStore } from '../store/log-store.js';
 import { Turns } from '../util/turns.js';
 import type { Connection } from './connection.js';
-import { initialJobsMessage, initialLogsMessageOf } from './join-backlog.js';
+import { JobsKnownEmpty } from './jobs-known-empty.js';
+import { type BuiltInitialLogs, initialJobsMessage, initialLogsFor } from './join-backlog.js';
 import { RecentLogs } from './recent-logs.js';
 import { textFrame } from './socket-writes.js';
 import type { Release } from './stream-cursor.js';
@@ -37,6 +38,10 @@ interface Pool {
   recent: RecentLogs;
   /** The read filling `recent`, while one is under way. */
   filling?: Promise<void> | undefined;
+  /** Whether the user has no stored jobs (so a join need not ask the store for its initial-jobs). */
+  jobs: JobsKnownEmpty;
+  /** The last initial-logs built from `recent`: the next connects of the same logs reuse it but its timestamp. */
+  initialLogs?: BuiltInitialLogs | undefined;
 }
 
 /**
@@ -134,12 +139,22 @@ export class Hub {
       let jobs: JobEventData[] | undefined;
       if (conn.wants('jobs')) {
         conn.cursor.readingJobs();
-        jobs = await this.store.latestJobs(conn.userId, this.options.maxJobsPerUser, this.jobsBudget);
+        if (pool.jobs.empty) {
+          jobs = [];
+        } else {
+          const ticket = pool.jobs.beginRead();
+          jobs = await this.store.latestJobs(conn.userId, this.options.maxJobsPerUser, this.jobsBudget);
+          pool.jobs.read(ticket, jobs.length === 0);
+        }
       }
       if (conn.closed) return;
       const timestamp = new Date().toISOString();
       const jobsMessage = jobs && initialJobsMessage(jobs, timestamp, this.jobsBudget);
-      const logsMessage = initialLogsMessageOf(logs, timestamp, from.since !== undefined ? { truncated } : undefined, budget - (jobsMessage?.frame.length ?? 0));
+      const resume = from.since !== undefined ? { truncated } : undefined;
+      const logsBudget = budget - (jobsMessage?.frame.length ?? 0);
+      const { message: logsMessage, built } = initialLogsFor(pool.initialLogs, logs, timestamp, resume, logsBudget);
+      // Only RecentLogs' newest answer is one array for many connects; a store page or a resume's slice is not.
+      if (recent && from.since === undefined) pool.initialLogs = built;
       conn.sendRaw(logsMessage.payload, 'initial-logs', true, logsMessage.frame);
       if (jobsMessage) conn.sendRaw(jobsMessage.payload, 'initial-jobs', true, jobsMessage.frame);
       this.released(conn, conn.cursor.joined(headSeq));
@@ -200,6 +215,7 @@ export class Hub {
     const pool = this.pools.get(message.userId);
     if (!pool) return;
     pool.recent.offer(message, () => this.jsonOf((message as StreamMessage & { type: 'log' }).log));
+    if (message.type === 'job-event') pool.jobs.changed();
     if (message.type === 'log') this.metrics.busLag.observe(Math.max(0, Date.now() - message.at) / 1000);
     let sent = 0;
     let payload: Buffer | undefined;
@@ -234,6 +250,7 @@ export class Hub {
     for (const pool of this.pools.values()) {
       pool.reads?.clear(); // a read started before the fault must not answer for after it
       pool.recent.resync();
+      pool.jobs.changed();
       for (const conn of pool.conns) {
         if (!conn.closed && conn.cursor.resync()) void this.catchUp(conn);
       }
@@ -344,7 +361,7 @@ export class Hub {
     let pool = this.pools.get(userId);
     if (!pool) {
       const recent = new RecentLogs(Math.min(this.options.initialLogs, this.options.maxLogsPerUser), Math.min(RECENT_LOGS_MAX_BYTES, this.options.maxBufferedBytes));
-      pool = { conns: new Set(), subscribed: this.bus.subscribe(userId), recent };
+      pool = { conns: new Set(), subscribed: this.bus.subscribe(userId), recent, jobs: new JobsKnownEmpty() };
       this.pools.set(userId, pool);
     }
     return pool;

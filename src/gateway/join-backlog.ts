@@ -49,6 +49,55 @@ export function initialLogsMessageOf(
   );
 }
 
+/** A message ready for a socket: its frame's parts (written one after the other), or its payload alone. */
+export interface OutgoingMessage {
+  frame: readonly Buffer[];
+  payload(): Buffer;
+}
+
+/** An initial-logs built for one connect, kept to answer the next connects of the same logs (see below). */
+export interface BuiltInitialLogs {
+  logs: readonly (string | Buffer)[];
+  truncated: boolean | undefined;
+  maxBytes: number;
+  message: FramedMessage;
+  /** The bytes of its last part, `"<timestamp>"}`: the one part that differs between connects. */
+  tailLength: number;
+}
+
+/**
+ * initialLogsMessageOf, reusing `built` when it was made from the same `logs` array (a RecentLogs answer:
+ * one array per state of the user's newest logs) with the same resume flag and budget: every byte but the
+ * timestamp is then the same, so the frame is the built one up to its timestamp and a new tail, and a
+ * connect copies no log. The timestamp's length is part of the frame's length (and of what fits), so a
+ * timestamp of another length builds anew. Returns the message and what to keep for the next connect.
+ */
+export function initialLogsFor(
+  built: BuiltInitialLogs | undefined,
+  logs: readonly (string | Buffer)[],
+  timestamp: string,
+  resume: { truncated: boolean } | undefined,
+  maxBytes: number,
+): { message: OutgoingMessage; built: BuiltInitialLogs } {
+  const tail = `${JSON.stringify(timestamp)}}`;
+  const tailLength = Buffer.byteLength(tail);
+  const truncated = resume?.truncated;
+  if (!built || built.logs !== logs || built.truncated !== truncated || built.maxBytes !== maxBytes || built.tailLength !== tailLength) {
+    const message = initialLogsMessageOf(logs, timestamp, resume, maxBytes);
+    const fresh = { logs, truncated, maxBytes, message, tailLength };
+    return { message: { frame: [message.frame], payload: () => message.payload }, built: fresh };
+  }
+  const { frame, payload } = built.message;
+  const tailBytes = Buffer.from(tail);
+  return {
+    message: {
+      frame: [frame.subarray(0, frame.length - tailLength), tailBytes],
+      payload: () => Buffer.concat([payload.subarray(0, payload.length - tailLength), tailBytes]),
+    },
+    built,
+  };
+}
+
 /**
  * `initial-jobs` of at most `maxBytes`: the first of `jobs` (most recently updated first) that fit; the
  * rest are left out, as the least recently updated jobs are once there are more than MAX_JOBS_PER_USER.

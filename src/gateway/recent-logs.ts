@@ -31,6 +31,11 @@ export class RecentLogs {
   private seen = 0;
   /** Moves on at every emptying: a fill from a read begun before it is refused. */
   private epoch = 0;
+  /**
+   * What `newest` answers, made once per change: the same array for every connect until the next log,
+   * clear or emptying, so the hub can reuse the initial-logs it built from it (see hub.ts).
+   */
+  private newestJson: Buffer[] | undefined;
 
   constructor(
     /** The most logs kept: INITIAL_LOGS (never past retention, MAX_LOGS_PER_USER). */
@@ -67,6 +72,7 @@ export class RecentLogs {
     }
     if (bytes > this.maxBytes) return;
     this.entries = entries;
+    this.newestJson = undefined;
     this.bytes = bytes;
     this.head = page.headSeq;
     this.seen = page.headSeq;
@@ -80,6 +86,7 @@ export class RecentLogs {
     if (!this.isValid || message.seq <= this.head) return;
     if (message.seq !== this.head + 1) return this.empty();
     this.head = message.seq;
+    this.newestJson = undefined;
     if (message.type === 'logs-cleared') {
       this.entries = [];
       this.bytes = 0;
@@ -103,7 +110,7 @@ export class RecentLogs {
    */
   newest(budget: number): RecentAnswer | undefined {
     if (!this.isValid || this.bytes > budget) return undefined;
-    return { json: this.entries.map((e) => e.json), headSeq: this.head };
+    return { json: (this.newestJson ??= this.entries.map((e) => e.json)), headSeq: this.head };
   }
 
   /**
@@ -125,6 +132,7 @@ export class RecentLogs {
 
   private empty(): void {
     this.entries = [];
+    this.newestJson = undefined;
     this.bytes = 0;
     this.isValid = false;
     this.epoch++;
@@ -142,8 +150,8 @@ interface RecentLog {
 }
 
 export interface RecentAnswer {
-  /** Each log's JSON as UTF-8, oldest first. */
-  json: Buffer[];
+  /** Each log's JSON as UTF-8, oldest first; from `newest`, one array per state, not to be changed. */
+  json: readonly Buffer[];
   /** The user's last seq these logs are the stream up to: the joining cursor's position. */
   headSeq: number;
 }

@@ -62,6 +62,27 @@ describe('initial-logs while other sockets of the user are open', () => {
     await watcher.close();
   });
 
+  it('sends every socket of a burst of connects the same logs, each with its own timestamp, while nothing changes', async () => {
+    const user = await signUp(server.url);
+    await post(user, ['F0', 'F1', 'F2']);
+    const watcher = await TestSocket.ready(server.wsUrl, { cookie: user.cookie });
+    const newest = await stored(user);
+    const before = Date.now();
+    const together = await Promise.all(Array.from({ length: 6 }, (_, i) => initialOf(user, i % 2 === 0 ? undefined : 'channels=logs')));
+    const oneByOne = [];
+    for (let i = 0; i < 4; i++) oneByOne.push(await initialOf(user));
+    for (const initial of [...together, ...oneByOne]) {
+      expect(initial.logs).toEqual(newest);
+      expect(initial).not.toHaveProperty('truncated');
+      expect(Date.parse(initial.timestamp)).toBeGreaterThanOrEqual(before - 1);
+    }
+    // The logs that follow change what the next socket starts with.
+    await post(user, ['F3']);
+    await watcher.until('log', 1);
+    expect((await initialOf(user)).logs).toEqual(await stored(user));
+    await watcher.close();
+  });
+
   it('answers resumes with no socket open (a restart\'s storm) as the store does, near the head or far behind', async () => {
     const user = await signUp(server.url);
     const all = await post(user, ['R0', 'R1', 'R2', 'R3', 'R4', 'R5', 'R6', 'R7']); // INITIAL_LOGS 5: R0–R2 are older than the newest

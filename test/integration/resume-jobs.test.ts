@@ -55,6 +55,22 @@ describe('initial-jobs: job state on connect', () => {
     expect(jobsOf(await opening(server, user))).toEqual([]);
   });
 
+  it('sends a new socket of a user whose other sockets saw no jobs yet the jobs published since', async () => {
+    const server = shared;
+    const user = await signUp(server.url);
+    const watcher = await TestSocket.ready(server.wsUrl, { cookie: user.cookie });
+    // Sockets opened while the user has no jobs are answered without the store; what is published then counts.
+    expect(jobsOf(await opening(server, user))).toEqual([]);
+    expect(jobsOf(await opening(server, user))).toEqual([]);
+    await publish(server, user, { jobId: 'first', status: 'active', progress: 5 });
+    await watcher.next('job-event');
+    expect(jobsOf(await opening(server, user))).toEqual([{ jobId: 'first', status: 'active', progress: 5, userId: user.userId }]);
+    await publish(server, user, { jobId: 'first', status: 'completed' });
+    await watcher.until('job-event', 2);
+    expect(jobsOf(await opening(server, user))).toEqual([{ jobId: 'first', status: 'completed', userId: user.userId }]);
+    await watcher.close();
+  });
+
   it('replaces a job’s state with its later event, as the live job-event did', async () => {
     const server = shared;
     const user = await signUp(server.url);

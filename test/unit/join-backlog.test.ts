@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { initialJobsMessage, initialLogsMessage } from '../../src/gateway/join-backlog.js';
+import { type BuiltInitialLogs, initialJobsMessage, initialLogsFor, initialLogsMessage, initialLogsMessageOf } from '../../src/gateway/join-backlog.js';
 import type { JobEventData, LogEntry } from '../../src/protocol/log-entry.js';
 import { serverMessageSchema } from '../../src/protocol/messages.js';
 
@@ -77,5 +77,38 @@ describe('initialJobsMessage', () => {
       const message = JSON.parse(payloadOf(built.frame)) as { jobs: JobEventData[] };
       expect(message.jobs).toEqual(jobs.slice(0, message.jobs.length));
     }
+  });
+});
+
+describe('initialLogsFor', () => {
+  const json = logs.map((log) => Buffer.from(JSON.stringify(log)));
+  const timestamps = ['2024-01-01T00:00:00.000Z', '2024-01-01T00:00:00.001Z', '2031-12-31T23:59:59.999Z', '+012024-01-01T00:00:00.000Z'];
+
+  it('reuses the frame built from the same logs, byte for byte what a fresh build gives, at every budget and resume flag', () => {
+    const full = initialLogsMessageOf(json, timestamp, { truncated: false }, 1e9).frame.length;
+    for (const resume of [undefined, { truncated: false }, { truncated: true }]) {
+      for (let budget = 100; budget <= full + 20; budget += 997) {
+        let built: BuiltInitialLogs | undefined;
+        for (const ts of [...timestamps, ...timestamps]) {
+          const next = initialLogsFor(built, json, ts, resume, budget);
+          const fresh = initialLogsMessageOf(json, ts, resume, budget);
+          expect(Buffer.concat(next.message.frame).equals(fresh.frame)).toBe(true);
+          expect(next.message.payload().equals(fresh.payload)).toBe(true);
+          built = next.built;
+        }
+      }
+    }
+  });
+
+  it('reuses only for the same array, resume flag, budget and timestamp length', () => {
+    const first = initialLogsFor(undefined, json, timestamps[0]!, undefined, 1e9);
+    expect(initialLogsFor(first.built, json, timestamps[1]!, undefined, 1e9).built).toBe(first.built);
+    expect(initialLogsFor(first.built, json, timestamps[3]!, undefined, 1e9).built).not.toBe(first.built);
+    expect(initialLogsFor(first.built, [...json], timestamps[1]!, undefined, 1e9).built).not.toBe(first.built);
+    expect(initialLogsFor(first.built, json, timestamps[1]!, { truncated: false }, 1e9).built).not.toBe(first.built);
+    expect(initialLogsFor(first.built, json, timestamps[1]!, undefined, 1e9 - 1).built).not.toBe(first.built);
+    const reused = initialLogsFor(first.built, json, timestamps[1]!, undefined, 1e9).message;
+    expect(reused.frame).toHaveLength(2);
+    expect(serverMessageSchema.parse(JSON.parse(reused.payload().toString('utf8')))).toMatchObject({ type: 'initial-logs', timestamp: timestamps[1] });
   });
 });

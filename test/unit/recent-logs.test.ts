@@ -70,6 +70,28 @@ describe('RecentLogs', () => {
     }
   });
 
+  it('answers newest with one array per state: the same until a log, a clear, a fill or an emptying', () => {
+    const stream = new FakeStream();
+    for (let i = 0; i < 5; i++) stream.log();
+    const recent = new RecentLogs(3, 1e6);
+    filled(recent, stream, 3);
+    let last = recent.newest(1e6)!.json;
+    expect(recent.newest(1e6)!.json).toBe(last);
+    const changes = [() => offer(recent, stream.log()), () => offer(recent, stream.clear()), () => offer(recent, stream.log()), () => filled(recent, stream, 3)];
+    for (const change of changes) {
+      change();
+      const now = recent.newest(1e6)!.json;
+      expect(now).not.toBe(last);
+      expect(now).toEqual(stream.newest(3));
+      expect(recent.newest(1e6)!.json).toBe(now);
+      last = now;
+    }
+    recent.resync();
+    filled(recent, stream, 3);
+    expect(recent.newest(1e6)!.json).not.toBe(last);
+    expect(recent.newest(1e6)!.json).toEqual(stream.newest(3));
+  });
+
   it('skips a message it has (a duplicate or one the fill already held)', () => {
     const stream = new FakeStream();
     const early = stream.log();
