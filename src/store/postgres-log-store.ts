@@ -25,6 +25,12 @@ const NO_CONNECTION = /driver has already been destroyed|connection has been dis
 export class PostgresLogStore extends KyselyLogStore {
   protected readonly dialect = 'postgres';
   protected readonly lockHeadRows = true;
+  /**
+   * Two: each commit runs on a pool connection of its own, and the next one's head locks wait for this
+   * one's COMMIT where they share a user (see LogStore.written), so while PostgreSQL commits one, this
+   * process prepares and sends the next and answers the last.
+   */
+  override readonly commitsInFlight = 2;
 
   protected snapshot<T>(fn: (reads: SnapshotReads) => Promise<T>): Promise<T> {
     return this.db.transaction().setIsolationLevel('repeatable read').execute((trx) => fn(this.kyselyReads(trx)));
@@ -38,8 +44,8 @@ export class PostgresLogStore extends KyselyLogStore {
   /** The id each appendLogs transaction was told with its answer, so that asking it costs no round trip. */
   private readonly appendedIn = new WeakMap<Transaction<any>, string>();
 
-  protected override commitLogs(ops: LogOp[], signal?: AbortSignal): Promise<CommittedEvent[]> {
-    return commitTransaction(this.db, this, signal, (trx) => this.appendLogs(trx, ops));
+  protected override commitLogs(ops: LogOp[], signal?: AbortSignal, written?: () => void): Promise<CommittedEvent[]> {
+    return commitTransaction(this.db, this, signal, (trx) => this.appendLogs(trx, ops), written);
   }
 
   /** The logs of a commit through livetail_append_logs, inside its transaction. */
