@@ -47,8 +47,11 @@ const MAX_DEPTH = 1000; // bounded by validation long before; guards the recursi
 const AUTHENTICATE_COMMAND = /\bAUTHENTICATE\b/i;
 
 function define(target: Record<string, unknown>, key: string, value: unknown): void {
-  // Own `__proto__` keys stay plain data, never prototypes.
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  // Own `__proto__` keys stay plain data, never prototypes. Every other key of a fresh object literal is
+  // set by plain assignment (the same own, enumerable, writable data property: Object.prototype's only
+  // accessor is __proto__), which V8 does several times faster than defineProperty.
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
 }
 
 /** Keys repeat from entry to entry: each key's sanitized form is remembered, up to a bound. */

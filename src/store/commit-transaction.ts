@@ -51,6 +51,7 @@ export function commitTransaction(
   engine: CommitEngine,
   signal: AbortSignal | undefined,
   write: (trx: Transaction<any>) => Promise<CommittedEvent[]>,
+  written?: () => void,
 ): Promise<CommittedEvent[]> {
   const open = async (): Promise<Opened<Transaction<any>>> => {
     const trx = await db.startTransaction().execute();
@@ -61,7 +62,7 @@ export function commitTransaction(
       rollback: () => trx.rollback().execute(),
     };
   };
-  return commitWith(open, engine, signal, write);
+  return commitWith(open, engine, signal, write, written);
 }
 
 /**
@@ -74,12 +75,13 @@ export function commitEngineTransaction(
   engine: CommitEngine,
   signal: AbortSignal | undefined,
   write: () => Promise<CommittedEvent[]>,
+  written?: () => void,
 ): Promise<CommittedEvent[]> {
   const open = async (): Promise<Opened<undefined>> => {
     const trx = await transactions.start();
     return { handle: undefined, id: async () => undefined, commit: () => trx.commit(), rollback: () => trx.rollback() };
   };
-  return commitWith(open, engine, signal, write);
+  return commitWith(open, engine, signal, write, written);
 }
 
 function commitWith<T>(
@@ -87,10 +89,11 @@ function commitWith<T>(
   engine: CommitEngine,
   signal: AbortSignal | undefined,
   write: (handle: T) => Promise<CommittedEvent[]>,
+  written: (() => void) | undefined,
 ): Promise<CommittedEvent[]> {
   if (signal?.aborted) return Promise.reject(gaveUp());
   const attempt: Attempt = { phase: 'writing', events: [] };
-  const work = run(open, engine, write, attempt, signal);
+  const work = run(open, engine, write, attempt, signal, written);
   if (!signal) return work;
   // What `work` ended with, for an in-doubt answer given before it did.
   let ended: CommitOutcome | undefined;
@@ -120,6 +123,7 @@ async function run<T>(
   write: (handle: T) => Promise<CommittedEvent[]>,
   attempt: Attempt,
   signal: AbortSignal | undefined,
+  written: (() => void) | undefined,
 ): Promise<CommittedEvent[]> {
   let trx;
   try {
@@ -137,6 +141,8 @@ async function run<T>(
     throw unavailableOr(engine, error);
   }
   attempt.phase = 'committing';
+  // The writes answered (seqs fixed, heads held): the caller may start its next commit beside this one.
+  written?.();
   try {
     await trx.commit();
   } catch (error) {

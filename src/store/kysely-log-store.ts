@@ -136,7 +136,10 @@ export abstract class KyselyLogStore implements LogStore, CommitEngine {
    * `commit` says how: the same heads locked, seqs, rows, retention and events, and the same failure
    * contract (commitTransaction's). PostgreSQL: one function call; SQLite: prepared statements.
    */
-  protected commitLogs?(ops: LogOp[], signal?: AbortSignal): Promise<CommittedEvent[]>;
+  protected commitLogs?(ops: LogOp[], signal?: AbortSignal, written?: () => void): Promise<CommittedEvent[]>;
+
+  /** One at a time unless the engine says otherwise (see LogStore.commitsInFlight). */
+  readonly commitsInFlight: number = 1;
 
   async migrate(): Promise<void> {
     await migrateLogStore(this.db, this.dialect);
@@ -149,9 +152,9 @@ export abstract class KyselyLogStore implements LogStore, CommitEngine {
    * ids as given. Validation refuses such ids at the edge; this keeps one that slips through (a job
    * event of the BullMQ bridge) from failing the other ops of its commit.
    */
-  async commit(ops: WriteOp[], signal?: AbortSignal): Promise<CommittedEvent[]> {
+  async commit(ops: WriteOp[], signal?: AbortSignal, written?: () => void): Promise<CommittedEvent[]> {
     if (ops.length === 0) return [];
-    if (this.commitLogs && ops.every(isLogOp)) return this.commitLogs(ops, signal);
+    if (this.commitLogs && ops.every(isLogOp)) return this.commitLogs(ops, signal, written);
     return commitTransaction(this.db, this, signal, async (trx) => {
       const streamOps = ops.filter(isStreamOp);
       const userIds = [...new Set(streamOps.map(userOf))].sort();
@@ -215,7 +218,7 @@ export abstract class KyselyLogStore implements LogStore, CommitEngine {
       // Every head row exists (lockHeads made it): one statement writes them all back.
       if (userIds.length > 0) await this.writeHeads(trx, userIds.map((userId) => ({ userId, ...headOf(userId) })));
       return events;
-    });
+    }, written);
   }
 
   /**

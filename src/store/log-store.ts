@@ -140,6 +140,10 @@ export class CommitInDoubtError extends Error {
  *   stored; the same ops would fail again).
  * - Once `signal` is aborted, `commit` settles at once: if COMMIT was not sent yet the transaction is
  *   rolled back and it throws StoreUnavailableError; if it was, CommitInDoubtError.
+ * - `written` is called once the commit's writes have answered and before COMMIT is sent: from then on
+ *   its seqs are fixed and its users' heads held, so a commit started after that call (on this store,
+ *   up to `commitsInFlight` at once) is ordered after it for every user they share: its seqs come after
+ *   this one's, or this one never commits. It is not called when the writes fail.
  * - Each user has one stream of sequence numbers, shared by logs and clears, assigned at commit and
  *   strictly increasing in commit order: if a log with seq N is visible to a reader, every event of that
  *   user with a smaller seq is committed too (implementations serialize a user's writers to keep this
@@ -162,9 +166,14 @@ export class CommitInDoubtError extends Error {
 export interface LogStore {
   /** The implementation's name for log lines (`sqlite`, `postgres`). Nothing branches on it: ask the seam's methods. */
   readonly name: string;
+  /**
+   * How many commits a caller may have under way at once, each started after the previous one's
+   * `written` (1: one at a time; SQLite, whose one connection runs one transaction).
+   */
+  readonly commitsInFlight: number;
   /** Creates or upgrades the store's tables; safe to run from several nodes at once. */
   migrate(): Promise<void>;
-  commit(ops: WriteOp[], signal?: AbortSignal): Promise<CommittedEvent[]>;
+  commit(ops: WriteOp[], signal?: AbortSignal, written?: () => void): Promise<CommittedEvent[]>;
   readLogs(userId: string, query: LogQuery): Promise<LogPage>;
   /** The record of a key committed less than `idempotencyWindowMs` ago, if there is one. */
   findIdempotency(key: IdempotencyKey): Promise<IdempotencyRecord | undefined>;

@@ -25,6 +25,12 @@ const NO_CONNECTION = /driver has already been destroyed|connection has been dis
 export class PostgresLogStore extends KyselyLogStore {
   protected readonly dialect = 'postgres';
   protected readonly lockHeadRows = true;
+  /**
+   * Two: each commit runs on a pool connection of its own, and the next one's head locks wait for this
+   * one's COMMIT where they share a user (see LogStore.written), so while PostgreSQL commits one, this
+   * process prepares and sends the next and answers the last.
+   */
+  override readonly commitsInFlight = 2;
 
   protected snapshot<T>(fn: (reads: SnapshotReads) => Promise<T>): Promise<T> {
     return this.db.transaction().setIsolationLevel('repeatable read').execute((trx) => fn(this.kyselyReads(trx)));
@@ -38,34 +44,51 @@ export class PostgresLogStore extends KyselyLogStore {
   /** The id each appendLogs transaction was told with its answer, so that asking it costs no round trip. */
   private readonly appendedIn = new WeakMap<Transaction<any>, string>();
 
-  protected override commitLogs(ops: LogOp[], signal?: AbortSignal): Promise<CommittedEvent[]> {
-    return commitTransaction(this.db, this, signal, (trx) => this.appendLogs(trx, ops));
+  protected override commitLogs(ops: LogOp[], signal?: AbortSignal, written?: () => void): Promise<CommittedEvent[]> {
+    return commitTransaction(this.db, this, signal, (trx) => this.appendLogs(trx, ops), written);
   }
 
   /** The logs of a commit through livetail_append_logs, inside its transaction. */
   private async appendLogs(trx: Transaction<any>, ops: LogOp[]): Promise<CommittedEvent[]> {
-    // Each row's seq is its ordinal among its user's logs here; the server adds the user's head.
+    // One array per column, filled in one pass over the logs (no row object per log). Each log's seq is
+    // its ordinal among its user's logs here; the server adds the user's head.
+    const n = ops.length;
+    const [users, ordinals, ids, ts, levels, accounts, commands, data] = [
+      new Array<string>(n), new Array<number>(n), new Array<string>(n), new Array<string>(n),
+      new Array<string>(n), new Array<string>(n), new Array<string>(n), new Array<string>(n),
+    ];
     const counts = new Map<string, number>();
-    const rows = ops.map((op) => {
-      const userId = userOf(op);
+    for (let i = 0; i < n; i++) {
+      const log = ops[i]!.log;
+      const userId = userOf(ops[i]!);
       const ordinal = (counts.get(userId) ?? 0) + 1;
       counts.set(userId, ordinal);
-      return toRow(op.log, userId, ordinal);
-    });
-    const column = <K extends keyof LogRow>(key: K) => rows.map((r) => r[key]);
+      const row = toRow(log, userId, ordinal);
+      users[i] = row.user_id;
+      ordinals[i] = ordinal;
+      ids[i] = row.id;
+      ts[i] = row.ts;
+      levels[i] = row.level;
+      accounts[i] = row.email_account_id;
+      commands[i] = row.command;
+      data[i] = row.data;
+    }
     const { rows: heads } = await sql<{ stream_user: string; old_head: string; xact: string }>`
       select stream_user, old_head, xact from livetail_append_logs(
         ${[...counts.keys()]}::text[], ${[...counts.values()]}::bigint[], ${this.limits.maxLogsPerUser}::bigint,
-        ${column('user_id')}::text[], ${column('seq')}::bigint[], ${column('id')}::text[], ${column('ts')}::text[],
-        ${column('level')}::text[], ${column('email_account_id')}::text[], ${column('command')}::text[], ${column('data')}::text[]
+        ${users}::text[], ${ordinals}::bigint[], ${ids}::text[], ${ts}::text[],
+        ${levels}::text[], ${accounts}::text[], ${commands}::text[], ${data}::text[]
       )`.execute(trx);
     const before = new Map(heads.map((h) => [h.stream_user, Number(h.old_head)]));
     if (heads[0]) this.appendedIn.set(trx, heads[0].xact);
-    return ops.map((op, i) => {
-      const head = before.get(rows[i]!.user_id);
-      if (head === undefined) throw new Error(`The store returned no stream head for user ${JSON.stringify(rows[i]!.user_id)}`);
-      return { kind: 'log', userId: op.log.userId, seq: head + Number(rows[i]!.seq), log: op.log };
-    });
+    const events = new Array<CommittedEvent>(n);
+    for (let i = 0; i < n; i++) {
+      const head = before.get(users[i]!);
+      if (head === undefined) throw new Error(`The store returned no stream head for user ${JSON.stringify(users[i])}`);
+      const log = ops[i]!.log;
+      events[i] = { kind: 'log', userId: log.userId, seq: head + ordinals[i]!, log };
+    }
+    return events;
   }
 
   override async transactionId(trx: Transaction<any>): Promise<string> {

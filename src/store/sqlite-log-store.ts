@@ -74,8 +74,8 @@ export class SqliteLogStore extends KyselyLogStore {
     };
   }
 
-  protected override commitLogs(ops: LogOp[], signal?: AbortSignal): Promise<CommittedEvent[]> {
-    return commitEngineTransaction(this.transactions, this, signal, async () => this.writeLogs(ops));
+  protected override commitLogs(ops: LogOp[], signal?: AbortSignal, written?: () => void): Promise<CommittedEvent[]> {
+    return commitEngineTransaction(this.transactions, this, signal, async () => this.writeLogs(ops), written);
   }
 
   /**

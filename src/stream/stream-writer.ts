@@ -34,6 +34,9 @@ interface Failure {
   timedOut: boolean;
 }
 
+/** What a transaction came to: its events, or why it did not commit. */
+type Attempted = { events: CommittedEvent[]; failure?: undefined } | { failure: Failure };
+
 export interface StreamWriterOptions {
   /** STORE_TIMEOUT_MS: a submission not committed this long after it was made is answered with 503. */
   timeoutMs: number;
@@ -49,7 +52,9 @@ const MAX_OPS_PER_COMMIT = 5000;
  *
  * Group commit: submissions that arrive while a transaction runs are committed together in the next one,
  * so there is no database round trip per log however fast they come, and a lone log is written at once.
- * Transactions run one at a time, so this node publishes in commit order. Each submission is atomic
+ * On a store that takes more than one commit at once (LogStore.commitsInFlight), the next transaction
+ * starts once the one before it has written (its seqs and head locks come first) and is published after
+ * it: this node publishes each user's events in seq order, and only once they are committed. Each submission is atomic
  * (its ops share one transaction) and is answered within `timeoutMs`, with its events or an error:
  * - StoreWriteError STORE_UNAVAILABLE (503 with Retry-After over HTTP) when the queue is full, the store does not answer, or the
  *   time is up before COMMIT was sent: nothing of it was stored, and nothing ever will be.
@@ -72,6 +77,18 @@ export class StreamWriter {
   private expiry: NodeJS.Timeout | undefined;
   /** Whether the last transaction found the store unreachable (logged once per outage, not per write). */
   private storeDown = false;
+  /** Transactions under way (started, not yet published or refused). */
+  private inFlight = 0;
+  /** How many may be under way at once: the store's commitsInFlight. */
+  private readonly maxInFlight: number;
+  /** The newest transaction started; `written` once its writes answered. */
+  private newest: { written: boolean } | undefined;
+  /** Resolves once the newest transaction started has been published or refused. */
+  private settled: Promise<void> = Promise.resolve();
+  /** Batches whose transaction failed, in start order, waiting to be isolated with nothing else under way. */
+  private readonly refused: Array<[batch: Pending[], failure: Failure]> = [];
+  /** Wakes drain when it waits for a change (see `changed`). */
+  private wake: (() => void) | undefined;
 
   constructor(
     private readonly store: LogStore,
@@ -79,7 +96,9 @@ export class StreamWriter {
     private readonly metrics: Metrics,
     private readonly logger: Logger,
     private readonly options: StreamWriterOptions,
-  ) {}
+  ) {
+    this.maxInFlight = Math.max(1, store.commitsInFlight ?? 1);
+  }
 
   /** Commits `ops` (atomically) and publishes what they became; resolves after the commit. */
   submit(ops: WriteOp[]): Promise<CommittedEvent[]> {
@@ -99,6 +118,7 @@ export class StreamWriter {
       this.changePending(ops.length);
       this.scheduleExpiry();
       this.flushing ??= this.drain();
+      this.notify();
     });
   }
 
@@ -107,20 +127,83 @@ export class StreamWriter {
     while (this.flushing) await this.flushing;
   }
 
+  /**
+   * Starts transactions while submissions wait: one when none is under way, and another beside it (up
+   * to the store's commitsInFlight) once the newest one's writes have answered, so that its seqs and
+   * head locks come first. Each publishes after the one started before it, so events leave this node in
+   * seq order per user. A transaction that fails is retried (isolation) only once nothing else is under
+   * way, and nothing new starts meanwhile, so what it does is what it did with one transaction at a time.
+   */
   private async drain(): Promise<void> {
     try {
-      while (this.queue.length > 0) {
+      for (;;) {
+        if (this.refused.length > 0) {
+          if (this.inFlight > 0) await this.changed();
+          else await this.isolate(...this.refused.shift()!);
+          continue;
+        }
+        if (this.queue.length === 0 && this.inFlight === 0) return;
+        if (this.queue.length === 0 || !this.mayStart()) {
+          await this.changed();
+          continue;
+        }
         // A turn of the event loop before each transaction: the submissions of this turn and the I/O
         // that is ready (requests, sockets) get in first. A store that answers without I/O (SQLite)
         // would otherwise let a producer that submits again as soon as it is answered keep the loop to
         // itself, and no socket would be written until it stopped.
         await new Promise<void>((resolve) => setImmediate(resolve));
+        if (this.refused.length > 0 || !this.mayStart()) continue;
         const batch = this.takeBatch();
-        if (batch.length > 0) await this.commit(batch);
+        if (batch.length > 0) this.launch(batch);
       }
     } finally {
       this.flushing = undefined;
     }
+  }
+
+  /** Whether a transaction may start now: none under way, or room beside ones whose writes answered. */
+  private mayStart(): boolean {
+    if (this.inFlight === 0) return true;
+    return this.inFlight < this.maxInFlight && this.newest?.written === true;
+  }
+
+  /** Resolves at the next submission, answered write step or settled transaction. */
+  private changed(): Promise<void> {
+    return new Promise((resolve) => (this.wake = resolve));
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  /**
+   * Starts `batch`'s transaction beside those under way. Once it answers, and the one started before it
+   * has settled, its events are published (or, when it failed, it waits in `refused` for isolation).
+   */
+  private launch(batch: Pending[]): void {
+    const flight = { written: false };
+    this.newest = flight;
+    this.inFlight++;
+    const outcome = this.attempt(batch, () => {
+      flight.written = true;
+      this.notify();
+    });
+    const before = this.settled;
+    this.settled = (async () => {
+      try {
+        const result = await outcome;
+        await before;
+        if (result.failure) this.refused.push([batch, result.failure]);
+        else this.settle(batch, result.events);
+      } catch (error) {
+        this.logger.error({ err: error }, 'publishing a committed store write failed');
+      } finally {
+        this.inFlight--;
+        this.notify();
+      }
+    })();
   }
 
   /** The next transaction's submissions: up to MAX_OPS_PER_COMMIT ops, and no idempotency key twice. */
@@ -139,12 +222,12 @@ export class StreamWriter {
   }
 
   /**
-   * Commits a batch. When the store refuses it for something in it (not for being away), the halves are
-   * committed one after the other, and so on down to the submission at fault: a few transactions find
-   * it even in a large group, and the others are stored in their order.
+   * After a transaction of `batch` failed: when the store refused it for something in it (not for being
+   * away), the halves are committed one after the other, and so on down to the submission at fault: a
+   * few transactions find it even in a large group, and the others are stored in their order.
    */
-  private async commit(batch: Pending[]): Promise<void> {
-    const [failure, rest] = await this.commitUntaken(batch);
+  private async isolate(batch: Pending[], failed: Failure): Promise<void> {
+    const [failure, rest] = await this.commitUntaken(batch, failed);
     if (failure === undefined) return;
     if (rest.length === 1 || isStoreFault(failure.error)) return this.fail(rest, failure);
     this.metrics.storeWriteIsolations.inc();
@@ -153,17 +236,18 @@ export class StreamWriter {
   }
 
   /**
-   * Commits `batch`; while the store names an idempotency key of the group as taken, that key's
-   * submission is answered with it and the others are committed again. Returns the failure that ended
-   * it, if any, with the submissions still left in it.
+   * Commits `batch` (unless `failed` says how its transaction just failed); while the store names an
+   * idempotency key of the group as taken, that key's submission is answered with it and the others are
+   * committed again. Returns the failure that ended it, if any, with the submissions still left in it.
    */
-  private async commitUntaken(batch: Pending[]): Promise<[failure: Failure | undefined, batch: Pending[]]> {
+  private async commitUntaken(batch: Pending[], failed?: Failure): Promise<[failure: Failure | undefined, batch: Pending[]]> {
+    let failure = failed ?? (await this.tryCommit(batch));
     for (;;) {
-      const failure = await this.tryCommit(batch);
       const owner = failure && batch.length > 1 ? claimantOf(batch, failure.error) : undefined;
       if (!owner) return [failure, batch];
       this.fail([owner], failure!);
       batch = batch.filter((p) => p !== owner);
+      failure = await this.tryCommit(batch);
     }
   }
 
@@ -187,23 +271,35 @@ export class StreamWriter {
     return undefined;
   }
 
-  /** One transaction for `batch`, bounded by its earliest deadline. Undefined when it committed. */
+  /** One transaction for `batch`, alone, published as soon as it commits. Undefined when it committed. */
   private async tryCommit(batch: Pending[]): Promise<Failure | undefined> {
-    const ops = batch.flatMap((p) => p.ops);
-    const deadline = Math.min(...batch.map((p) => p.deadline));
+    const result = await this.attempt(batch);
+    if (result.failure) return result.failure;
+    this.settle(batch, result.events);
+    return undefined;
+  }
+
+  /**
+   * One transaction for `batch`, bounded by its earliest deadline: its events, or why it did not commit
+   * (never a rejection). `written` is the store's call once its writes answered (see LogStore.commit).
+   */
+  private async attempt(batch: Pending[], written?: () => void): Promise<Attempted> {
+    const ops = batch.length === 1 ? batch[0]!.ops : batch.flatMap((p) => p.ops);
+    let deadline = Infinity;
+    for (const p of batch) deadline = Math.min(deadline, p.deadline);
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), Math.max(0, deadline - Date.now()));
     const started = performance.now();
     let events: CommittedEvent[];
     try {
-      events = await this.store.commit(ops, controller.signal);
+      events = await this.store.commit(ops, controller.signal, written);
     } catch (error) {
       // A taken key is an answer (the request was already served), not a failed write.
       if (!(error instanceof IdempotencyKeyTakenError)) {
         this.metrics.storeWriteErrors.inc();
         this.noteFailure(error, ops.length);
       }
-      return { error, timedOut: controller.signal.aborted };
+      return { failure: { error, timedOut: controller.signal.aborted } };
     } finally {
       clearTimeout(timer);
     }
@@ -214,8 +310,7 @@ export class StreamWriter {
     this.metrics.storeWriteBatches.inc();
     this.metrics.storeWriteDuration.observe((performance.now() - started) / 1000);
     this.metrics.storeWriteOps.observe(ops.length);
-    this.settle(batch, events);
-    return undefined;
+    return { events };
   }
 
   /** Publishes each submission's events and resolves it with them. */

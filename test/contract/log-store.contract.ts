@@ -137,6 +137,68 @@ export function logStoreContract(name: string, createStore: CreateStore, options
       expect(page.headSeq).toBe(40);
     });
 
+    it('calls written once a commit\'s writes answered, before it resolves, and never for a refused commit', async () => {
+      const store = await createStore(LIMITS);
+      const [alice, bob] = [user(), user()];
+      for (const ops of [[logOp(alice, 'ONLY-LOGS'), logOp(bob, 'ONLY-LOGS')], [logOp(alice, 'MIXED'), jobOp(alice, 'j1', 'active'), clearOp(bob)]]) {
+        let calls = 0;
+        const events = await store.commit(ops, undefined, () => calls++);
+        expect(events.length).toBe(ops.length);
+        expect(calls).toBe(1);
+      }
+      const broken = { kind: 'log', log: { ...testLog(bob, 'BROKEN'), id: null } } as unknown as WriteOp;
+      let refusedCalls = 0;
+      await expect(store.commit([logOp(alice, 'LOST'), broken], undefined, () => refusedCalls++)).rejects.toBeInstanceOf(Error);
+      expect(refusedCalls).toBe(0);
+    });
+
+    it('orders a commit started after another one\'s written after it, for every user they share (up to commitsInFlight at once)', async () => {
+      const store = await createStore(LIMITS);
+      expect(store.commitsInFlight).toBeGreaterThanOrEqual(1);
+      const [alice, bob, carol] = [user(), user(), user()];
+      const users = [alice, bob, carol];
+      // Commits started the way StreamWriter starts them: the next once the newest one's written was
+      // called, while fewer than commitsInFlight are under way. Their seqs must come in start order.
+      const total = 12;
+      const commits: Array<Promise<Array<{ userId: string; seq?: number }>>> = [];
+      let [under, most, newestWritten] = [0, 0, false];
+      let failed: (error: unknown) => void = () => {};
+      const allStarted = new Promise<void>((resolve, reject) => {
+        failed = reject;
+        const pump = (): void => {
+          while (commits.length < total && (under === 0 || (under < store.commitsInFlight && newestWritten))) {
+            const i = commits.length;
+            under++;
+            most = Math.max(most, under);
+            newestWritten = false;
+            const ops = [logOp(users[i % 3]!, `S${i}a`), logOp(users[(i + 1) % 3]!, `S${i}b`), logOp(alice, `S${i}c`)];
+            const written = () => {
+              if (commits.length === i + 1) newestWritten = true;
+              pump();
+            };
+            const commit = store.commit(ops, undefined, written).finally(() => {
+              under--;
+              pump();
+            });
+            commit.catch(failed);
+            commits.push(commit);
+          }
+          if (commits.length === total) resolve();
+        };
+        pump();
+      });
+      await allStarted;
+      const results = await Promise.all(commits);
+      if (store.commitsInFlight > 1) expect(most).toBeGreaterThan(1);
+      for (const userId of users) {
+        const seqs = results.flatMap((events) => events.filter((e) => e.userId === userId).map((e) => e.seq!));
+        expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
+        expect(await commands(store, userId)).toEqual(
+          results.flatMap((events, i) => events.flatMap((e, k) => (e.userId === userId ? [`S${i}${'abc'[k]}`] : []))),
+        );
+      }
+    });
+
     it('keeps at most maxLogsPerUser logs, trimming the oldest', async () => {
       const store = await createStore({ ...LIMITS, maxLogsPerUser: 3 });
       const [alice, bob] = [user(), user()];

@@ -261,4 +261,139 @@ describe('StreamWriter', () => {
       expect(await counterValue(metrics.storeCommitsInDoubt, { outcome: 'committed' })).toBe(1);
     });
   });
+
+  describe('a second transaction in flight (a store with commitsInFlight 2)', () => {
+    /** A commit the test answers by hand: `written()` as the store calls it, then `resolve` or `reject`. */
+    interface Held {
+      ops: WriteOp[];
+      written(): void;
+      resolve(events: CommittedEvent[]): void;
+      reject(error: unknown): void;
+    }
+    /** A store that holds each commit until the test answers it, and wakes `next` for each new one. */
+    function heldStore(commitsInFlight: number) {
+      const held: Held[] = [];
+      let underWay = 0;
+      let most = 0;
+      let arrived: () => void = () => {};
+      const store = {
+        name: 'fake',
+        commitsInFlight,
+        commit: (ops: WriteOp[], _signal?: AbortSignal, written?: () => void) =>
+          new Promise<CommittedEvent[]>((resolve, reject) => {
+            underWay++;
+            most = Math.max(most, underWay);
+            const done = <T>(fn: (value: T) => void) => (value: T) => {
+              underWay--;
+              fn(value);
+            };
+            held.push({ ops, written: () => written?.(), resolve: done(resolve), reject: done(reject) });
+            arrived();
+          }),
+      } as unknown as LogStore;
+      /** Resolves once the store holds its `n`th commit. */
+      const commitNumber = (n: number) =>
+        new Promise<Held>((resolve) => {
+          const check = () => {
+            if (held.length >= n) resolve(held[n - 1]!);
+            else arrived = check;
+          };
+          check();
+        });
+      return { store, held, commitNumber, most: () => most };
+    }
+    /** Some turns of the event loop: enough for the writer to start a transaction it is free to start. */
+    const turns = async (n = 5) => {
+      for (let i = 0; i < n; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+    };
+    const commandsOf = (published: BusMessage[]) => published.map((m) => (m.type === 'log' ? m.log.command : m.type));
+
+    it('starts the next transaction only once the one under way has written, and publishes in start order', async () => {
+      const { store, held, commitNumber, most } = heldStore(2);
+      const { writer, published } = writerOn(store);
+      const first = writer.submit(logOps('user-1', 'A'));
+      const one = await commitNumber(1);
+      const second = writer.submit(logOps('user-1', 'B'));
+      await turns();
+      expect(held).toHaveLength(1); // not before the first one's writes answered
+      one.written();
+      const two = await commitNumber(2);
+      expect(two.ops.map((op) => op.kind === 'log' && op.log.command)).toEqual(['B.0']);
+      const third = writer.submit(logOps('user-1', 'C'));
+      two.written();
+      await turns();
+      expect(held).toHaveLength(2); // two under way at most
+      // The second answers first: nothing of it is published or answered before the first.
+      two.resolve(committed(two.ops).map((e) => ({ ...e, seq: 2 })));
+      let secondAnswered = false;
+      void second.then(() => (secondAnswered = true));
+      await turns();
+      expect(published).toEqual([]);
+      expect(secondAnswered).toBe(false);
+      one.resolve(committed(one.ops));
+      expect((await first).map((e) => e.kind === 'log' && e.seq)).toEqual([1]);
+      expect((await second).map((e) => e.kind === 'log' && e.seq)).toEqual([2]);
+      expect(commandsOf(published)).toEqual(['A.0', 'B.0']);
+      const three = await commitNumber(3);
+      three.resolve(committed(three.ops));
+      await third;
+      expect(commandsOf(published)).toEqual(['A.0', 'B.0', 'C.0']);
+      expect(most()).toBe(2);
+    });
+
+    it('isolates a group refused after its writes only once the transaction beside it is answered, with nothing else in flight', async () => {
+      const { store, held, commitNumber, most } = heldStore(2);
+      const { writer, published } = writerOn(store);
+      const culprit = new Error('refused at COMMIT');
+      const group = [writer.submit(logOps('user-1', 'G1')), writer.submit(logOps('bad', 'X')), writer.submit(logOps('user-1', 'G2'))].map(answerOf);
+      const one = await commitNumber(1);
+      expect(one.ops).toHaveLength(3);
+      one.written();
+      const beside = writer.submit(logOps('user-2', 'B'));
+      const two = await commitNumber(2);
+      one.reject(culprit);
+      const later = writer.submit(logOps('user-3', 'L'));
+      await turns();
+      expect(held).toHaveLength(2); // no retry of the group, and nothing new, while the second is under way
+      two.written();
+      await turns();
+      expect(held).toHaveLength(2);
+      two.resolve(committed(two.ops));
+      await beside;
+      // Now the group's halves, one at a time, as with one transaction at a time.
+      const answerHeld = async () => {
+        for (let n = 3; ; n++) {
+          const next = await commitNumber(n);
+          if (next.ops.some((op) => op.kind === 'log' && op.log.userId === 'bad')) next.reject(culprit);
+          else next.resolve(committed(next.ops));
+          if (next.ops.some((op) => op.kind === 'log' && op.log.userId === 'user-3')) return;
+        }
+      };
+      await answerHeld();
+      expect(await Promise.all(group)).toEqual(['committed', culprit, 'committed']);
+      await later;
+      expect(commandsOf(published)).toEqual(['B.0', 'G1.0', 'G2.0', 'L.0']);
+      // Two under way only while the first transaction and the one beside it ran.
+      expect(most()).toBe(2);
+    });
+
+    it('keeps one transaction at a time on a store with commitsInFlight 1, whatever written says', async () => {
+      const { store, held, commitNumber, most } = heldStore(1);
+      const { writer, published } = writerOn(store);
+      const first = writer.submit(logOps('user-1', 'A'));
+      const one = await commitNumber(1);
+      const second = writer.submit(logOps('user-1', 'B'));
+      one.written();
+      await turns();
+      expect(held).toHaveLength(1);
+      one.resolve(committed(one.ops));
+      await first;
+      const two = await commitNumber(2);
+      two.written();
+      two.resolve(committed(two.ops));
+      await second;
+      expect(commandsOf(published)).toEqual(['A.0', 'B.0']);
+      expect(most()).toBe(1);
+    });
+  });
 });
