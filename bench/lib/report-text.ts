@@ -26,7 +26,7 @@ export const WHY = {
     'and swings by ±20 % between runs of one build on this shared machine, so a single run can land on either side of 1 ×.',
   w4:
     'a connect costs livetail several times bare ws\'s server CPU. Since RecentLogs (history.md section 8) a connect\'s initial-logs is answered from the user\'s newest logs kept in memory in step with the stream, ' +
-    'and the store is read once per user (the first join), not per socket; since section 11 the initial-logs frame is built once per state of those logs (each connect writes it with its own timestamp), ' +
+    'and the store is read once per user (the first join), not per socket; since section 12 the initial-logs frame is built once per state of those logs (each connect writes it with its own timestamp), ' +
     'the 101 and initial-logs leave in one write, and a user known to have no jobs gets its initial-jobs without the store. What is left in a `--cpu-prof` profile of the warm W4 windows: ' +
     'the handshake path (accepting, parsing the request, `completeUpgrade`, the 101: about what bare ws spends in all), the kernel\'s write of the 45 KB initial-logs that bare ws never sends ' +
     '(writev about 15 %), the first join of each user reading the store (`fitting`, SQLite measuring up to 101 logs for the byte budget, then reading and serializing them), GC (about 10 %), ' +
@@ -41,7 +41,7 @@ export const WHY = {
     'a published entry waits for the 5 ms linger, then behind the POST in flight (one at a time, to keep publish order), then for its own POST: ' +
     'validation, sanitizing and the store commit of its batch. On a busy machine the wait behind the previous POST dominates.',
   perRequest:
-    'profiled for issue 16 (history.md sections 6, 9 and 11): the commit goes through prepared statements in a transaction of its own (a user\'s head advanced by one upsert), ' +
+    'profiled for issue 16 (history.md sections 6, 9 and 13): the commit goes through prepared statements in a transaction of its own (a user\'s head advanced by one upsert), ' +
     'pino-http and helmet\'s chain were replaced by a direct access line and precomputed headers, the request\'s child logger is made only when something logs through it, ' +
     'the 201 is written directly, and the log routes sit on the API router itself. What is left is spread thin: in a POST-of-1 profile writing the 201 is 22 % (the loopback writev 13 %), ' +
     'the commit 15 % (SQLite\'s COMMIT a third of it), zod and the sanitizer 9 %, node\'s HTTP 9 %, GC 9 % (about 60 KB allocated per POST, 14 KB of it in Express\'s router), ' +
@@ -52,7 +52,8 @@ export const WHY = {
     'in a `--cpu-prof` profile of this stage livetail\'s server spends 39 % in the socket writes (one write syscall per socket per commit, as bare ws makes one per message: most of bare ws\'s own cost) ' +
     'and about 48 % on the POSTs themselves (HTTP, validation, the 201, the access line and the SQLite commit, 18 % of it with COMMIT alone 8 %), the hub, bus and RecentLogs 8 %. ' +
     'Each POST of 10 names 10 users and is stored in its own transaction before its logs fan out; spread over its ~100 deliveries the POST path is ~14 µs per delivery against bare ws\'s whole ~15. ' +
-    'At 200 POSTs/s livetail\'s server is near a core (the CPU row), so a POST that arrives during another\'s commit waits for it: that queue is the p99.',
+    'Each POST\'s logs wait for its validation and commit before they fan out, and a POST that arrives during another\'s commit waits for it; the tail beyond that was not profiled ' +
+    '(candidates: GC, and SQLite\'s WAL checkpoints, which run in the committing thread about every 16 POSTs of 10 users).',
   w1growth:
     'the per-log ingest work (store commit, id, validation, sanitizing) is shared by the sockets of the log\'s user; at 10,000 sockets there are ten times as many users, ' +
     'so each commit\'s logs reach fewer sockets each and the coalesced writes save less. In `--cpu-prof` profiles of the levels stage the socket writes (the write and writev system calls) ' +
@@ -63,7 +64,7 @@ export const WHY = {
     'both sides use the SDK\'s backoff, full jitter: after n failed attempts a client waits a random time below 500 ms × 2^n (at most 30 s), so every attempt that meets a server still ' +
     'starting widens the window the last clients come back in. livetail binds its port before loading and holds what arrives meanwhile (history.md section 10), so clients make about 1.1 attempts each; ' +
     'it answers /healthz 1.7–2.9 s after the kill (bare ws 0.9–1.2 s), all of it loading and compiling modules (better-auth and its migration module about 0.5 s of CPU, CPU-bound: nothing to overlap). ' +
-    'Then it answers resumes at about 0.4 ms of CPU each (profile of 10,000, history.md section 11: the handshake and its 101, the writes, better-auth\'s check of each session once ' +
+    'Then it answers resumes at about 0.4 ms of CPU each (profile of 10,000, history.md section 12: the handshake and its 101, the writes, better-auth\'s check of each session once ' +
     '(about 0.33 ms per check: HMAC key import and verify, session and user lookup), the first join of each user reading the store), bare ws about 0.14 ms. Both servers\' accept queues overflow ' +
     '(somaxconn 4,096; livetail asks for a backlog of 8,192) and a dropped SYN is sent again only 1, 3, 7, 15 and 31 s later, which is what makes single runs swing.',
   stormLoss:
@@ -71,7 +72,7 @@ export const WHY = {
     'The storm table names the first client that saw it.',
   w5pg:
     'a commit of only logs is three round trips (BEGIN, one call of livetail_append_logs, COMMIT; history.md section 7), trims are per-user ranges of the primary key, ' +
-    'and StreamWriter keeps a second transaction in flight on PostgreSQL (section 11): the next one starts once the one under way has written (its head locks held, its seqs ' +
+    'and StreamWriter keeps a second transaction in flight on PostgreSQL (section 14): the next one starts once the one under way has written (its head locks held, its seqs ' +
     'fixed) and is published after it, so livetail prepares and answers one while PostgreSQL commits the other. What bounds it now: a transaction of many POSTs names most of ' +
     'the 100 users, so the next one\'s writes wait on PostgreSQL for the previous COMMIT (its fsync): PostgreSQL\'s work per commit runs one after the other, and on a quiet ' +
     'machine neither livetail (about 80 % of a core, 24–26 µs per log) nor PostgreSQL\'s backends (about 47 %) is saturated. On a loaded machine livetail\'s own CPU per log ' +
