@@ -437,6 +437,32 @@ function keyId(key: IdempotencyKey): string {
   return `${key.scope}\u0000${key.key}`;
 }
 
+/**
+ * How a logs-only commit numbers its logs, on both engines: each log's seq is its user's head before the
+ * commit plus its ordinal among that user's logs in the commit (1, 2, …, in the commit's order), and each
+ * user's head moves on by its count. `userIds[i]` is the stored user id of `ops[i]`.
+ */
+export interface NumberedLogs {
+  userIds: string[];
+  ordinals: number[];
+  /** Each user's count of logs in the commit, in first-seen order. */
+  counts: Map<string, number>;
+}
+
+export function numberLogs(ops: LogOp[]): NumberedLogs {
+  const userIds = new Array<string>(ops.length);
+  const ordinals = new Array<number>(ops.length);
+  const counts = new Map<string, number>();
+  for (let i = 0; i < ops.length; i++) {
+    const userId = userOf(ops[i]!);
+    const ordinal = (counts.get(userId) ?? 0) + 1;
+    counts.set(userId, ordinal);
+    userIds[i] = userId;
+    ordinals[i] = ordinal;
+  }
+  return { userIds, ordinals, counts };
+}
+
 export function toRow(log: LogEntry, userId: string, seq: number): LogRow {
   return {
     user_id: userId,

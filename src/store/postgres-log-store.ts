@@ -1,5 +1,5 @@
 import { type Transaction, sql } from 'kysely';
-import { KyselyLogStore, type LogOp, type LogRow, type SnapshotReads, type StreamHead, toRow, userOf } from './kysely-log-store.js';
+import { KyselyLogStore, type LogOp, type LogRow, type SnapshotReads, type StreamHead, numberLogs, toRow } from './kysely-log-store.js';
 import { commitTransaction } from './commit-transaction.js';
 import { type CommitOutcome, type CommittedEvent, StoreUnavailableError } from './log-store.js';
 
@@ -50,45 +50,23 @@ export class PostgresLogStore extends KyselyLogStore {
 
   /** The logs of a commit through livetail_append_logs, inside its transaction. */
   private async appendLogs(trx: Transaction<any>, ops: LogOp[]): Promise<CommittedEvent[]> {
-    // One array per column, filled in one pass over the logs (no row object per log). Each log's seq is
-    // its ordinal among its user's logs here; the server adds the user's head.
-    const n = ops.length;
-    const [users, ordinals, ids, ts, levels, accounts, commands, data] = [
-      new Array<string>(n), new Array<number>(n), new Array<string>(n), new Array<string>(n),
-      new Array<string>(n), new Array<string>(n), new Array<string>(n), new Array<string>(n),
-    ];
-    const counts = new Map<string, number>();
-    for (let i = 0; i < n; i++) {
-      const log = ops[i]!.log;
-      const userId = userOf(ops[i]!);
-      const ordinal = (counts.get(userId) ?? 0) + 1;
-      counts.set(userId, ordinal);
-      const row = toRow(log, userId, ordinal);
-      users[i] = row.user_id;
-      ordinals[i] = ordinal;
-      ids[i] = row.id;
-      ts[i] = row.ts;
-      levels[i] = row.level;
-      accounts[i] = row.email_account_id;
-      commands[i] = row.command;
-      data[i] = row.data;
-    }
+    // Each row's seq is its ordinal among its user's logs here (numberLogs); the server adds the user's head.
+    const { userIds, ordinals, counts } = numberLogs(ops);
+    const rows = ops.map((op, i) => toRow(op.log, userIds[i]!, ordinals[i]!));
+    const column = <K extends keyof LogRow>(key: K) => rows.map((r) => r[key]);
     const { rows: heads } = await sql<{ stream_user: string; old_head: string; xact: string }>`
       select stream_user, old_head, xact from livetail_append_logs(
         ${[...counts.keys()]}::text[], ${[...counts.values()]}::bigint[], ${this.limits.maxLogsPerUser}::bigint,
-        ${users}::text[], ${ordinals}::bigint[], ${ids}::text[], ${ts}::text[],
-        ${levels}::text[], ${accounts}::text[], ${commands}::text[], ${data}::text[]
+        ${userIds}::text[], ${ordinals}::bigint[], ${column('id')}::text[], ${column('ts')}::text[],
+        ${column('level')}::text[], ${column('email_account_id')}::text[], ${column('command')}::text[], ${column('data')}::text[]
       )`.execute(trx);
     const before = new Map(heads.map((h) => [h.stream_user, Number(h.old_head)]));
     if (heads[0]) this.appendedIn.set(trx, heads[0].xact);
-    const events = new Array<CommittedEvent>(n);
-    for (let i = 0; i < n; i++) {
-      const head = before.get(users[i]!);
-      if (head === undefined) throw new Error(`The store returned no stream head for user ${JSON.stringify(users[i])}`);
-      const log = ops[i]!.log;
-      events[i] = { kind: 'log', userId: log.userId, seq: head + ordinals[i]!, log };
-    }
-    return events;
+    return ops.map((op, i) => {
+      const head = before.get(userIds[i]!);
+      if (head === undefined) throw new Error(`The store returned no stream head for user ${JSON.stringify(userIds[i])}`);
+      return { kind: 'log', userId: op.log.userId, seq: head + ordinals[i]!, log: op.log };
+    });
   }
 
   override async transactionId(trx: Transaction<any>): Promise<string> {

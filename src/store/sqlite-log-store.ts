@@ -1,7 +1,7 @@
 import type { JobEventData, LogEntry } from '../protocol/log-entry.js';
 import { type EngineTransaction, type EngineTransactions, commitEngineTransaction } from './commit-transaction.js';
 import type { SqliteDatabaseHandle } from './database.js';
-import { KyselyLogStore, LOG_SIZE, type LogOp, type SnapshotReads, fitting, userOf } from './kysely-log-store.js';
+import { KyselyLogStore, LOG_SIZE, type LogOp, type SnapshotReads, fitting, numberLogs } from './kysely-log-store.js';
 import type { CommittedEvent, IdempotencyKey, IdempotencyRecord, LogStoreLimits, StoredLog } from './log-store.js';
 import type { CachedSqlite } from './sqlite-statement-cache.js';
 
@@ -117,29 +117,21 @@ export class SqliteLogStore extends KyselyLogStore {
    * after its last clear, so the cut is arithmetic). Runs inside the transaction.
    */
   private writeLogs(ops: LogOp[]): CommittedEvent[] {
-    const counts = new Map<string, number>();
-    for (const op of ops) {
-      const userId = userOf(op);
-      counts.set(userId, (counts.get(userId) ?? 0) + 1);
-    }
-    // Each user's last seq so far in this commit, starting from its head before it.
-    const seqs = new Map<string, number>();
+    const { userIds, ordinals, counts } = numberLogs(ops);
+    // Each user's head before this commit (heads advanced in user order, as every writer locks them).
+    const before = new Map<string, number>();
     for (const userId of [...counts.keys()].sort()) {
       const count = counts.get(userId)!;
-      seqs.set(userId, this.writes.advanceHead(userId, count) - count);
+      before.set(userId, this.writes.advanceHead(userId, count) - count);
     }
-    const events: CommittedEvent[] = [];
-    for (const op of ops) {
-      const { log } = op;
-      const userId = userOf(op);
-      const seq = seqs.get(userId)! + 1;
-      seqs.set(userId, seq);
-      this.writes.insert(userId, seq, log);
-      events.push({ kind: 'log', userId: log.userId, seq, log });
-    }
+    const events = ops.map((op, i): CommittedEvent => {
+      const seq = before.get(userIds[i]!)! + ordinals[i]!;
+      this.writes.insert(userIds[i]!, seq, op.log);
+      return { kind: 'log', userId: op.log.userId, seq, log: op.log };
+    });
     // After the inserts: a commit of more than MAX_LOGS_PER_USER logs of one user cuts some of its own.
-    for (const [userId, head] of seqs) {
-      const cutoff = head - this.limits.maxLogsPerUser;
+    for (const [userId, head] of before) {
+      const cutoff = head + counts.get(userId)! - this.limits.maxLogsPerUser;
       if (cutoff > 0) this.writes.trim(userId, cutoff);
     }
     return events;
