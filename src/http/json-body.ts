@@ -82,47 +82,44 @@ function decodeKey(raw: Uint8Array, from: number, to: number): string | undefine
  * store, the reply) ever sees one. `onRaw` sees the raw bytes first (an idempotent route digests them).
  */
 export function jsonBody(limit: number, onRaw?: (req: Request, res: Response, raw: Buffer) => void): RequestHandler[] {
-  const requireJson: RequestHandler = (req, _res, next) => {
-    const type = req.headers['content-type'];
-    next(type !== undefined && /^application\/([\w.+-]*\+)?json\s*(;|$)/i.test(type) ? undefined : new HttpError('UNSUPPORTED_MEDIA_TYPE'));
-  };
   const read = express.raw({ limit, type: () => true });
-  const parse: RequestHandler = (req, res, next) => {
-    const raw: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    onRaw?.(req, res, raw);
-    const scan = scanJsonBody(raw, MAX_BODY_DEPTH);
-    if ('tooDeep' in scan) return next(new HttpError('VALIDATION_FAILED', HTTP_ERRORS.VALIDATION_FAILED.texts.tooDeep(MAX_BODY_DEPTH)));
-    if ('forbiddenKey' in scan) return next(new HttpError('VALIDATION_FAILED', HTTP_ERRORS.VALIDATION_FAILED.texts.forbiddenKey(scan.forbiddenKey)));
-    let body: unknown;
-    try {
-      body = JSON.parse(raw.toString('utf8'));
-    } catch {
-      return next(new HttpError('INVALID_JSON'));
-    }
-    // Only a body that spells a surrogate escape can hold a lone surrogate: the others skip the walk.
-    if (scan.surrogateEscape) refuseIllFormedStrings(body);
-    req.body = body;
-    next();
-  };
-  // One layer instead of three: each of Express's layers costs a match and a dispatch per request.
+  // One layer for the type check, the read and the parse: each of Express's layers costs a match and a
+  // dispatch per request, and every POST of a producer passes here.
   const body: RequestHandler = (req, res, next) => {
-    requireJson(req, res, (refused?: unknown) => {
-      if (refused) return next(refused);
-      read(req, res, (failed?: unknown) => {
-        if (failed) return next(failed);
-        // Parsed apart from what runs next, so that only parse's own throw (a lone surrogate's 400) is
-        // caught here, as Express's layer caught it.
-        let outcome: unknown;
-        try {
-          parse(req, res, (error?: unknown) => {
-            outcome = error;
-          });
-        } catch (error) {
-          outcome = error;
-        }
-        next(outcome);
-      });
+    if (!isJsonType(req.headers['content-type'])) return next(new HttpError('UNSUPPORTED_MEDIA_TYPE'));
+    read(req, res, (failed?: unknown) => {
+      if (failed) return next(failed);
+      let refused: HttpError | undefined;
+      try {
+        refused = parseInto(req, res, onRaw);
+      } catch (error) {
+        return next(error); // a lone surrogate's 400 (refuseIllFormedStrings), or onRaw's throw, as Express's layer passed it on
+      }
+      next(refused);
     });
   };
   return [body];
+}
+
+function isJsonType(type: string | undefined): boolean {
+  return type !== undefined && /^application\/([\w.+-]*\+)?json\s*(;|$)/i.test(type);
+}
+
+/** Scans and parses the raw body read into `req.body`, and puts the parsed value there; the refusal, if any. */
+function parseInto(req: Request, res: Response, onRaw: ((req: Request, res: Response, raw: Buffer) => void) | undefined): HttpError | undefined {
+  const raw: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+  onRaw?.(req, res, raw);
+  const scan = scanJsonBody(raw, MAX_BODY_DEPTH);
+  if ('tooDeep' in scan) return new HttpError('VALIDATION_FAILED', HTTP_ERRORS.VALIDATION_FAILED.texts.tooDeep(MAX_BODY_DEPTH));
+  if ('forbiddenKey' in scan) return new HttpError('VALIDATION_FAILED', HTTP_ERRORS.VALIDATION_FAILED.texts.forbiddenKey(scan.forbiddenKey));
+  let body: unknown;
+  try {
+    body = JSON.parse(raw.toString('utf8'));
+  } catch {
+    return new HttpError('INVALID_JSON');
+  }
+  // Only a body that spells a surrogate escape can hold a lone surrogate: the others skip the walk.
+  if (scan.surrogateEscape) refuseIllFormedStrings(body);
+  req.body = body;
+  return undefined;
 }
