@@ -22,6 +22,14 @@ async function sqlite(): Promise<SqliteDatabaseHandle> {
   return database;
 }
 
+/** A store on the shared SQLite handle, migrated, with `maxLogsPerUser` of retention. */
+async function migratedStore(maxLogsPerUser = 100): Promise<{ opened: SqliteDatabaseHandle; store: SqliteLogStore }> {
+  const opened = await sqlite();
+  const store = new SqliteLogStore(opened, { maxLogsPerUser, maxJobsPerUser: 10 });
+  await store.migrate();
+  return { opened, store };
+}
+
 logStoreContract(
   'SqliteLogStore',
   async (limits) => {
@@ -34,9 +42,7 @@ logStoreContract(
 
 describe('SqliteLogStore reads beside transactions on the shared connection', () => {
   it('waits for a transaction still open on the connection and never sees its rows', async () => {
-    const opened = await sqlite();
-    const store = new SqliteLogStore(opened, { maxLogsPerUser: 100, maxJobsPerUser: 10 });
-    await store.migrate();
+    const { opened, store } = await migratedStore();
     const userId = `user-${Date.now()}`;
     const log = testLog(userId, 'GHOST');
     let reads: Promise<unknown[]> | undefined;
@@ -64,9 +70,7 @@ describe('SqliteLogStore reads beside transactions on the shared connection', ()
 // A commit of logs only takes SqliteLogStore's prepared statements; the contract's atomicity case mixes kinds.
 describe('SqliteLogStore commits of logs only', () => {
   it('are atomic: a refused log stores none of its commit and uses no seq, and a commit waits for a transaction open on the connection', async () => {
-    const opened = await sqlite();
-    const store = new SqliteLogStore(opened, { maxLogsPerUser: 3, maxJobsPerUser: 10 });
-    await store.migrate();
+    const { opened, store } = await migratedStore(3);
     const [alice, bob] = [`alice-${Date.now()}`, `bob-${Date.now()}`];
     await store.commit([{ kind: 'log', log: testLog(alice, 'BEFORE') }]);
     const broken = { kind: 'log', log: { ...testLog(bob, 'BROKEN'), id: null } } as unknown as WriteOp;
@@ -93,9 +97,7 @@ describe('SqliteLogStore commits of logs only', () => {
 
 describe('SqliteLogStore commits of logs only, in a transaction of their own', () => {
   it('given up at the deadline while waiting for the connection: StoreUnavailableError, nothing stored, no seq used, the connection usable', async () => {
-    const opened = await sqlite();
-    const store = new SqliteLogStore(opened, { maxLogsPerUser: 100, maxJobsPerUser: 10 });
-    await store.migrate();
+    const { opened, store } = await migratedStore();
     const userId = `late-${Date.now()}`;
     await store.commit([{ kind: 'log', log: testLog(userId, 'FIRST') }]);
     const deadline = new AbortController();
