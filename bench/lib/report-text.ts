@@ -52,9 +52,10 @@ export const WHY = {
     'in a `--cpu-prof` profile of this stage livetail\'s server spends 39 % in the socket writes (one write syscall per socket per commit, as bare ws makes one per message: most of bare ws\'s own cost) ' +
     'and about 48 % on the POSTs themselves (HTTP, validation, the 201, the access line and the SQLite commit, 18 % of it with COMMIT alone 8 %), the hub, bus and RecentLogs 8 %. ' +
     'Each POST of 10 names 10 users and is stored in its own transaction before its logs fan out; spread over its ~100 deliveries the POST path is ~14 µs per delivery against bare ws\'s whole ~15. ' +
-    'Each POST\'s logs wait for its validation and commit before they fan out, and a POST that arrives during another\'s commit waits for it. The tail is the event loop held ' +
-    'for 10–18 ms at a time (its delay, sampled every 2 s: p50 1.1 ms, max 13–18 ms) by scavenges (2–4 ms every ~240 ms, some 12 ms) and SQLite\'s WAL checkpoints, which run in the ' +
-    'committing thread about every 16 POSTs of 10 users: with automatic checkpoints off, five alternating runs gave a median p99 of 10.9 against 19.3 ms (history.md, where the remaining cost is).',
+    'Each POST\'s logs wait for its validation and commit before they fan out, and a POST that arrives during another\'s commit waits for it. The p99 was the event loop held ' +
+    'for 10–18 ms at a time by scavenges (2–4 ms every ~240 ms) and by SQLite\'s WAL checkpoints in the committing thread (about every 16 POSTs of 10 users); the checkpoints now run ' +
+    'in a worker thread on a connection of their own (history.md section 16: five alternating runs, p99 median 3.18× → 1.91× bare ws). Their CPU is still the process\'s, ' +
+    'so the CPU per delivery did not fall with them; what is left of the tail is the scavenges.',
   w1growth:
     'the per-log ingest work (store commit, id, validation, sanitizing) is shared by the sockets of the log\'s user; at 10,000 sockets there are ten times as many users, ' +
     'so each commit\'s logs reach fewer sockets each and the coalesced writes save less. In `--cpu-prof` profiles of the levels stage the socket writes (the write and writev system calls) ' +

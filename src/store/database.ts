@@ -5,6 +5,7 @@ import type pg from 'pg';
 import { StoreUnavailableError } from './log-store.js';
 import { once } from '../util/once.js';
 import { type CachedSqlite, withStatementCache } from './sqlite-statement-cache.js';
+import { type WalCheckpointer, startWalCheckpointer } from './wal-checkpointer.js';
 
 /** The SQL database livetail keeps its tables in, through Kysely. */
 export type Database = SqliteDatabaseHandle | PostgresDatabaseHandle;
@@ -22,6 +23,8 @@ export interface SqliteDatabaseHandle extends DatabaseHandle {
    * statements on it directly, while they hold Kysely's connection.
    */
   readonly sqlite: CachedSqlite;
+  /** The worker that runs the file's WAL checkpoints (none for an in-memory database). */
+  readonly checkpointer?: WalCheckpointer;
 }
 
 export interface PostgresDatabaseHandle extends DatabaseHandle {
@@ -42,7 +45,8 @@ export interface DatabaseOptions {
 /**
  * Opens the database named by DATABASE_URL. SQLite runs in WAL mode with synchronous=NORMAL:
  * a committed write survives a crash of the process (what "a restart loses nothing" needs);
- * it may be lost only if the operating system itself crashes before the next checkpoint.
+ * it may be lost only if the operating system itself crashes before the next checkpoint. Checkpoints
+ * run in a worker thread (WalCheckpointer), not in the commit that crosses SQLite's threshold.
  */
 export async function openDatabase(config: DatabaseConfig, options: DatabaseOptions = {}): Promise<Database> {
   if (config.kind === 'sqlite') {
@@ -52,9 +56,16 @@ export async function openDatabase(config: DatabaseConfig, options: DatabaseOpti
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('busy_timeout = 5000');
+    const checkpointer = config.path === ':memory:' ? undefined : startWalCheckpointer(sqlite);
     const cached = withStatementCache(sqlite);
     const db = new Kysely<any>({ dialect: new ImmediateSqliteDialect({ database: cached }) });
-    return { kind: 'sqlite', db, sqlite: cached, close: once(() => db.destroy()) };
+    const close = async () => {
+      await checkpointer?.close();
+      await db.destroy();
+      // Kysely closes the connection only if it ever used it; closing again is a no-op.
+      cached.close();
+    };
+    return { kind: 'sqlite', db, sqlite: cached, checkpointer, close: once(close) };
   }
   const { default: pgModule } = await import('pg');
   const timeoutMs = options.timeoutMs ?? 5000;
