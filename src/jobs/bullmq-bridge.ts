@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/metrics.js';
 import type { JobEventData } from '../protocol/log-entry.js';
-import { createRedis, openRedis, pingRedis, quitRedis } from '../redis/redis-connection.js';
+import { createRedisTemplate, dropRedis, openRedis, pingRedis, quitRedis } from '../redis/redis-connection.js';
 import { once } from '../util/once.js';
 import { BULLMQ_STATUSES, type BridgedEventName, type BullmqEvent, toJobEventData } from './bullmq-event.js';
 import { LeaderLease } from './bullmq-leader.js';
@@ -39,6 +39,12 @@ export interface BullmqBridge {
 const PUBLISH_ATTEMPTS = 3;
 
 /**
+ * How long `close()` lets Redis answer its last commands (handing the lease back, the readers' last
+ * handled events) before it drops the connection, failing whatever still waits on it.
+ */
+const CLOSE_GRACE_MS = 1000;
+
+/**
  * Turns the events of the application's BullMQ queues into `job-event`s for each job's owner
  * (`job.data.userId`), through the job service (so initial-jobs state is kept too).
  *
@@ -55,7 +61,7 @@ const PUBLISH_ATTEMPTS = 3;
  */
 export async function startBullmqBridge(options: BullmqBridgeOptions): Promise<BullmqBridge> {
   const redis = await openRedis(options.redisUrl, 'bullmq');
-  const bridge = new Bridge(redis, createRedis(options.redisUrl, 'bullmq-events'), options);
+  const bridge = new Bridge(redis, options);
   try {
     await bridge.start();
   } catch (error) {
@@ -68,6 +74,8 @@ export async function startBullmqBridge(options: BullmqBridgeOptions): Promise<B
 /** One queue read by the leader: its QueueEvents, and the events waiting to be handled in order. */
 interface Reader {
   events: QueueEvents;
+  /** The template handed to `events`, and the connections BullMQ made from it (its blocking reads). */
+  connections: { template: Redis; duplicates: Redis[] };
   queue: Queue;
   backlog: BullmqEvent[];
   draining: Promise<void> | undefined;
@@ -82,15 +90,11 @@ class Bridge implements BullmqBridge {
   private readonly lookups = new Map<string, Promise<OwnerRecord | undefined>>();
   /** Leadership changes are applied one at a time (starting and stopping readers is async). */
   private transitions: Promise<void> = Promise.resolve();
+  private closing = false;
 
-  /**
-   * @param redis the bridge's own commands and its Queues' reads (shared: BullMQ leaves it open).
-   * @param eventsConnection handed to each QueueEvents, which duplicates it for its blocking reads (and
-   *   closes the duplicate); never connected itself.
-   */
+  /** @param redis the bridge's own commands and its Queues' reads (shared: BullMQ leaves it open). */
   constructor(
     private readonly redis: Redis,
-    private readonly eventsConnection: Redis,
     private readonly options: BullmqBridgeOptions,
   ) {
     this.lease = new LeaderLease(redis, {
@@ -120,12 +124,26 @@ class Bridge implements BullmqBridge {
     await this.transitions;
   }
 
+  /**
+   * Hands the lease back, stops the readers (each after the event it is handling) and closes the
+   * connections; prompt whatever Redis does. While Redis answers that takes a round trip or two; while it
+   * does not, every command would wait in ioredis' queue through its reconnects (20 of them for the
+   * `bullmq` role, over half a minute). So a connection that is down is dropped at once, and one that
+   * answers is dropped if that takes longer than CLOSE_GRACE_MS: what still waits on it fails, and a
+   * lease not handed back lapses after its ttl.
+   */
   readonly close = once(async () => {
-    await this.lease.stop();
-    await this.transitions;
-    await this.stopReaders();
+    this.closing = true;
+    if (this.redis.status !== 'ready') dropRedis(this.redis);
+    const grace = setTimeout(() => dropRedis(this.redis), CLOSE_GRACE_MS);
+    try {
+      await this.lease.stop();
+      await this.transitions;
+      await this.stopReaders();
+    } finally {
+      clearTimeout(grace);
+    }
     await quitRedis(this.redis);
-    this.eventsConnection.disconnect();
   });
 
   private lastIdKey(queue: string): string {
@@ -137,8 +155,9 @@ class Bridge implements BullmqBridge {
       const queue = new Queue(name, { connection: this.redis, prefix: this.options.bullmqPrefix });
       queue.on('error', (error) => this.options.logger.warn({ err: error, queue: name }, 'bullmq queue connection error'));
       const lastEventId = await this.resumeFrom(name);
-      const events = new QueueEvents(name, { connection: this.eventsConnection, prefix: this.options.bullmqPrefix, lastEventId, autorun: false });
-      const reader: Reader = { events, queue, backlog: [], draining: undefined, stopped: false };
+      const connections = createRedisTemplate(this.options.redisUrl, 'bullmq-events');
+      const events = new QueueEvents(name, { connection: connections.template, prefix: this.options.bullmqPrefix, lastEventId, autorun: false });
+      const reader: Reader = { events, connections, queue, backlog: [], draining: undefined, stopped: false };
       events.on('error', (error) => this.options.logger.warn({ err: error, queue: name }, 'bullmq queue events connection error'));
       const enqueue = (event: BullmqEvent) => {
         // Look the owner up at once, not when the event's turn comes: a fast worker may run and remove
@@ -161,6 +180,10 @@ class Bridge implements BullmqBridge {
     for (const reader of readers) reader.stopped = true;
     await Promise.all(
       readers.map(async (reader) => {
+        // QueueEvents.close() force-disconnects its connection and waits for its 'end', which ioredis
+        // never emits for a connection between two reconnect attempts (as after a Redis restart, until
+        // its retry timer fires): dropped here first, so close() finds it ended (see dropRedis).
+        for (const connection of [...reader.connections.duplicates, reader.connections.template]) dropRedis(connection);
         await reader.events.close().catch(() => {});
         await reader.draining;
         await reader.queue.close().catch(() => {});
@@ -195,6 +218,8 @@ class Bridge implements BullmqBridge {
         if (!(await this.lease.setIfLeader(this.lastIdKey(name), event.id))) reader.stopped = true;
       }
     } catch (error) {
+      // Closing dropped the connection under it: the event is not recorded, so the next leader reads it.
+      if (this.closing) return;
       this.options.logger.error({ err: error, queue: name }, 'bullmq bridge: handling an event failed; reading again from the last recorded event');
       // Start over from the recorded position (the failed event is read again) after a pause.
       reader.stopped = true;

@@ -13,7 +13,7 @@ import { Redis, type RedisOptions } from 'ioredis';
  * - `bullmq-events`: the connection handed to each `QueueEvents` for its blocking `XREAD`. BullMQ
  *   requires `maxRetriesPerRequest: null` there (a blocking read must not fail for taking long) and
  *   duplicates the client it is given for it (bullmq `createRedisBackend`), so this one is a template
- *   created with `createRedis` that never connects itself.
+ *   (`createRedisTemplate`) that never connects itself.
  */
 export type RedisRole = 'bus-publisher' | 'bus-subscriber' | 'bullmq' | 'bullmq-events';
 
@@ -71,16 +71,53 @@ export async function pingRedis(client: Redis): Promise<void> {
   await client.ping();
 }
 
+/**
+ * A client that never connects itself, for a library that makes its connections by duplicating the one
+ * it is given (BullMQ's QueueEvents, `bullmq-events`). Every duplicate is kept in `duplicates`, with the
+ * same 'error' guard as `createRedis`, so the owner can drop them itself (`dropRedis`) rather than
+ * depend on the library's close.
+ */
+export function createRedisTemplate(url: string, role: RedisRole): { template: Redis; duplicates: Redis[] } {
+  const template = createRedis(url, role);
+  const duplicates: Redis[] = [];
+  const duplicate = template.duplicate.bind(template);
+  template.duplicate = (override) => {
+    const client = duplicate(override);
+    client.on('error', () => {});
+    duplicates.push(client);
+    return client;
+  };
+  return { template, duplicates };
+}
+
+/**
+ * Drops a client now, whatever its state: it ends (status `end`, the 'end' event) and every command
+ * waiting on it fails with "Connection is closed." at once.
+ *
+ * ioredis' `disconnect()` alone does not do that for a client between two reconnect attempts (status
+ * `reconnecting`): it only clears the retry timer, and with no socket left to close no 'close' event
+ * follows, so the client stays `reconnecting` for good, never emits 'end', and the commands in its
+ * offline queue never settle (ioredis Redis#disconnect: only a client still in `wait` is closed at
+ * once). Whoever waits for its 'end' (BullMQ's QueueEvents.close) or for one of its commands then waits
+ * forever. There a connect started and cancelled in the same tick ends it: the connector sees the
+ * cancel before it opens a socket, and ioredis flushes the queues and sets `end`.
+ */
+export function dropRedis(client: Redis): void {
+  if (client.status === 'end') return;
+  if (client.status === 'reconnecting') client.connect().catch(() => {});
+  client.disconnect();
+}
+
 /** How long a QUIT may wait for its answer before the connection is dropped instead. */
 const QUIT_TIMEOUT_MS = 1000;
 
 /**
- * Closes a client: QUIT when connected (pending replies arrive first), otherwise drops it. Bounded: a
- * connection that goes away while quitting (Redis restarting) is dropped after QUIT_TIMEOUT_MS, so a
- * shutdown never waits on it.
+ * Closes a client: QUIT when connected (pending replies arrive first), otherwise drops it (`dropRedis`).
+ * Bounded: a connection that goes away while quitting (Redis restarting) is dropped after
+ * QUIT_TIMEOUT_MS, so a shutdown never waits on it.
  */
 export async function quitRedis(client: Redis): Promise<void> {
-  if (client.status !== 'ready') return client.disconnect();
+  if (client.status !== 'ready') return dropRedis(client);
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([client.quit(), new Promise((resolve) => (timer = setTimeout(resolve, QUIT_TIMEOUT_MS)))]);
@@ -88,6 +125,6 @@ export async function quitRedis(client: Redis): Promise<void> {
     // dropped below
   } finally {
     clearTimeout(timer);
-    if ((client.status as string) !== 'end') client.disconnect();
+    dropRedis(client);
   }
 }

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, signUp } from '../helpers/http.js';
 import { serversPerTest } from '../helpers/server.js';
 import { OwnRedis, serviceAvailable } from '../helpers/services.js';
-import { waitFor } from '../helpers/wait.js';
+import { waitFor, within } from '../helpers/wait.js';
 import { TestSocket } from '../helpers/ws-client.js';
 
 // A redis-server of the test's own: one test stops it, the other uses a database of its own.
@@ -33,6 +33,22 @@ describe.skipIf(!available)("the BullMQ bridge's Redis connection (own redis-ser
     }
     await waitFor(async () => (await readyz(server.url)).status === 200, '/readyz to be ready again', 15_000, 100);
     expect((await readyz(server.url)).body.checks).toEqual(['store', 'bus', 'bullmq']);
+    // The bridge's QueueEvents connection may still be waiting for its next reconnect attempt: close anyway.
+    await within(server.close(), 5000, 'close() after Redis came back');
+  });
+
+  it('closes at once while Redis is down: nothing waits for it to come back', async () => {
+    const server = await start({ REDIS_URL: redis.url, BULLMQ_QUEUES: 'emails' });
+    expect(await readyz(server.url)).toMatchObject({ status: 200, body: { checks: ['store', 'bus', 'bullmq'] } });
+    await redis.kill();
+    try {
+      await waitFor(async () => (await readyz(server.url)).body.down?.includes('bullmq') ?? false, '/readyz to report bullmq down', 10_000, 100);
+      // Handing the lease back and the QueueEvents' close would each wait on Redis: 20 reconnects, or forever.
+      await within(server.close(), 5000, 'close() with Redis down');
+      expect(server.logLines.some((line) => JSON.parse(line).event === 'stopped')).toBe(true);
+    } finally {
+      await redis.restart();
+    }
   });
 
   it('has no `bullmq` check when no queue is read', async () => {
