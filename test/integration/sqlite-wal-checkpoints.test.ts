@@ -91,7 +91,7 @@ describe('SQLite WAL checkpoints run in a worker thread', () => {
     connection.pragma('journal_mode = WAL');
     connection.prepare('create table blob (k integer primary key, v blob)').run();
     // A worker that checkpoints once at its start and then not for a minute: as good as stuck.
-    const checkpointer = startWalCheckpointer(connection, { intervalMs: 60_000, fallbackPages: 2000 });
+    const checkpointer = startWalCheckpointer(connection, { pollMs: 60_000, fallbackPages: 2000 });
     await checkpointer.ready;
     const opened = { sqlite: connection } as unknown as SqliteDatabaseHandle;
     write(opened, 100, 50); // about 5,000 pages
