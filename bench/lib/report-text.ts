@@ -52,10 +52,11 @@ export const WHY = {
     'in a `--cpu-prof` profile of this stage livetail\'s server spends 39 % in the socket writes (one write syscall per socket per commit, as bare ws makes one per message: most of bare ws\'s own cost) ' +
     'and about 48 % on the POSTs themselves (HTTP, validation, the 201, the access line and the SQLite commit, 18 % of it with COMMIT alone 8 %), the hub, bus and RecentLogs 8 %. ' +
     'Each POST of 10 names 10 users and is stored in its own transaction before its logs fan out; spread over its ~100 deliveries the POST path is ~14 µs per delivery against bare ws\'s whole ~15. ' +
-    'Each POST\'s logs wait for its validation and commit before they fan out, and a POST that arrives during another\'s commit waits for it. The p99 was the event loop held ' +
-    'for 10–18 ms at a time by scavenges (2–4 ms every ~240 ms) and by SQLite\'s WAL checkpoints in the committing thread (about every 16 POSTs of 10 users); the checkpoints now run ' +
-    'in a worker thread on a connection of their own (history.md section 16: five alternating runs, p99 median 3.18× → 1.91× bare ws). Their CPU is still the process\'s, ' +
-    'so the CPU per delivery did not fall with them; what is left of the tail is the scavenges.',
+    'Each POST\'s logs wait for its validation and commit before they fan out, and a POST that arrives during another\'s commit waits for it. SQLite\'s WAL checkpoints, which held the ' +
+    'event loop in the committing thread about every 16 POSTs, now run in a worker thread (history.md section 16: livetail\'s own p99 about a third lower, 9.4 → 6.6 ms median). What is ' +
+    'left of the tail is garbage collection, from `--trace-gc` in this stage: scavenges of 2–3.3 ms every ~240 ms (a 12 MB young generation at about 50 MB/s allocated: ~2.5 KB per delivery) ' +
+    'and, once W1 has grown the old generation, mark-compacts of 4–9 ms (with incremental steps up to 6.5 ms) every 4–6 s (30 → 45 MB: about 2.5 MB/s promoted). Bare ws\'s own p99 here is ' +
+    '2.4–3.9 ms, so a window of 0.8 s that holds one mark-compact puts livetail past 2 ×; `--only smallBatchLatency` runs, with a young heap, land at 1.6–2.6 ×.',
   w1growth:
     'the per-log ingest work (store commit, id, validation, sanitizing) is shared by the sockets of the log\'s user; at 10,000 sockets there are ten times as many users, ' +
     'so each commit\'s logs reach fewer sockets each and the coalesced writes save less. In `--cpu-prof` profiles of the levels stage the socket writes (the write and writev system calls) ' +
