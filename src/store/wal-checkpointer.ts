@@ -15,7 +15,10 @@ import { Worker } from 'node:worker_threads';
  * back, as if there had been no worker.
  */
 export interface WalCheckpointer {
-  /** Stops the worker and closes its connection; resolves once it has exited. Idempotent. */
+  /**
+   * Stops the worker and closes its connection; resolves once it has exited and the main connection
+   * checkpoints by itself again. Idempotent.
+   */
   close(): Promise<void>;
   /** Resolves once the worker has run its first checkpoint (tests: the worker is really there). */
   readonly ready: Promise<void>;
@@ -53,10 +56,12 @@ export function startWalCheckpointer(connection: CheckpointedConnection, options
   // whatever its state.
   worker.unref();
   connection.pragma(`wal_autocheckpoint = ${fallbackPages}`);
-  let stopping = false;
-  const restoreDefault = () => {
-    if (stopping) return;
-    stopping = true;
+  // Once the worker is gone (it failed, could not open the file, or was stopped) the main connection
+  // checkpoints the way SQLite does by default: whatever is written after that is not left to the bound.
+  let handedBack = false;
+  const handBack = () => {
+    if (handedBack) return;
+    handedBack = true;
     try {
       connection.pragma(`wal_autocheckpoint = ${SQLITE_DEFAULT_AUTOCHECKPOINT}`);
     } catch {
@@ -64,9 +69,8 @@ export function startWalCheckpointer(connection: CheckpointedConnection, options
     }
   };
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-  // A worker that cannot open the file or fails later hands the checkpoints back to the main connection.
-  worker.on('error', restoreDefault);
-  void exited.then(restoreDefault);
+  worker.on('error', handBack);
+  void exited.then(handBack);
   const ready = new Promise<void>((resolve, reject) => {
     worker.once('message', () => resolve());
     void exited.then(() => reject(new Error('the WAL checkpoint worker exited before its first checkpoint')));
@@ -85,7 +89,6 @@ export function startWalCheckpointer(connection: CheckpointedConnection, options
     caughtUp: () => new Promise<void>((resolve) => waiting.push(resolve)),
     close: () =>
       (closing ??= (async () => {
-        stopping = true;
         // Held by the process until it has exited: a shutdown awaiting only this must not see the
         // event loop empty out and the process end before it is done.
         worker.ref();
