@@ -38,8 +38,12 @@ const HEADER_SECRET_KEYS = new Set(['cookie', 'authorization']);
  * changed: what is censored is copied, with its prototype (an Error stays an Error for pino's serializer).
  */
 export function redactSecrets(line: Record<string, unknown>): Record<string, unknown> {
-  return censored(line, SECRET_KEYS, (value) => censored(value, SECRET_KEYS, (inner, key) => (key === 'headers' ? censored(inner, HEADER_SECRET_KEYS) : inner)));
+  return censored(line, SECRET_KEYS, censorTopLevelObject);
 }
+
+/** An object at a line's top level: the same keys, and the secret headers in its `headers`. */
+const censorTopLevelObject = (value: object): object => censored(value, SECRET_KEYS, censorHeaders);
+const censorHeaders = (value: object, key: string): object => (key === 'headers' ? censored(value, HEADER_SECRET_KEYS) : value);
 
 /**
  * `object` with the values under `keys` censored and each other object value passed through `inner`;

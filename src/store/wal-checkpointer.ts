@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import { once } from '../util/once.js';
 
 /**
  * Moves SQLite's WAL checkpoints off the event loop. SQLite checkpoints automatically in the
@@ -56,21 +57,19 @@ export function startWalCheckpointer(connection: CheckpointedConnection, options
   // whatever its state.
   worker.unref();
   connection.pragma(`wal_autocheckpoint = ${fallbackPages}`);
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  // A worker's uncaught error would be thrown in this thread without a listener; the exit that follows
+  // it is what hands the checkpoints back.
+  worker.on('error', () => {});
   // Once the worker is gone (it failed, could not open the file, or was stopped) the main connection
   // checkpoints the way SQLite does by default: whatever is written after that is not left to the bound.
-  let handedBack = false;
-  const handBack = () => {
-    if (handedBack) return;
-    handedBack = true;
+  void exited.then(() => {
     try {
       connection.pragma(`wal_autocheckpoint = ${SQLITE_DEFAULT_AUTOCHECKPOINT}`);
     } catch {
       // the connection is already closed: nothing left to checkpoint through it
     }
-  };
-  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-  worker.on('error', handBack);
-  void exited.then(handBack);
+  });
   const ready = new Promise<void>((resolve, reject) => {
     worker.once('message', () => resolve());
     void exited.then(() => reject(new Error('the WAL checkpoint worker exited before its first checkpoint')));
@@ -83,18 +82,16 @@ export function startWalCheckpointer(connection: CheckpointedConnection, options
     waiting = [];
     for (const resolve of resolved) resolve();
   });
-  let closing: Promise<void> | undefined;
   return {
     ready,
     caughtUp: () => new Promise<void>((resolve) => waiting.push(resolve)),
-    close: () =>
-      (closing ??= (async () => {
-        // Held by the process until it has exited: a shutdown awaiting only this must not see the
-        // event loop empty out and the process end before it is done.
-        worker.ref();
-        worker.postMessage('stop');
-        await exited;
-      })()),
+    close: once(async () => {
+      // Held by the process until it has exited: a shutdown awaiting only this must not see the event
+      // loop empty out and the process end before it is done.
+      worker.ref();
+      worker.postMessage('stop');
+      await exited;
+    }),
   };
 }
 
@@ -145,7 +142,7 @@ let before = 0;
 const poll = () => {
   const frames = uncopied();
   if (frames >= workerData.thresholdPages || (frames > 0 && frames === before)) checkpoint();
-  before = uncopied();
+  before = frames;
 };
 checkpoint();
 shm = fs.openSync(workerData.file + '-shm', 'r');

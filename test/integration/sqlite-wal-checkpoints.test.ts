@@ -18,13 +18,13 @@ async function openFile(name: string): Promise<SqliteDatabaseHandle & { file: st
 }
 
 /** `commits` transactions of `rows` rows of 3 KB on the main connection: about one WAL page per row. */
-function write(opened: SqliteDatabaseHandle, commits: number, rows: number): void {
-  const insert = opened.sqlite.prepare('insert into blob (v) values (?)');
+function write(sqlite: { prepare(sql: string): BetterSqlite3.Statement }, commits: number, rows: number): void {
+  const insert = sqlite.prepare('insert into blob (v) values (?)');
   const value = Buffer.alloc(3000, 7);
   for (let c = 0; c < commits; c++) {
-    opened.sqlite.prepare('begin immediate').run();
+    sqlite.prepare('begin immediate').run();
     for (let r = 0; r < rows; r++) insert.run(value);
-    opened.sqlite.prepare('commit').run();
+    sqlite.prepare('commit').run();
   }
 }
 
@@ -45,14 +45,14 @@ describe('SQLite WAL checkpoints run in a worker thread', () => {
     // The main connection checkpoints only as the bound, far past SQLite's 1,000 pages.
     expect(opened.sqlite.prepare('pragma wal_autocheckpoint').get()).toEqual({ wal_autocheckpoint: 10 * SQLITE_DEFAULT_AUTOCHECKPOINT });
 
-    write(opened, 30, 50); // about 1,500 pages: past SQLite's own threshold
+    write(opened.sqlite, 30, 50); // about 1,500 pages: past SQLite's own threshold
     let rows = 1500;
     const before = walSalt(opened.file);
     // Once the worker has copied every frame, the next commit writes the WAL from its beginning again
     // (with new salts). The worker may be mid-copy at any moment, so commit once per catch-up until then.
     while (walSalt(opened.file) === before) {
       await opened.checkpointer!.caughtUp();
-      write(opened, 1, 1);
+      write(opened.sqlite, 1, 1);
       rows += 1;
     }
     expect(walSize(opened.file)).toBeLessThanOrEqual(1600 * 4096);
@@ -93,8 +93,7 @@ describe('SQLite WAL checkpoints run in a worker thread', () => {
     // A worker that checkpoints once at its start and then not for a minute: as good as stuck.
     const checkpointer = startWalCheckpointer(connection, { pollMs: 60_000, fallbackPages: 2000 });
     await checkpointer.ready;
-    const opened = { sqlite: connection } as unknown as SqliteDatabaseHandle;
-    write(opened, 100, 50); // about 5,000 pages
+    write(connection, 100, 50); // about 5,000 pages
     // The main connection checkpointed at 2,000 pages and started over: the WAL never held much more.
     expect(walSize(file)).toBeLessThan(2200 * 4096);
     await checkpointer.close();
