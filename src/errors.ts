@@ -43,6 +43,9 @@ export const HTTP_ERRORS = {
       sessionEnd: 'Send { "sessionId": "..." } or { "userId": "..." }',
       tooDeep: (maxDepth: number) => `Request body is nested deeper than ${maxDepth} levels`,
       forbiddenKey: (key: string) => `Request body contains the forbidden key "${key}"`,
+      // body-parser's own words for a body cut short, which the ingest lane gives as Express would.
+      aborted: 'request aborted',
+      sizeMismatch: 'request size did not match content length',
       // Issue texts (a detail's `message`), besides zod's own.
       userIdRequired: 'userId is required with the service token',
       ownerRequired: 'userId is required',

@@ -9,6 +9,7 @@ import { LocalBus } from '../bus/local-bus.js';
 import { Gateway } from '../gateway/gateway.js';
 import { Hub } from '../gateway/hub.js';
 import { createApiRouter } from '../http/api-router.js';
+import type { IngestLane } from '../http/ingest-lane.js';
 import { RequestFailures } from '../http/request-failures.js';
 import { JobService } from '../jobs/job-service.js';
 import { LogService } from '../logs/log-service.js';
@@ -98,6 +99,11 @@ export interface LivetailInternals extends Livetail {
   readonly logger: Logger;
   /** Reports what an HTTP request throws; the standalone server also hands it what escapes Express. */
   readonly failures: RequestFailures;
+  /**
+   * POST /logs without Express (src/http/ingest-lane.ts), for a server of livetail's own that mounts
+   * `router()` at `mountPath` and hands the lane the plain POSTs first.
+   */
+  ingestLane(mountPath: string): IngestLane;
   /** Whether `drain()` (or `close()`) began: /readyz answers "shutting-down" from then on. */
   draining(): boolean;
 }
@@ -250,6 +256,7 @@ export async function createLivetailInternals(options: LivetailOptions, internal
       jobs,
       metrics,
       router: () => api.router,
+      ingestLane: (mountPath) => api.ingestLane(mountPath),
       handleUpgrade: (req, socket, head) => gateway.handleUpgrade(req, socket, head),
       handleRequest: (req, res) => gateway.handleRequest(req, res),
       endSession: (sessionId) => end({ sessionId }),

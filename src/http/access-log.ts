@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
-import type { RequestHandler } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 
 declare module 'node:http' {
@@ -25,13 +24,13 @@ const QUIET = new Set(['/healthz', '/readyz', '/metrics']);
  * The same line pino-http wrote, written directly: pino-http's per-request machinery (its serializers,
  * a child of a child, three listeners per response) cost more CPU than a small POST's own work.
  */
-export function accessLog(logger: Logger): RequestHandler {
+export function accessLog(logger: Logger): NodeMiddleware {
   return (req, res, next) => {
     const started = Date.now();
     const given = req.headers['x-request-id'];
     const id = typeof given === 'string' && GIVEN_ID.test(given) ? given : randomUUID();
     res.setHeader('x-request-id', id);
-    const url = req.url;
+    const url = req.url ?? '/'; // always set on a server's request
     const query = url.indexOf('?');
     const bound = { id, method: req.method, path: query === -1 ? url : url.slice(0, query) };
     lazyRequestLogger(req, logger, bound);
@@ -46,6 +45,12 @@ export function accessLog(logger: Logger): RequestHandler {
     next();
   };
 }
+
+/**
+ * A middleware that needs nothing of Express's: the standalone server runs it in its Express app and,
+ * without Express, before the ingest lane.
+ */
+export type NodeMiddleware = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
 
 /** Where a request keeps what its logger is made from, and the logger once made (see lazyRequestLogger). */
 const REQUEST_LOGGER = Symbol('livetail.requestLogger');

@@ -1,4 +1,5 @@
-import express, { type ErrorRequestHandler, type RequestHandler, type Router } from 'express';
+import type { ServerResponse } from 'node:http';
+import express, { type Router } from 'express';
 import type { Logger } from 'pino';
 import type { Settings } from '../core/options.js';
 import { HTTP_ERRORS, HttpError, LivetailError, SessionCheckUnavailable, StoreUnavailableError, retryAfterOf } from '../errors.js';
@@ -7,13 +8,16 @@ import type { LogService } from '../logs/log-service.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Sessions } from '../sessions/sessions.js';
 import type { LogStore } from '../store/log-store.js';
+import type { ApiRequest, ApiResponse } from './api-request.js';
 import { createAuthenticator } from './authenticate.js';
 import { IdempotentAnswers } from './idempotency.js';
+import { type IngestLane, createIngestLane } from './ingest-lane.js';
 import { singleQueryValues } from './query-guard.js';
 import { type ReadRouteOptions, ReadSlots } from './read-slots.js';
 import type { RequestFailures } from './request-failures.js';
 import { jobRoutes } from './routes/jobs.js';
-import { addLogRoutes } from './routes/logs.js';
+import { LOGS_PATH, addLogRoutes, postLogs } from './routes/logs.js';
+import { sendJson } from './send-json.js';
 import { sessionRoutes } from './routes/sessions.js';
 
 export interface ApiRouterDeps {
@@ -32,6 +36,8 @@ export interface ApiRouterDeps {
 /** The REST API and what its owner needs at shutdown. */
 export interface ApiRouter {
   readonly router: Router;
+  /** POST /logs without Express, for a server that mounts `router` at `mountPath` (ingest-lane.ts). */
+  ingestLane(mountPath: string): IngestLane;
   /** Resolves once no request the router took is still in progress (at most `timeoutMs`). */
   settle(timeoutMs?: number): Promise<void>;
 }
@@ -45,7 +51,10 @@ export function createApiRouter(deps: ApiRouterDeps): ApiRouter {
   const { settings } = deps;
   const router = express.Router();
   const inFlight = new InFlight();
-  router.use(inFlight.track);
+  router.use((_req, res, next) => {
+    inFlight.track(res);
+    next();
+  });
   // Every query parameter once, on every route of livetail's own (an array could pass for a missing value).
   router.use(singleQueryValues());
   const authenticate = createAuthenticator(deps.sessions, settings.ingestToken, settings.trustedOrigins);
@@ -57,10 +66,24 @@ export function createApiRouter(deps: ApiRouterDeps): ApiRouter {
   addLogRoutes(router, deps.logs, authenticate, settings, reads, idempotent);
   router.use('/jobs', jobRoutes(deps.jobs, authenticate, settings.maxBodyBytes, reads, idempotent));
   router.use('/sessions', sessionRoutes(deps.sessions, authenticate, settings.maxBodyBytes));
-  router.use(unavailableAnswers(deps.logger));
-  router.use(errorAnswers(deps.failures));
-  return { router, settle: (timeoutMs) => inFlight.settled(timeoutMs) };
+  const unavailable = unavailableAnswers(deps.logger);
+  const errors = errorAnswers(deps.failures);
+  router.use(unavailable, errors);
+  const ingestLane = (mountPath: string) =>
+    createIngestLane({
+      path: `${mountPath}${LOGS_PATH}`,
+      maxBodyBytes: settings.maxBodyBytes,
+      authenticate,
+      track: (res) => inFlight.track(res),
+      onRaw: idempotent.digestBody,
+      post: postLogs(deps.logs, settings, idempotent),
+      fail: (error, req, res) => unavailable(error, req, res, (next) => errors(next, req, res, () => {})),
+    });
+  return { router, ingestLane, settle: (timeoutMs) => inFlight.settled(timeoutMs) };
 }
+
+/** An error handler of the API router, typed on what it uses, so the ingest lane can call it without Express. */
+type ErrorAnswer = (err: unknown, req: ApiRequest, res: ApiResponse, next: (err?: unknown) => void) => void;
 
 /**
  * Before the error answers: a store or session check that did not answer (the seams' failures, whose
@@ -68,7 +91,7 @@ export function createApiRouter(deps: ApiRouterDeps): ApiRouter {
  * AUTH_UNAVAILABLE) with the catalog's text rather than 500 (it is no bug of ours), and an error whose
  * code says when to try again gets its Retry-After.
  */
-function unavailableAnswers(logger: Logger): ErrorRequestHandler {
+function unavailableAnswers(logger: Logger): ErrorAnswer {
   return (err, req, res, next) => {
     let error = err;
     if (error instanceof StoreUnavailableError || error instanceof SessionCheckUnavailable) {
@@ -88,24 +111,25 @@ function unavailableAnswers(logger: Logger): ErrorRequestHandler {
  * already under way (a streamed read whose later slice failed) cannot change its status: it is cut,
  * so the client sees a broken answer rather than a complete-looking one.
  */
-export function errorAnswers(failures: RequestFailures): ErrorRequestHandler {
-  return (err, req, res, _next) => {
+export function errorAnswers(failures: RequestFailures): ErrorAnswer {
+  return (thrown, req, res, _next) => {
+    const err = thrown as { type?: unknown; limit?: unknown; status?: unknown; message?: unknown } | undefined;
     let error: LivetailError;
-    if (err instanceof LivetailError) error = err;
-    else if (err?.type === 'entity.too.large') error = new HttpError('BODY_TOO_LARGE', HTTP_ERRORS.BODY_TOO_LARGE.texts.limit(err.limit));
+    if (thrown instanceof LivetailError) error = thrown;
+    else if (err?.type === 'entity.too.large') error = new HttpError('BODY_TOO_LARGE', HTTP_ERRORS.BODY_TOO_LARGE.texts.limit(Number(err.limit)));
     else if (err?.type === 'entity.parse.failed') error = new HttpError('INVALID_JSON');
     else if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) {
       // Another library's refusal of the request (body-parser's: an aborted body, an unknown charset), in its words.
       error = new HttpError('VALIDATION_FAILED', typeof err.message === 'string' ? err.message : HTTP_ERRORS.VALIDATION_FAILED.message);
     } else {
-      failures.handled(err, req, res);
+      failures.handled(thrown, req, res);
       error = new HttpError('INTERNAL');
     }
     if (res.headersSent) {
       if (!res.writableEnded) res.destroy();
       return;
     }
-    res.status(HTTP_ERRORS[error.code].status).json(error.toJSON());
+    sendJson(res, HTTP_ERRORS[error.code].status, JSON.stringify(error.toJSON()));
   };
 }
 
@@ -114,13 +138,12 @@ class InFlight {
   private count = 0;
   private waiters: Array<() => void> = [];
 
-  readonly track: RequestHandler = (_req, res, next) => {
+  track(res: ServerResponse): void {
     this.count++;
     res.once('close', () => {
       if (--this.count === 0) for (const wake of this.waiters.splice(0)) wake();
     });
-    next();
-  };
+  }
 
   settled(timeoutMs = 5000): Promise<void> {
     if (this.count === 0) return Promise.resolve();

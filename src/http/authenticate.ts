@@ -1,6 +1,8 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { Request, RequestHandler, Response } from 'express';
+import type { IncomingMessage } from 'node:http';
+import type { RequestHandler } from 'express';
 import { createOriginCheck } from '../auth/origin.js';
+import type { ApiResponse } from './api-request.js';
 import type { Sessions } from '../sessions/sessions.js';
 import { HTTP_ERRORS, HttpError } from '../errors.js';
 
@@ -21,7 +23,7 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 export function createAuthenticator(sessions: Pick<Sessions, 'resolve'>, ingestToken: string | undefined, trustedOrigins: string[]) {
   const expected = ingestToken ? Buffer.from(ingestToken) : undefined;
   const originAllowed = createOriginCheck(trustedOrigins);
-  return async (req: Request): Promise<Caller> => {
+  return async (req: IncomingMessage): Promise<Caller> => {
     const header = req.headers.authorization;
     if (header !== undefined) {
       const match = /^Bearer\s+(.+)$/i.exec(header);
@@ -29,7 +31,7 @@ export function createAuthenticator(sessions: Pick<Sessions, 'resolve'>, ingestT
       if (expected && given && given.length === expected.length && timingSafeEqual(given, expected)) return { kind: 'service' };
       throw new HttpError('UNAUTHENTICATED', expected ? HTTP_ERRORS.UNAUTHENTICATED.texts.wrongToken : HTTP_ERRORS.UNAUTHENTICATED.texts.tokensOff);
     }
-    if (!SAFE_METHODS.has(req.method) && !originAllowed(req.headers.origin)) throw new HttpError('ORIGIN_NOT_ALLOWED');
+    if (!SAFE_METHODS.has(req.method ?? '') && !originAllowed(req.headers.origin)) throw new HttpError('ORIGIN_NOT_ALLOWED');
     const session = await sessions.resolve(req.headers);
     if (!session) throw new HttpError('UNAUTHENTICATED');
     return { kind: 'user', userId: session.userId, sessionId: session.sessionId };
@@ -58,6 +60,6 @@ export function requireCaller(authenticate: Authenticate): RequestHandler {
   };
 }
 
-export function callerOf(res: Response): Caller {
+export function callerOf(res: ApiResponse): Caller {
   return res.locals.caller as Caller;
 }

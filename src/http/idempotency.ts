@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
-import type { Request, Response } from 'express';
+import type http from 'node:http';
 import { HttpError } from '../errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { type IdempotencyClaim, IdempotencyKeyTakenError, type IdempotencyRecord, type LogStore } from '../store/log-store.js';
+import type { ApiRequest, ApiResponse } from './api-request.js';
 import { type Caller, callerOf } from './authenticate.js';
+import { sendJson } from './send-json.js';
 
 /** The header of an answer given again to a repeated request. */
 export const REPLAYED_HEADER = 'Idempotent-Replayed';
@@ -42,11 +44,11 @@ export class IdempotentAnswers {
    * jsonBody's `onRaw`: the SHA-256 of a keyed request's bytes as they came, so a retry (the same bytes)
    * is told from another request under its key without serializing the parsed body again.
    */
-  readonly digestBody = (req: Request, res: Response, raw: Buffer): void => {
+  readonly digestBody = (req: ApiRequest, res: ApiResponse, raw: Buffer): void => {
     if (req.headers['idempotency-key'] !== undefined) res.locals[BODY_DIGEST] = createHash('sha256').update(raw).digest('base64url');
   };
 
-  async answer<T>(req: Request, res: Response, created: Created, handle: (claim: IdempotencyClaim | undefined) => Promise<T>): Promise<void> {
+  async answer<T>(req: ApiRequest, res: ApiResponse, created: Created, handle: (claim: IdempotencyClaim | undefined) => Promise<T>): Promise<void> {
     const claim = claimOf(req, res, created.route);
     if (claim) {
       const record = await this.records.findIdempotency(claim);
@@ -62,7 +64,7 @@ export class IdempotentAnswers {
     sendCreated(res, created, JSON.stringify(result));
   }
 
-  private repeat(res: Response, created: Created, claim: IdempotencyClaim, record: IdempotencyRecord): void {
+  private repeat(res: ApiResponse, created: Created, claim: IdempotencyClaim, record: IdempotencyRecord): void {
     if (record.bodyHash !== claim.bodyHash) {
       this.metrics.idempotentRepeats.labels(created.route, 'reused').inc();
       throw new HttpError('IDEMPOTENCY_KEY_REUSED');
@@ -80,19 +82,15 @@ export class IdempotentAnswers {
  * past 1,000 characters cost more than the rest of answering a small POST). A first answer and its
  * replay are so the same bytes whatever the app's `json spaces` or `json replacer`.
  */
-function sendCreated(res: Response, created: Created, result: string | undefined): void {
-  const body = result === undefined ? '{}' : `{"${created.field}":${result}}`; // res.json leaves out an undefined field
-  res.statusCode = 201;
-  res.setHeader('Content-Type', 'application/json; charset=utf-8');
-  res.setHeader('Content-Length', Buffer.byteLength(body));
-  res.end(body);
+function sendCreated(res: http.ServerResponse, created: Created, result: string | undefined): void {
+  sendJson(res, 201, result === undefined ? '{}' : `{"${created.field}":${result}}`); // res.json leaves out an undefined field
 }
 
 /**
  * The request's Idempotency-Key as a claim of its caller (see scopeOf), with the route and the digest of
  * its body; undefined without the header, 400 INVALID_IDEMPOTENCY_KEY for a malformed one.
  */
-function claimOf(req: Request, res: Response, route: Created['route']): IdempotencyClaim | undefined {
+function claimOf(req: ApiRequest, res: ApiResponse, route: Created['route']): IdempotencyClaim | undefined {
   const key = req.headers['idempotency-key'];
   if (key === undefined) return undefined;
   if (typeof key !== 'string' || !KEY_FORMAT.test(key)) throw new HttpError('INVALID_IDEMPOTENCY_KEY');

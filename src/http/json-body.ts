@@ -1,6 +1,10 @@
-import express, { type Request, type RequestHandler, type Response } from 'express';
+import express, { type RequestHandler } from 'express';
 import { HTTP_ERRORS, HttpError } from '../errors.js';
 import { refuseIllFormedStrings } from '../util/well-formed.js';
+import type { ApiRequest, ApiResponse } from './api-request.js';
+
+/** What sees a body's raw bytes before it is parsed (an idempotent route digests them). */
+export type OnRawBody = (req: ApiRequest, res: ApiResponse, raw: Buffer) => void;
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
@@ -81,7 +85,7 @@ function decodeKey(raw: Uint8Array, from: number, to: number): string | undefine
  * UTF-16 (a lone surrogate) → 400 INVALID_BODY naming its path: nothing downstream (validation, the
  * store, the reply) ever sees one. `onRaw` sees the raw bytes first (an idempotent route digests them).
  */
-export function jsonBody(limit: number, onRaw?: (req: Request, res: Response, raw: Buffer) => void): RequestHandler[] {
+export function jsonBody(limit: number, onRaw?: OnRawBody): RequestHandler[] {
   const read = express.raw({ limit, type: () => true });
   // One layer for the type check, the read and the parse: each of Express's layers costs a match and a
   // dispatch per request, and every POST of a producer passes here.
@@ -101,12 +105,16 @@ export function jsonBody(limit: number, onRaw?: (req: Request, res: Response, ra
   return [body];
 }
 
-function isJsonType(type: string | undefined): boolean {
+/** Whether a Content-Type names JSON (application/json or a +json type), as every JSON route takes it. */
+export function isJsonType(type: string | undefined): boolean {
   return type !== undefined && /^application\/([\w.+-]*\+)?json\s*(;|$)/i.test(type);
 }
 
-/** Scans and parses the raw body read into `req.body`, and puts the parsed value there; the refusal, if any. */
-function parseInto(req: Request, res: Response, onRaw: ((req: Request, res: Response, raw: Buffer) => void) | undefined): HttpError | undefined {
+/**
+ * Scans and parses the raw body read into `req.body`, and puts the parsed value there; the refusal, if
+ * any (it throws the 400 of a lone surrogate). The ingest lane reads its bodies itself and parses them here.
+ */
+export function parseInto(req: ApiRequest, res: ApiResponse, onRaw: OnRawBody | undefined): HttpError | undefined {
   const raw: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
   onRaw?.(req, res, raw);
   const scan = scanJsonBody(raw, MAX_BODY_DEPTH);

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { RequestHandler } from 'express';
 import helmet, { type HelmetOptions } from 'helmet';
+import type { NodeMiddleware } from './access-log.js';
 
 /** helmet's defaults, with a CSP that lets the console open its WebSocket. */
 const OPTIONS: HelmetOptions = {
@@ -29,7 +29,7 @@ const HEADERS: ReadonlyArray<readonly [name: string, value: string]> = (() => {
 })();
 
 /** The security headers middleware of the HTTP app: on every response, errors included. */
-export function securityHeaders(): RequestHandler {
+export function securityHeaders(): NodeMiddleware {
   return (_req, res, next) => {
     for (const [name, value] of HEADERS) res.setHeader(name, value);
     res.removeHeader('X-Powered-By'); // as helmet does

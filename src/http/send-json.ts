@@ -1,5 +1,17 @@
 import type http from 'node:http';
 
+/**
+ * `status` with `json` (already serialized) as the whole body: the bytes Express's res.json writes with
+ * its default settings, written directly, so that an answer is the same whether Express or the ingest
+ * lane (ingest-lane.ts) carries the request, and costs no type, charset or freshness handling.
+ */
+export function sendJson(res: http.ServerResponse, status: number, json: string): void {
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(json));
+  res.end(json);
+}
+
 /** How a streamed answer treats a client that stops reading. */
 export interface SendOptions {
   /** An answer that cannot send anything for this long is cut (HTTP_SEND_TIMEOUT_MS). */

@@ -32,7 +32,10 @@ describe('A publisher retry after an answer lost on the way back', () => {
    * cuts the connection (after `beforeCut`) and lets the publisher's retry through.
    */
   async function publishAcrossACut(committer: TestServer, user: TestUser, beforeCut: () => void = () => {}) {
-    const publisher = createPublisher({ url: `http://127.0.0.1:${proxy!.port}`, token: INGEST_TOKEN, flushIntervalMs: 1, retry: { baseMs: 10, capMs: 50 } });
+    // flush() sends the batch; a linger this long never splits it (with 1 ms, a busy machine could take
+    // more than 1 ms between two publish() calls and send the first entries alone, whose held answer then
+    // keeps the rest from being sent: "2 of 4 stored").
+    const publisher = createPublisher({ url: `http://127.0.0.1:${proxy!.port}`, token: INGEST_TOKEN, flushIntervalMs: 60_000, retry: { baseMs: 10, capMs: 50 } });
     publishers.push(publisher);
     const sent: Array<PublisherEvents['sent']> = [];
     const retries: Array<PublisherEvents['retry']> = [];

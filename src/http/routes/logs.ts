@@ -4,6 +4,7 @@ import { HTTP_ERRORS, HttpError } from '../../errors.js';
 import type { LogService } from '../../logs/log-service.js';
 import type { LogQuery } from '../../store/log-store.js';
 import { type Authenticate, callerOf, ownerFor, requireCaller } from '../authenticate.js';
+import type { ApiRequest, ApiResponse } from '../api-request.js';
 import type { IdempotentAnswers } from '../idempotency.js';
 import { jsonBody } from '../json-body.js';
 import { readLogSlices } from '../log-slices.js';
@@ -11,7 +12,8 @@ import type { ReadRouteOptions } from '../read-slots.js';
 import { sendJsonParts } from '../send-json.js';
 
 /** Where the routes sit in the API router (mounted at /api). */
-const PATH = '/logs';
+export const LOGS_PATH = '/logs';
+const PATH = LOGS_PATH;
 
 export interface LogRoutesOptions {
   maxBodyBytes: number;
@@ -31,20 +33,7 @@ export function addLogRoutes(router: Router, logs: LogService, authenticate: Aut
   // Credentials first, on every method and path under /logs: an anonymous caller gets 401 before its body is even read.
   router.use(PATH, requireCaller(authenticate));
 
-  router.post(PATH, ...jsonBody(o.maxBodyBytes, idempotent.digestBody), (req, res) =>
-    idempotent.answer(req, res, { route: 'logs', field: 'logs' }, (claim) => {
-      const caller = callerOf(res);
-      const entries = entriesOf(req.body);
-      if (entries.length > o.maxBatchEntries) {
-        throw new HttpError('BATCH_TOO_LARGE', HTTP_ERRORS.BATCH_TOO_LARGE.texts.count(entries.length, o.maxBatchEntries));
-      }
-      // With the service token each entry names its user; a session's entries belong to its user (another → 403).
-      const owned = logs.validate(entries, (claimed) =>
-        caller.kind === 'service' && !claimed ? { invalid: HTTP_ERRORS.VALIDATION_FAILED.texts.userIdRequired } : ownerFor(caller, claimed),
-      );
-      return logs.append(owned, claim);
-    }),
-  );
+  router.post(PATH, ...jsonBody(o.maxBodyBytes, idempotent.digestBody), postLogs(logs, o, idempotent));
 
   const listQuery = z.object({
     limit: z.coerce.number().int().min(1).max(o.maxLogsPerUser).optional(),
@@ -77,6 +66,27 @@ export function addLogRoutes(router: Router, logs: LogService, authenticate: Aut
     await logs.clear(owner);
     res.json({ cleared: true });
   });
+}
+
+/**
+ * POST /logs once the caller is known (`res.locals.caller`) and the body parsed into `req.body`: the
+ * entries validated, stored (idempotently with a key) and answered 201 with the stored logs. The one
+ * handler of both ways a POST comes in: Express's route above, and the ingest lane (ingest-lane.ts).
+ */
+export function postLogs(logs: LogService, o: Pick<LogRoutesOptions, 'maxBatchEntries'>, idempotent: IdempotentAnswers) {
+  return (req: ApiRequest, res: ApiResponse): Promise<void> =>
+    idempotent.answer(req, res, { route: 'logs', field: 'logs' }, (claim) => {
+      const caller = callerOf(res);
+      const entries = entriesOf(req.body);
+      if (entries.length > o.maxBatchEntries) {
+        throw new HttpError('BATCH_TOO_LARGE', HTTP_ERRORS.BATCH_TOO_LARGE.texts.count(entries.length, o.maxBatchEntries));
+      }
+      // With the service token each entry names its user; a session's entries belong to its user (another → 403).
+      const owned = logs.validate(entries, (claimed) =>
+        caller.kind === 'service' && !claimed ? { invalid: HTTP_ERRORS.VALIDATION_FAILED.texts.userIdRequired } : ownerFor(caller, claimed),
+      );
+      return logs.append(owned, claim);
+    });
 }
 
 /** `{"logs":[...],"truncated":…,"hasMore":…}` in parts, as the slices come. */
