@@ -19,11 +19,11 @@ import {
   table,
   x,
 } from './report-table.js';
-import { type LevelResult, type Measured, ONE_PER_ENTRY, PUBLISHER, type PerSocketMemory, type Results, type Series } from './results.js';
+import { BARE_WS_INITIAL_LOGS, type LevelResult, type Measured, ONE_PER_ENTRY, PUBLISHER, type PerSocketMemory, type Results, type Series } from './results.js';
 import { max, median } from './stats.js';
 import type { StormWindow } from './storm.js';
 import { TARGETS as COMPARED } from './targets.js';
-import type { WindowResult } from './windows.js';
+import type { ConnectWindow, WindowResult } from './windows.js';
 
 function memoryValues(memory: Record<string, PerSocketMemory> | undefined, pick: 'rss' | 'heap'): Values {
   return Object.fromEntries(Object.entries(memory ?? {}).map(([name, m]) => [name, m[pick]]));
@@ -174,6 +174,15 @@ function referenceTargets(results: Results): Row[] {
       // The issue's target is the single entry; 10 entries is the context beside it.
       ...(one ? { target: relative(BARE_EXPRESS, 1.5, false), why: WHY.perRequest } : {}),
     });
+  }
+  if (results.connect?.[BARE_WS_INITIAL_LOGS]) {
+    // Context beside W4's target: what the initial-logs bytes alone cost a server that does nothing else.
+    const of = (w: (x: ConnectWindow) => number) => {
+      const all = medians(results.connect!, w);
+      return { livetail: all.livetail, [BARE_WS_INITIAL_LOGS]: all[BARE_WS_INITIAL_LOGS] };
+    };
+    rows.push({ figure: "W4 connections/s against bare ws that writes each new socket a message of livetail's initial-logs size", values: of((w) => w.connectsPerSecond), format: int, reference: BARE_WS_INITIAL_LOGS });
+    rows.push({ figure: 'W4 server CPU µs per connect, the same', values: of((w) => w.serverMicrosPerConnect), format: int, reference: BARE_WS_INITIAL_LOGS });
   }
   if (results.ingest) {
     const ingest = medians(results.ingest, (w) => w.logsPerSecond);

@@ -7,6 +7,8 @@ import type { ConnectWindow, FanoutWindow, IngestWindow, LatencyWindow, WindowRe
 /** The two producers W6 compares, by their names in the results and the report. */
 export const ONE_PER_ENTRY = 'one POST per entry';
 export const PUBLISHER = 'publisher';
+/** W4's second reference: bare ws writing each new socket a message of livetail's initial-logs size (bench/targets/bare-ws.ts). */
+export const BARE_WS_INITIAL_LOGS = 'bare-ws sending initial-logs';
 
 /** A window as kept: the least disturbed of its runs, and how many reruns that took. */
 export type Measured<T extends WindowResult> = T & { reruns: number; disturbed: boolean };

@@ -11,11 +11,11 @@ import { openFilesLimits } from './open-files.js';
 import { measurePerRequest } from './per-request.js';
 import type { Profile } from './profiles.js';
 import { directLatencyWindow, publisherLatencyWindow, publisherWindow } from './producer-windows.js';
-import { type LevelResult, type MachineFacts, ONE_PER_ENTRY, PUBLISHER, type PerSocketMemory, type Results } from './results.js';
+import { BARE_WS_INITIAL_LOGS, type LevelResult, type MachineFacts, ONE_PER_ENTRY, PUBLISHER, type PerSocketMemory, type Results } from './results.js';
 import { Reruns, describe, describeMemory, fmt, rounds } from './rounds.js';
 import { type RunContext, Stage } from './stage.js';
 import { runStorm } from './storm.js';
-import { TARGETS } from './targets.js';
+import { LIVETAIL_INITIAL_LOGS, TARGETS } from './targets.js';
 import { prepareUsers } from './users.js';
 import { type MemoryWithEmpty, openMeasuringMemory, perSocket } from './w3-memory.js';
 import { connectWindow, fanoutWindow, ingestWindow, latencyWindow } from './windows.js';
@@ -129,14 +129,17 @@ export async function runBench(options: RunOptions): Promise<Results> {
 
     if (profile.connect) {
       const { count, concurrency, storedLogs } = profile.connect;
-      const stage = await Stage.start(ctx, 'connect', three, usersFor(1000));
+      // Beside the three: bare ws writing each new socket a message of livetail's initial-logs size, so the
+      // report can tell the cost of those bytes from the rest of livetail's connect.
+      const specs = [...three, { name: BARE_WS_INITIAL_LOGS, kind: 'bare-ws' as const, options: { env: { BARE_WS_INITIAL_LOGS: String(Math.min(storedLogs, LIVETAIL_INITIAL_LOGS)) } } }];
+      const stage = await Stage.start(ctx, 'connect', specs, usersFor(1000));
       try {
         // Every user has history: each connect's initial-logs is the newest INITIAL_LOGS read from the store.
         const rows = await fillToRetention(stage.entry('livetail').databaseUrl!, stage.userIds, storedLogs);
         say(`W4: ${rows.toLocaleString('en')} logs stored for ${stage.users.length} users`);
         results.connectStoredLogs = storedLogs;
         let round = 0;
-        results.connect = await rounds(profile, three, undefined, rerun, (name) => connectWindow(stage, name, { count, concurrency, round: round++ }),
+        results.connect = await rounds(profile, specs, undefined, rerun, (name) => connectWindow(stage, name, { count, concurrency, round: round++ }),
           (name, w) => say(`W4 ${name}: ${fmt(w.connectsPerSecond)} connects/s, ${w.serverMicrosPerConnect.toFixed(0)} µs server CPU each${describe(w)}`),
         );
       } finally {
