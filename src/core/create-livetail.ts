@@ -183,6 +183,7 @@ export async function createLivetailInternals(options: LivetailOptions, internal
     });
     const jobs = new JobService(writer, store, metrics, settings.maxJobsPerUser);
     const hub = new Hub(bus, store, metrics, logger, settings);
+    closers.push(() => hub.stop()); // before the bus closes (closers run in reverse)
     // One listener on the bus: stream messages go to the hub, session ends to their owner.
     const listener: BusListener = {
       onMessage: (message: BusMessage) => {

@@ -22,6 +22,8 @@ export const TUNABLES = {
   maxJobsPerUser: { default: 50, min: 1, max: 100_000, unit: 'jobs' },
   /** How many logs `initial-logs` carries. */
   initialLogs: { default: 100, min: 0, max: 1_000_000, unit: 'logs' },
+  /** How long a user's newest logs stay in memory after their last socket on the node closed, so a reconnect is answered without the store; 0 drops them with that socket. */
+  recentLogsLingerMs: { default: 30_000, min: 0, max: 3_600_000, unit: 'milliseconds; 0 drops them with the last socket' },
   /** Protocol ping interval; a socket that missed the last pong is terminated. */
   heartbeatIntervalMs: { default: 30_000, min: 100, max: 3_600_000, unit: 'milliseconds' },
   /** How long a positive session check is reused; 0 disables the cache. */

@@ -7,6 +7,7 @@ import type { ServerMessageOf } from '../protocol/messages.js';
 import type { LogPage, LogStore } from '../store/log-store.js';
 import { Turns } from '../util/turns.js';
 import type { Connection } from './connection.js';
+import { IdleUsers } from './idle-users.js';
 import { JobsKnownEmpty } from './jobs-known-empty.js';
 import { type BuiltInitialLogs, initialJobsMessage, initialLogsFor } from './join-backlog.js';
 import { RecentLogs } from './recent-logs.js';
@@ -22,6 +23,8 @@ export interface HubOptions {
    * once from the store: the join backlog, and each page of a catch-up.
    */
   maxBufferedBytes: number;
+  /** RECENT_LOGS_LINGER_MS: how long a user's pool outlives its last local socket (see IdleUsers); 0: not at all. */
+  recentLogsLingerMs: number;
 }
 
 /** How a socket asked to start: the newest logs, or resume after a log id. */
@@ -52,6 +55,14 @@ interface Pool {
 const RECENT_LOGS_MAX_BYTES = 512 * 1024;
 
 /**
+ * Bounds on the users kept after their last local socket (IdleUsers): a reconnect within the linger is
+ * answered from memory. 64 MiB holds the newest 100 typical logs of about 1,400 users; the count bounds
+ * the pools and bus subscriptions of users without logs.
+ */
+const IDLE_USERS_MAX = 10_000;
+const IDLE_USERS_MAX_BYTES = 64 * 1024 * 1024;
+
+/**
  * Per-user connection pools and the one delivery path: the bus hands every message back here, the hub
  * prepares it once and asks each local socket's cursor (stream-cursor.ts) what to do with it. The cursor
  * decides — send, hold during a join or catch-up, skip a duplicate, or catch up a gap (a lost bus
@@ -69,6 +80,9 @@ export class Hub {
   /** Each live log's JSON, made once for its `log` payload and for the users' RecentLogs alike. */
   private readonly logJson = new WeakMap<LogEntry, string>();
   private readonly joinTurns = new Turns();
+  private readonly idle: IdleUsers;
+  /** Sweeps `idle` while it holds anyone. */
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly bus: Bus,
@@ -76,7 +90,20 @@ export class Hub {
     private readonly metrics: Metrics,
     private readonly logger: Logger,
     private readonly options: HubOptions,
-  ) {}
+  ) {
+    this.idle = new IdleUsers(options.recentLogsLingerMs, IDLE_USERS_MAX, IDLE_USERS_MAX_BYTES);
+  }
+
+  /** Users kept after their last local socket (tests, and the idle-users gauge). */
+  idleUserCount(): number {
+    return this.idle.size;
+  }
+
+  /** Stops the idle users' sweep (the core's close; the bus goes after it). */
+  stop(): void {
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
+  }
 
   socketCount(userId?: string): number {
     if (userId !== undefined) return this.pools.get(userId)?.conns.size ?? 0;
@@ -122,11 +149,13 @@ export class Hub {
       const fromRecent = () =>
         from.since === undefined ? pool.recent.newest(budget) : from.since !== SINCE_THE_START ? pool.recent.after(from.since, budget) : undefined;
       let recent = fromRecent();
+      const answeredFromMemory = recent !== undefined;
       if (!recent && from.since !== SINCE_THE_START && !pool.recent.valid) {
         await this.fillRecent(conn.userId, pool, budget);
         if (conn.closed) return;
         recent = fromRecent();
       }
+      this.metrics.joinBacklogs.labels(answeredFromMemory ? 'memory' : 'store').inc();
       if (recent) {
         logs = recent.json;
         headSeq = recent.headSeq;
@@ -196,15 +225,36 @@ export class Hub {
     return pool.filling;
   }
 
-  /** Removes a closed socket; the user's bus subscription goes with its last local socket. */
+  /**
+   * Removes a closed socket. The user's pool (bus subscription, RecentLogs) outlives its last local
+   * socket for RECENT_LOGS_LINGER_MS within IdleUsers' bounds, when it holds logs a reconnect could be
+   * answered from; else it goes with that socket.
+   */
   leave(conn: Connection): void {
     const pool = this.pools.get(conn.userId);
     if (!pool || !pool.conns.delete(conn)) return;
     this.metrics.socketsOpen.dec();
-    if (pool.conns.size === 0) {
-      this.pools.delete(conn.userId);
-      this.bus.unsubscribe(conn.userId).catch((error) => this.logger.warn({ err: error }, 'bus unsubscribe failed'));
-    }
+    if (pool.conns.size > 0) return;
+    if (!this.idle.enabled || !pool.recent.valid) return this.drop(conn.userId);
+    for (const userId of this.idle.add(conn.userId, pool.recent.size.bytes, Date.now())) this.drop(userId);
+    this.metrics.idleUsers.set(this.idle.size);
+    this.sweeper ??= setInterval(() => this.sweep(), Math.max(250, Math.floor(this.options.recentLogsLingerMs / 4))).unref();
+  }
+
+  /** Drops the idle users whose linger is over, or who no longer fit the bounds. */
+  private sweep(): void {
+    for (const userId of this.idle.sweep(Date.now(), (id) => this.pools.get(id)?.recent.size.bytes ?? 0)) this.drop(userId);
+    this.metrics.idleUsers.set(this.idle.size);
+    if (this.idle.size === 0) this.stop();
+  }
+
+  /** A user with no local socket: its pool and its bus subscription go. */
+  private drop(userId: string): void {
+    this.idle.remove(userId);
+    const pool = this.pools.get(userId);
+    if (!pool || pool.conns.size > 0) return;
+    this.pools.delete(userId);
+    this.bus.unsubscribe(userId).catch((error) => this.logger.warn({ err: error }, 'bus unsubscribe failed'));
   }
 
   /**
@@ -359,6 +409,10 @@ export class Hub {
 
   private poolFor(userId: string): Pool {
     let pool = this.pools.get(userId);
+    if (pool && this.idle.has(userId)) {
+      this.idle.remove(userId);
+      this.metrics.idleUsers.set(this.idle.size);
+    }
     if (!pool) {
       const recent = new RecentLogs(Math.min(this.options.initialLogs, this.options.maxLogsPerUser), Math.min(RECENT_LOGS_MAX_BYTES, this.options.maxBufferedBytes));
       pool = { conns: new Set(), subscribed: this.bus.subscribe(userId), recent, jobs: new JobsKnownEmpty() };

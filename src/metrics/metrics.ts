@@ -21,6 +21,12 @@ export function createMetrics(nodeId: string) {
   return {
     registry,
     socketsOpen: new client.Gauge({ name: 'livetail_sockets_open', help: 'Open WebSocket connections on this node', registers: [registry] }),
+    idleUsers: new client.Gauge({
+      name: 'livetail_idle_users',
+      help: 'Users with no socket left on this node whose newest logs are still kept for a reconnect (RECENT_LOGS_LINGER_MS)',
+      registers: [registry],
+    }),
+    joinBacklogs: counter('join_backlogs_total', 'Joining sockets by where their initial-logs came from: memory (the user\'s newest logs kept by the node) or store', ['from']),
     connects: counter('connects_total', 'WebSocket connections accepted'),
     upgradeRejections: counter('upgrade_rejections_total', 'WebSocket upgrades refused, by HTTP status and error code', ['status', 'code']),
     closes: counter('socket_closes_total', 'WebSocket connections closed, by close code', ['code']),
