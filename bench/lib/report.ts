@@ -149,7 +149,7 @@ function socketTargets(results: Results): Row[] {
   if (growth) rows.push({ figure: `W1 server CPU per delivery, growth ${k(growth.first.sockets)} → ${k(growth.last.sockets)} sockets (×)`, values: growth.growth, format: dec(2), target: relative('bare-ws', 1, false), why: WHY.w1growth });
   if (results.connect) {
     const stored = results.connectStoredLogs ? `, ${k(results.connectStoredLogs)} logs stored per user` : '';
-    rows.push({ figure: `W4 connections/s (whole path: Origin, rate, session, initial-logs from the store${stored})`, values: medians(results.connect, (w) => w.connectsPerSecond), format: int, target: relative('bare-ws', 0.8, true), why: WHY.w4 });
+    rows.push({ figure: `W4 connections/s (whole path: Origin, rate, session, initial-logs of the newest stored logs${stored})`, values: medians(results.connect, (w) => w.connectsPerSecond), format: int, target: relative('bare-ws', 0.8, true), why: WHY.w4 });
   }
   const storm = results.storm;
   if (storm) {
