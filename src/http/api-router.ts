@@ -77,7 +77,7 @@ export function createApiRouter(deps: ApiRouterDeps): ApiRouter {
       track: (res) => inFlight.track(res),
       onRaw: idempotent.digestBody,
       post: postLogs(deps.logs, settings, idempotent),
-      fail: (error, req, res) => unavailable(error, req, res, (next) => errors(next, req, res, () => {})),
+      fail: (error, req, res) => unavailable(error, req, res, (passed) => errors(passed, req, res, () => {})),
     });
   return { router, ingestLane, settle: (timeoutMs) => inFlight.settled(timeoutMs) };
 }

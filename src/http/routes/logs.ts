@@ -13,7 +13,6 @@ import { sendJsonParts } from '../send-json.js';
 
 /** Where the routes sit in the API router (mounted at /api). */
 export const LOGS_PATH = '/logs';
-const PATH = LOGS_PATH;
 
 export interface LogRoutesOptions {
   maxBodyBytes: number;
@@ -31,9 +30,9 @@ export interface LogRoutesOptions {
  */
 export function addLogRoutes(router: Router, logs: LogService, authenticate: Authenticate, o: LogRoutesOptions, reads: ReadRouteOptions, idempotent: IdempotentAnswers): void {
   // Credentials first, on every method and path under /logs: an anonymous caller gets 401 before its body is even read.
-  router.use(PATH, requireCaller(authenticate));
+  router.use(LOGS_PATH, requireCaller(authenticate));
 
-  router.post(PATH, ...jsonBody(o.maxBodyBytes, idempotent.digestBody), postLogs(logs, o, idempotent));
+  router.post(LOGS_PATH, ...jsonBody(o.maxBodyBytes, idempotent.digestBody), postLogs(logs, o, idempotent));
 
   const listQuery = z.object({
     limit: z.coerce.number().int().min(1).max(o.maxLogsPerUser).optional(),
@@ -41,7 +40,7 @@ export function addLogRoutes(router: Router, logs: LogService, authenticate: Aut
     userId: z.string().min(1).optional(),
   });
 
-  router.get(PATH, async (req, res) => {
+  router.get(LOGS_PATH, async (req, res) => {
     const caller = callerOf(res);
     const parsed = listQuery.safeParse(req.query);
     if (!parsed.success) {
@@ -60,7 +59,7 @@ export function addLogRoutes(router: Router, logs: LogService, authenticate: Aut
     await sendJsonParts(res, listBody(slices, since !== undefined), reads.send);
   });
 
-  router.delete(PATH, async (req, res) => {
+  router.delete(LOGS_PATH, async (req, res) => {
     const caller = callerOf(res);
     const owner = ownerFor(caller, typeof req.query.userId === 'string' ? req.query.userId : undefined);
     await logs.clear(owner);
