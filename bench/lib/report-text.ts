@@ -39,22 +39,18 @@ export const WHY = {
     'a published entry waits for the 5 ms linger, then behind the POST in flight (one at a time, to keep publish order), then for its own POST: ' +
     'validation, sanitizing and the store commit of its batch. On a busy machine the wait behind the previous POST dominates.',
   perRequest:
-    'profiled for issue 16 (history.md sections 6, 9 and 13): the commit goes through prepared statements in a transaction of its own (a user\'s head advanced by one upsert), ' +
-    'pino-http and helmet\'s chain were replaced by a direct access line and precomputed headers, the request\'s child logger is made only when something logs through it, ' +
-    'the 201 is written directly, and the log routes sit on the API router itself. What is left is spread thin: in a POST-of-1 profile writing the 201 is 22 % (the loopback writev 13 %), ' +
-    'the commit 15 % (SQLite\'s COMMIT a third of it), zod and the sanitizer 9 %, node\'s HTTP 9 %, GC 9 % (about 60 KB allocated per POST, 14 KB of it in Express\'s router), ' +
-    'the body\'s read and parse 8 %, StreamWriter 8 %, Express\'s routing 4 % (bare Express pays the write, the parser, the body read and part of the router too). ' +
-    'A POST of 10 names 10 users: its commit is 45 % of it (COMMIT alone 29 %: a WAL frame per page it dirties, one leaf per user), ' +
+    'profiled for issue 16 (history.md sections 6, 9, 13 and 18): the commit goes through prepared statements in a transaction of its own (a user\'s head advanced by one upsert), ' +
+    'pino-http and helmet\'s chain were replaced by a direct access line and precomputed headers, the 201 is written directly, and since section 18 the standalone server carries a plain ' +
+    'POST /api/logs through the ingest lane, without Express and its body parser (which cost a small POST more than everything else together: node\'s own HTTP answers the same request in about a third of bare Express\'s CPU). ' +
+    'What is left in a POST-of-1 profile: SQLite about 27 % (2.1 POSTs per transaction at 4 in flight, about 8 WAL frames per transaction; raw better-sqlite3 spends the same per transaction here), the 201\'s writev about 14 %, ' +
+    'node\'s HTTP about 11 %, GC 3 %, the rest a few per cent each. A POST of 10 names 10 users: its commit (about 20 WAL frames) is most of it, ' +
     'so that row cannot get near 1.5 × while each POST is stored before it is answered.',
   w2small:
-    'in a `--cpu-prof` profile of this stage livetail\'s server spends 39 % in the socket writes (one write syscall per socket per commit, as bare ws makes one per message: most of bare ws\'s own cost) ' +
-    'and about 48 % on the POSTs themselves (HTTP, validation, the 201, the access line and the SQLite commit, 18 % of it with COMMIT alone 8 %), the hub, bus and RecentLogs 8 %. ' +
-    'Each POST of 10 names 10 users and is stored in its own transaction before its logs fan out; spread over its ~100 deliveries the POST path is ~14 µs per delivery against bare ws\'s whole ~15. ' +
-    'Each POST\'s logs wait for its validation and commit before they fan out, and a POST that arrives during another\'s commit waits for it. SQLite\'s WAL checkpoints, which held the ' +
-    'event loop in the committing thread about every 16 POSTs, now run in a worker thread (history.md section 16: livetail\'s own p99 about a third lower, 9.4 → 6.6 ms median). What is ' +
-    'left of the tail is garbage collection, from `--trace-gc` in this stage: scavenges of 2–3.3 ms every ~240 ms (a 12 MB young generation at about 50 MB/s allocated: ~2.5 KB per delivery) ' +
-    'and, once W1 has grown the old generation, mark-compacts of 4–9 ms (with incremental steps up to 6.5 ms) every 4–6 s (30 → 45 MB: about 2.5 MB/s promoted). Bare ws\'s own p99 here is ' +
-    '2.4–3.9 ms, so a window of 0.8 s that holds one mark-compact puts livetail past 2 ×; `--only smallBatchLatency` runs, with a young heap, land at 1.6–2.6 ×.',
+    'in a CPU profile of only this stage\'s windows (the ingest lane, history.md section 18) livetail\'s server spends 27 % in the socket writes (one write system call per socket per POST, as bare ws makes one per message: most of bare ws\'s own cost), ' +
+    'about 13 % in SQLite (each POST of 10 names 10 users and is stored in a transaction of its own before its logs fan out: about 20 WAL frames, two `pwrite`s each), about 8 % in the HTTP request and its 201, 4 % in validation, ' +
+    'the hub, bus and RecentLogs about 5 %, GC about 4 %. Since the ingest lane (section 18) Express is out of it, and the POST path is about 6 µs per delivery of its ~100. ' +
+    'Each POST\'s logs wait for its validation and commit before they fan out, and a POST that arrives during another\'s commit waits for it. SQLite\'s WAL checkpoints run in a worker thread (section 16). ' +
+    'The tail is what is left: garbage collection (scavenges of 2–3 ms every few hundred ms; mark-compacts once W1 has grown the old generation) and, on a slow host where the server runs at 80–90 % of a core in this stage, queueing.',
   w1growth:
     'the per-log ingest work (store commit, id, validation, sanitizing) is shared by the sockets of the log\'s user; at 10,000 sockets there are ten times as many users, ' +
     'so each commit\'s logs reach fewer sockets each and the coalesced writes save less. In `--cpu-prof` profiles of the levels stage the socket writes (the write and writev system calls) ' +
