@@ -10,11 +10,11 @@ import { type OnRawBody, isJsonType, parseInto } from './json-body.js';
  * Every operation a producer reports is one such POST, and Express 5 with its body parser costs about
  * twice what node's HTTP server spends on the request itself (measured: a bare Express 5 +
  * express.json() endpoint about 170 µs of server CPU per POST of one entry, node's http with JSON.parse
- * alone about 55; bench/results/history.md section 18). The lane
- * carries only the plain request, told from its head alone before anything is read — POST of exactly
- * the path, no query, a JSON type, a declared length within MAX_BODY_BYTES, no Content-Encoding or
- * Transfer-Encoding — and everything else (a query, a compressed or chunked body, a type to refuse, an
- * oversized one) goes to Express unchanged, which stays the one place for the uncommon cases.
+ * alone about 55; bench/results/history.md section 18). The lane carries only the plain request, told
+ * from its head alone before anything is read — POST of exactly the path, no query, a JSON type, a
+ * declared length within MAX_BODY_BYTES, no Content-Encoding or Transfer-Encoding — and everything else
+ * (a query, a compressed or chunked body, a type to refuse, an oversized one) goes to Express unchanged,
+ * which stays the one place for the uncommon cases.
  *
  * It runs the very pieces Express's route runs, in the same order: the request tracked for shutdown,
  * the caller authenticated before the body is read, the body read and parsed by `parseInto` (with the
