@@ -241,9 +241,13 @@ export class Hub {
     this.sweeper ??= setInterval(() => this.sweep(), Math.max(250, Math.floor(this.options.recentLogsLingerMs / 4))).unref();
   }
 
-  /** Drops the idle users whose linger is over, or who no longer fit the bounds. */
+  /** Drops the idle users whose linger is over, whose kept logs can no longer answer (as in `leave`), or who no longer fit the bounds. */
   private sweep(): void {
-    for (const userId of this.idle.sweep(Date.now(), (id) => this.pools.get(id)?.recent.size.bytes ?? 0)) this.drop(userId);
+    const keptBytes = (userId: string) => {
+      const recent = this.pools.get(userId)?.recent;
+      return recent?.valid ? recent.size.bytes : undefined;
+    };
+    for (const userId of this.idle.sweep(Date.now(), keptBytes)) this.drop(userId);
     this.metrics.idleUsers.set(this.idle.size);
     if (this.idle.size === 0) this.stop();
   }

@@ -49,20 +49,22 @@ export class IdleUsers {
   }
 
   /**
-   * The users to drop now: those idle for `lingerMs`, then the longest idle past the bounds, with each
-   * one's bytes measured again by `bytesOf` first. Every user returned is removed.
+   * The users to drop now: those idle for `lingerMs` or whose kept logs can no longer answer
+   * (`bytesOf` undefined: emptied by a gap or a bus resync), then the longest idle past the bounds, with
+   * each one's bytes measured again by `bytesOf` first. Every user returned is removed.
    */
-  sweep(now: number, bytesOf: (userId: string) => number): string[] {
+  sweep(now: number, bytesOf: (userId: string) => number | undefined): string[] {
     const gone: string[] = [];
     this.bytes = 0;
     for (const [userId, entry] of this.entries) {
-      if (now - entry.since >= this.lingerMs) {
+      const bytes = now - entry.since >= this.lingerMs ? undefined : bytesOf(userId);
+      if (bytes === undefined) {
         this.entries.delete(userId);
         gone.push(userId);
         continue;
       }
-      entry.bytes = bytesOf(userId);
-      this.bytes += entry.bytes;
+      entry.bytes = bytes;
+      this.bytes += bytes;
     }
     return gone.concat(this.overBounds());
   }

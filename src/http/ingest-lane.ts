@@ -65,7 +65,8 @@ export function createIngestLane(deps: IngestLaneDeps): IngestLane {
       const apiRes = res as ApiResponse;
       apiRes.locals = Object.create(null) as Record<string, unknown>; // as Express gives every response
       deps.track(res);
-      run(req, apiRes, declaredLength(req.headers['content-length'])).catch((error: unknown) => deps.fail(error, req, apiRes));
+      // `takes` checked the length: digits, within MAX_BODY_BYTES.
+      run(req, apiRes, Number(req.headers['content-length'])).catch((error: unknown) => deps.fail(error, req, apiRes));
     },
   };
 }

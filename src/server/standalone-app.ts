@@ -65,7 +65,7 @@ function createExpressApp(deps: StandaloneAppDeps, log: NodeMiddleware, headers:
   if (deps.auth) app.all('/api/auth/*splat', toNodeHandler(deps.auth));
   app.use(API_PATH, lt.router());
   app.use(healthRoutes({ shuttingDown: lt.draining, ready: lt.ready }, lt.metrics));
-  app.use('/api', (_req, _res, next) => next(new HttpError('NOT_FOUND')));
+  app.use(API_PATH, (_req, _res, next) => next(new HttpError('NOT_FOUND')));
 
   if (deps.webDir && fs.existsSync(path.join(deps.webDir, 'index.html'))) {
     app.use(express.static(deps.webDir, { index: 'index.html', maxAge: '1h', setHeaders: noCacheForHtml }));

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LogEntry } from '../../src/protocol/index.js';
-import { api, entry, signUp, type TestUser } from '../helpers/http.js';
+import { api, signUp, type TestUser } from '../helpers/http.js';
 import { type TestServer, startTestServer } from '../helpers/server.js';
+import { initialLogsOf, postLogs, storedLogs } from '../helpers/user-logs.js';
 import { TestSocket } from '../helpers/ws-client.js';
 
 /**
@@ -17,19 +18,9 @@ describe('initial-logs while other sockets of the user are open', () => {
   });
   afterAll(() => server.close());
 
-  const post = async (user: TestUser, commands: string[]): Promise<LogEntry[]> => {
-    const res = await api(server.url, 'POST', '/api/logs', { cookie: user.cookie }, commands.map((command) => entry({ command })));
-    expect(res.status).toBe(201);
-    return res.body.logs;
-  };
-  /** The newest INITIAL_LOGS logs as the store holds them. */
-  const stored = async (user: TestUser): Promise<LogEntry[]> => (await api(server.url, 'GET', '/api/logs', { cookie: user.cookie })).body.logs;
-  const initialOf = async (user: TestUser, query?: string) => {
-    const socket = await TestSocket.open(server.wsUrl, { cookie: user.cookie, query });
-    const initial = await socket.next('initial-logs');
-    await socket.close();
-    return initial;
-  };
+  const post = (user: TestUser, commands: string[]) => postLogs(server, user, commands);
+  const stored = (user: TestUser) => storedLogs(server, user);
+  const initialOf = (user: TestUser, query?: string) => initialLogsOf(server, user, query);
 
   it('sends a new socket exactly the store\'s newest logs after live logs, batches, a clear and trimming', async () => {
     const user = await signUp(server.url);

@@ -48,6 +48,14 @@ describe('IdleUsers', () => {
     expect(idle.size).toBe(0);
   });
 
+  it('gives up at the next sweep a user whose kept logs can no longer answer', () => {
+    const idle = new IdleUsers(60_000, 10, 1000);
+    idle.add('a', 10, 0);
+    idle.add('b', 10, 0);
+    expect(idle.sweep(1, (id) => (id === 'a' ? undefined : 10))).toEqual(['a']);
+    expect(idle.has('b')).toBe(true);
+  });
+
   it('keeps nobody with a linger of 0 or a count of 0', () => {
     expect(new IdleUsers(0, 10, 100).enabled).toBe(false);
     expect(new IdleUsers(1000, 0, 100).enabled).toBe(false);
